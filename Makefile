@@ -1,0 +1,55 @@
+# Two commands: `make demo` runs the platform, `make test` passes the tests. Both install
+# what is missing first (Debian packages, a virtualenv with the project).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 mosquitto
+TEST_PACKAGES := chromium chromium-driver fonts-wqy-microhei mosquitto-clients
+
+.PHONY: demo test deps test-deps lint bench clean
+
+# Install the Debian packages in $(1) that are not installed yet (sudo when not root).
+define ensure_packages
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  echo "installing Debian packages:$$missing"; \
+	  $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing; \
+	fi
+endef
+
+deps: $(BIN)/.installed
+	$(call ensure_packages,$(RUNTIME_PACKAGES))
+
+test-deps: deps
+	$(call ensure_packages,$(TEST_PACKAGES))
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+demo: deps
+	$(BIN)/riskmap up
+
+test: test-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: deps
+	$(BIN)/python -m bench.registry
+
+clean:
+	-$(BIN)/riskmap services down
+	rm -rf .riskmap-test test-artifacts

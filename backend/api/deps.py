@@ -1,0 +1,89 @@
+"""Request-scoped dependencies: a database session and the caller's token and role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.core.config import api_settings
+from backend.core.db import session_factory
+from backend.core.security import token_digest
+from backend.domain.kinds import Role
+from backend.models import ApiToken
+
+
+def get_session() -> Iterator[Session]:
+    with session_factory()() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+bearer = HTTPBearer(auto_error=False)
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.name}"
+
+
+def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Caller | None:
+    if credentials is None:
+        return None
+    token = session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == token_digest(credentials.credentials),
+            ApiToken.revoked_at.is_(None),
+        )
+    )
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", {"WWW-Authenticate": "Bearer"}
+        )
+    return Caller(token.name, Role(token.role))
+
+
+def require(role: Role):
+    """A dependency admitting callers whose token has `role` or a higher one."""
+
+    def check(
+        session: SessionDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Caller:
+        caller = _caller(session, credentials)
+        if caller is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "an API token is required",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        if caller.role.rank < role.rank:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+        return caller
+
+    return check
+
+
+def read_access(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """Reads are open unless RISKMAP_REQUIRE_AUTH_FOR_READ is set; then any valid token."""
+    if api_settings().require_auth_for_read:
+        require(Role.viewer)(session, credentials)
+
+
+ReadAccess = Depends(read_access)
+Operator = Annotated[Caller, Depends(require(Role.operator))]
+Admin = Annotated[Caller, Depends(require(Role.admin))]

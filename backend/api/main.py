@@ -1,0 +1,36 @@
+"""The web application: the API under /api/v1, the map at /, its assets under /static."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from backend.api.routes import audit, enterprises, health, map, regions, sites
+from backend.core.config import api_settings
+from maps.build import STATIC
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    """Refuse oversized request bodies before reading them."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        limit = api_settings().max_upload_bytes
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
+        return await call_next(request)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="riskmap",
+        summary="Jilin work-safety risk map: register, four-colour risk, live alarms",
+        version="0.1.0",
+    )
+    app.add_middleware(BodyLimit)
+    for module in (health, sites, enterprises, regions, audit, map):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

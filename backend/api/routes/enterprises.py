@@ -1,0 +1,62 @@
+"""Enterprises: read one, and change its status or credit listing (operator)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.domain.kinds import CreditList, EnterpriseStatus
+from backend.models import Enterprise, Site
+
+router = APIRouter(prefix="/api/v1/enterprises", tags=["enterprises"])
+CreditCodePath = Annotated[str, Path(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
+
+
+def _out(session: Any, e: Enterprise) -> dict[str, Any]:
+    sites = session.scalars(
+        select(Site.code).where(Site.enterprise_id == e.id).order_by(Site.code)
+    ).all()
+    return {
+        "credit_code": e.credit_code,
+        "name": e.name,
+        "industry": e.industry,
+        "status": e.status,
+        "region_adcode": e.region_adcode,
+        "credit_list": e.credit_list,
+        "sites": list(sites),
+    }
+
+
+def _get(session: Any, credit_code: str) -> Enterprise:
+    e = session.scalar(select(Enterprise).where(Enterprise.credit_code == credit_code))
+    if e is None:
+        raise HTTPException(404, f"no enterprise with credit code {credit_code!r}")
+    return e
+
+
+@router.get("/{credit_code}", dependencies=[ReadAccess])
+def get_enterprise(credit_code: CreditCodePath, session: SessionDep) -> dict[str, Any]:
+    return _out(session, _get(session, credit_code))
+
+
+class EnterprisePatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=128)
+    status: EnterpriseStatus | None = None
+    credit_list: CreditList | None = None
+
+
+@router.patch("/{credit_code}")
+def amend_enterprise(
+    credit_code: CreditCodePath, body: EnterprisePatch, session: SessionDep, caller: Operator
+) -> dict[str, Any]:
+    """Suspend, close or reopen an enterprise, or list it black or red (operator; audited)."""
+    session.info["actor"] = caller.actor
+    with session.begin():
+        e = _get(session, credit_code)
+        for field, value in body.model_dump(exclude_none=True).items():
+            setattr(e, field, str(value))
+    return _out(session, e)

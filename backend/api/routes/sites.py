@@ -1,0 +1,270 @@
+"""The site register: list and filter as GeoJSON, one site in full, create and amend."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Path, Query, status
+from geoalchemy2.shape import from_shape
+from pydantic import BaseModel, Field
+from shapely.geometry import shape
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.geojson import GeoJSONResponse, collection, feature
+from backend.core.config import api_settings
+from backend.domain.geo import GeometryError, check_geometry
+from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind, region_prefix
+from backend.models import Enterprise, Gateway, Region, Sensor, Site
+from backend.models.base import SRID
+from backend.registry.importer import Layer, Row, import_rows
+
+router = APIRouter(prefix="/api/v1", tags=["sites"])
+
+AdcodeParam = Annotated[
+    str,
+    Query(
+        pattern=r"^\d{6}$",
+        description="GB/T 2260 code; a prefecture or province includes its counties",
+    ),
+]
+CodePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,46}$")]
+
+
+def parse_bbox(bbox: str) -> tuple[float, float, float, float]:
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in bbox.split(","))
+    except ValueError:
+        raise HTTPException(
+            422, "bbox: expected four numbers minLon,minLat,maxLon,maxLat"
+        ) from None
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise HTTPException(
+            422, "bbox: expected minLon < maxLon within ±180 and minLat < maxLat within ±90"
+        )
+    return minx, miny, maxx, maxy
+
+
+def site_filters(
+    query: Select[Any],
+    kind: list[SiteKind] | None = None,
+    region: str | None = None,
+    status_: list[EnterpriseStatus] | None = None,
+    bbox: str | None = None,
+) -> Select[Any]:
+    """The filters every site listing shares (the register here, the risk layer later)."""
+    if kind:
+        query = query.where(Site.kind.in_([str(k) for k in kind]))
+    if region:
+        query = query.where(Site.region_adcode.startswith(region_prefix(region)))
+    if status_:
+        query = query.where(Enterprise.status.in_([str(s) for s in status_]))
+    if bbox:
+        minx, miny, maxx, maxy = parse_bbox(bbox)
+        query = query.where(
+            func.ST_Intersects(Site.location, func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID))
+        )
+    return query
+
+
+def _site_properties(site: Site, enterprise: Enterprise, region_name: str) -> dict[str, Any]:
+    return {
+        "code": site.code,
+        "name": site.name,
+        "kind": site.kind,
+        "kind_zh": SITE_KIND_ZH[SiteKind(site.kind)],
+        "enterprise": enterprise.name,
+        "enterprise_credit_code": enterprise.credit_code,
+        "status": enterprise.status,
+        "credit_list": enterprise.credit_list,
+        "region_adcode": site.region_adcode,
+        "region_name": region_name,
+    }
+
+
+@router.get("/sites", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+def list_sites(
+    session: SessionDep,
+    kind: Annotated[list[SiteKind] | None, Query()] = None,
+    region: AdcodeParam | None = None,
+    status_: Annotated[list[EnterpriseStatus] | None, Query(alias="status")] = None,
+    bbox: Annotated[
+        str | None, Query(max_length=100, description="minLon,minLat,maxLon,maxLat")
+    ] = None,
+    limit: Annotated[int, Query(ge=1)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> GeoJSONResponse:
+    """Sites as a GeoJSON FeatureCollection, with the total that match for paging."""
+    if limit > api_settings().max_page_size:
+        raise HTTPException(422, f"limit: at most {api_settings().max_page_size}")
+    base = site_filters(
+        select(Site.id).join(Enterprise, Site.enterprise_id == Enterprise.id),
+        kind,
+        region,
+        status_,
+        bbox,
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.execute(
+        site_filters(
+            select(Site, Enterprise, Region.name, func.ST_AsGeoJSON(Site.location, 6))
+            .join(Enterprise, Site.enterprise_id == Enterprise.id)
+            .join(Region, Site.region_adcode == Region.adcode),
+            kind,
+            region,
+            status_,
+            bbox,
+        )
+        .order_by(Site.code)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    features = [feature(geom, _site_properties(s, e, rn), s.code) for s, e, rn, geom in rows]
+    return GeoJSONResponse(
+        collection(
+            features,
+            total=total,
+            numberMatched=total,
+            numberReturned=len(features),
+            limit=limit,
+            offset=offset,
+        )
+    )
+
+
+def _load_site(session: Session, code: str) -> Site:
+    site = session.scalar(
+        select(Site)
+        .where(Site.code == code)
+        .options(
+            selectinload(Site.inventory),
+            selectinload(Site.enterprise),
+            selectinload(Site.tailings_pond),
+            selectinload(Site.coal_mine),
+            selectinload(Site.noncoal_mine),
+        )
+    )
+    if site is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site with code {code!r}")
+    return site
+
+
+def _geojson(session: Session, geom: Any) -> Any:
+    return None if geom is None else session.scalar(func.ST_AsGeoJSON(geom, 6))
+
+
+@router.get("/sites/{code}", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+def get_site(code: CodePath, session: SessionDep) -> GeoJSONResponse:
+    """One site as a GeoJSON Feature: attributes, inventory, gateways and sensors."""
+    site = _load_site(session, code)
+    region_name = (
+        session.scalar(select(Region.name).where(Region.adcode == site.region_adcode)) or ""
+    )
+    props = _site_properties(site, site.enterprise, region_name)
+    props["footprint"] = _json_or_none(_geojson(session, site.footprint))
+    if site.tailings_pond:
+        t = site.tailings_pond
+        props["tailings_pond"] = {
+            "capacity_10k_m3": t.capacity_10k_m3,
+            "dam_height_m": t.dam_height_m,
+            "dam_type": t.dam_type,
+            "wet": t.wet,
+            "downstream_bearing_deg": t.downstream_bearing_deg,
+            "downstream_zone": _json_or_none(_geojson(session, t.downstream_zone)),
+        }
+    if site.coal_mine:
+        c = site.coal_mine
+        props["coal_mine"] = {
+            "gas_class": c.gas_class,
+            "hydrogeology": c.hydrogeology,
+            "capacity_10k_t": c.capacity_10k_t,
+        }
+    if site.noncoal_mine:
+        n = site.noncoal_mine
+        props["noncoal_mine"] = {
+            "mining_method": n.mining_method,
+            "mineral": n.mineral,
+            "capacity_10k_t": n.capacity_10k_t,
+        }
+    props["inventory"] = [
+        {"substance": i.substance, "cas": i.cas, "max_quantity_t": i.max_quantity_t}
+        for i in site.inventory
+    ]
+    props["gateways"] = [
+        {"id": g.id, "name": g.name}
+        for g in session.scalars(
+            select(Gateway).where(Gateway.site_id == site.id).order_by(Gateway.id)
+        )
+    ]
+    props["sensors"] = [
+        {
+            "code": s.code,
+            "kind": s.kind,
+            "unit": s.unit,
+            "location_label": s.location_label,
+            "substance": s.substance,
+            "gateway_id": s.gateway_id,
+            "interval_s": s.interval_s,
+            "thresholds": s.thresholds,
+        }
+        for s in session.scalars(
+            select(Sensor).where(Sensor.site_id == site.id).order_by(Sensor.code)
+        )
+    ]
+    return GeoJSONResponse(feature(_geojson(session, site.location), props, site.code))
+
+
+def _json_or_none(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+class SiteFeature(BaseModel):
+    """A GeoJSON Feature: a Point geometry and the site's fields as properties."""
+
+    type: str = Field("Feature", pattern="^Feature$")
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+
+
+@router.post("/sites", status_code=201, response_class=GeoJSONResponse)
+def create_site(body: SiteFeature, session: SessionDep, caller: Operator) -> GeoJSONResponse:
+    """Register a site (operator). The same validation as `riskmap import`."""
+    try:
+        geom = shape(body.geometry)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HTTPException(422, f"geometry: not valid GeoJSON ({exc})") from None
+    session.info["actor"] = caller.actor
+    with session.begin():
+        report = import_rows(session, Layer.sites, [Row(1, body.properties, geom)], source="api")
+        if report.errors:
+            reason = report.errors[0].reason
+            code = 409 if reason.startswith("duplicate") else 422
+            session.rollback()
+            raise HTTPException(code, reason)
+    return get_site(body.properties["code"], session)
+
+
+class SitePatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=128)
+    geometry: dict[str, Any] | None = Field(None, description="a new location (GeoJSON Point)")
+
+
+@router.patch("/sites/{code}", response_class=GeoJSONResponse)
+def amend_site(
+    code: CodePath, body: Annotated[SitePatch, Body()], session: SessionDep, caller: Operator
+) -> GeoJSONResponse:
+    """Rename or move a site (operator); the change and its before/after go to the audit log."""
+    session.info["actor"] = caller.actor
+    with session.begin():
+        site = _load_site(session, code)
+        if body.name is not None:
+            site.name = body.name
+        if body.geometry is not None:
+            try:
+                geom = check_geometry(shape(body.geometry), "point")
+            except (GeometryError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise HTTPException(422, f"geometry: {exc}") from None
+            site.location = from_shape(geom, SRID)
+    return get_site(code, session)

@@ -1,0 +1,172 @@
+"""`riskmap`: the platform's one command."""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from backend.core.config import api_settings, database_url, paths
+from backend.core.db import session_scope
+from backend.core.migrate import upgrade
+from backend.domain.kinds import Role
+from backend.embedded.stack import default_stack, sync_broker_auth
+from backend.models import Gateway, Site
+from backend.registry.gateways import UnknownSite, add_gateway
+from backend.registry.importer import ImportReport, Layer, import_file
+from backend.registry.seed import seed as seed_sample
+from backend.registry.tokens import create_token
+
+app = typer.Typer(no_args_is_help=True, help="Jilin work-safety risk map and monitoring platform.")
+gateway_app = typer.Typer(no_args_is_help=True, help="IoT gateways and their broker credentials.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+services_app = typer.Typer(no_args_is_help=True, help="The private PostGIS and Mosquitto.")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(token_app, name="token")
+app.add_typer(services_app, name="services")
+
+
+def actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _print_report(report: ImportReport) -> None:
+    typer.echo(
+        f"{report.layer}: {report.loaded} loaded, {report.skipped} already present, "
+        f"{len(report.errors)} rejected"
+    )
+    for e in report.errors:
+        typer.echo(f"  row {e.row} ({e.key}): {e.reason}", err=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    upgrade(database_url())
+    typer.echo("schema up to date")
+
+
+@app.command()
+def seed() -> None:
+    """Load the sample Jilin register; running it again changes nothing."""
+    with session_scope(actor()) as session:
+        for report in seed_sample(session, paths().data_dir):
+            _print_report(report)
+        sync_broker_auth(session)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="GeoJSON, CSV (lon/lat) or GeoPackage"),
+    ],
+    layer: Annotated[Layer, typer.Option(help="what the rows are")] = Layer.sites,
+) -> None:
+    """Load your own register records; bad rows are reported and the good ones loaded."""
+    with session_scope(actor()) as session:
+        report = import_file(session, file, layer)
+        if layer in {Layer.gateways, Layer.sites}:
+            sync_broker_auth(session)
+    _print_report(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@gateway_app.command("add")
+def gateway_add(
+    site: Annotated[str, typer.Option(help="site code, e.g. JL-TSF-0007")],
+    name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Create a gateway; its password is printed once and never stored in the clear."""
+    try:
+        with session_scope(actor()) as session:
+            gateway, password = add_gateway(session, site, name)
+            sync_broker_auth(session)
+    except UnknownSite as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"gateway id: {gateway.id}\npassword:   {password}\n"
+        "(shown once: store it in the gateway now)"
+    )
+
+
+@gateway_app.command("list")
+def gateway_list(site: Annotated[str | None, typer.Option(help="only this site")] = None) -> None:
+    with session_scope(actor()) as session:
+        query = select(Gateway.id, Site.code, Gateway.name).join(Site).order_by(Gateway.id)
+        if site:
+            query = query.where(Site.code == site)
+        for gid, code, name in session.execute(query):
+            typer.echo(f"{gid}\t{code}\t{name}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option()] = Role.viewer,
+    name: Annotated[str, typer.Option(help="who or what holds it")] = "",
+) -> None:
+    """Create an API token with a role; it is printed once."""
+    with session_scope(actor()) as session:
+        token = create_token(session, name or f"{role}-{int(time.time())}", role)
+    typer.echo(token)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start the private services (those not configured externally) and leave them running."""
+    for name, url in default_stack().up().items():
+        typer.echo(f"{name}: {url.split('@')[-1]}")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    default_stack().down()
+
+
+@app.command()
+def serve() -> None:
+    """Run the web application (API and map)."""
+    import uvicorn
+
+    s = api_settings()
+    uvicorn.run(
+        "backend.api.main:create_app", factory=True, host=s.bind, port=s.port, log_level="info"
+    )
+
+
+@app.command()
+def up(seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = True) -> None:
+    """Start everything: private services when none are configured, schema, sample data, web.
+
+    Ctrl-C stops the web server and the private services.
+    """
+    stack = default_stack()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.up()
+        upgrade(database_url())
+        with session_scope(actor()) as session:
+            if seed_data:
+                for report in seed_sample(session, paths().data_dir):
+                    _print_report(report)
+            sync_broker_auth(session)
+        s = api_settings()
+        typer.echo(
+            f"\nriskmap is running: http://{s.bind}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n"
+        )
+        serve()
+    finally:
+        stack.down()
+        typer.echo("stopped")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,87 @@
+"""Settings, split by concern (as in TiPG); every variable has the prefix RISKMAP_.
+
+When no external database or broker is configured, `riskmap up` starts private ones under
+the data folder and records their URLs in `services.json` there; the resolvers below fall
+back to that file so that every command finds the same services.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_CONFIG = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
+
+
+class PathSettings(BaseSettings):
+    model_config = _CONFIG
+    data_dir: Path = Path(".riskmap")
+
+    @property
+    def services_file(self) -> Path:
+        return self.data_dir / "services.json"
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _CONFIG
+    database_url: str | None = None
+    pool_size: int = 5
+
+
+class MqttSettings(BaseSettings):
+    model_config = _CONFIG
+    mqtt_url: str | None = None
+    topic_root: str = "riskmap/v1"
+
+
+class ApiSettings(BaseSettings):
+    model_config = _CONFIG
+    bind: str = "127.0.0.1"
+    port: int = 8000
+    require_auth_for_read: bool = False
+    # Tile URL template for an optional basemap; none by default so the map works offline.
+    basemap_url: str | None = None
+    basemap_attribution: str = ""
+    max_page_size: int = 5000
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+
+@lru_cache
+def paths() -> PathSettings:
+    return PathSettings()
+
+
+@lru_cache
+def api_settings() -> ApiSettings:
+    return ApiSettings()
+
+
+def embedded_services() -> dict[str, str]:
+    """URLs of the private services that `riskmap up` started, or {} when there are none."""
+    f = paths().services_file
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
+class ServiceNotConfigured(RuntimeError):
+    pass
+
+
+def database_url() -> str:
+    url = DatabaseSettings().database_url or embedded_services().get("database_url")
+    if not url:
+        raise ServiceNotConfigured(
+            "no database: set RISKMAP_DATABASE_URL or start the private one with `riskmap up`"
+        )
+    return url
+
+
+def mqtt_url() -> str:
+    url = MqttSettings().mqtt_url or embedded_services().get("mqtt_url")
+    if not url:
+        raise ServiceNotConfigured(
+            "no MQTT broker: set RISKMAP_MQTT_URL or start the private one with `riskmap up`"
+        )
+    return url

@@ -1,0 +1,148 @@
+"""A private Mosquitto 2 broker under the data folder, with authentication and an ACL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.core.security import mosquitto_hash, new_secret
+from backend.embedded.system import (
+    ServiceError,
+    ensure_debian_packages,
+    free_port,
+    give_to,
+    is_root,
+    port_open,
+)
+from backend.registry.gateways import BrokerUser, render_acl, render_password_file
+
+MOSQUITTO = Path("/usr/sbin/mosquitto")
+OS_USER = "mosquitto"
+PLATFORM_USER = "riskmap-platform"
+
+
+@dataclass
+class EmbeddedMosquitto:
+    root: Path  # e.g. .riskmap/mqtt
+
+    def _file(self, name: str) -> Path:
+        return (self.root / name).resolve()
+
+    @property
+    def port(self) -> int:
+        return int(self._file("port").read_text())
+
+    def _platform_password(self) -> str:
+        f = self._file("platform.password")
+        if not f.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            f.write_text(new_secret())
+            f.chmod(0o600)
+        return f.read_text().strip()
+
+    def url(self) -> str:
+        return f"mqtt://{PLATFORM_USER}:{self._platform_password()}@127.0.0.1:{self.port}"
+
+    def install(self) -> None:
+        ensure_debian_packages(["mosquitto"], [MOSQUITTO])
+
+    def write_auth(self, gateways: list[BrokerUser]) -> None:
+        """Write the password file and ACL; a running broker reloads them on SIGHUP."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        platform = BrokerUser(PLATFORM_USER, mosquitto_hash(self._platform_password()), None)
+        users = [platform, *gateways]
+        for name, text in (("passwd", render_password_file(users)), ("acl", render_acl(users))):
+            tmp = self._file(name + ".tmp")
+            tmp.write_text(text)
+            tmp.chmod(0o600)
+            give_to(OS_USER, tmp)
+            tmp.replace(self._file(name))
+        pid = self._pid()
+        if pid:
+            os.kill(pid, signal.SIGHUP)
+
+    def _config(self, port: int) -> str:
+        data = self._file("data")
+        return "\n".join(
+            [
+                "per_listener_settings false",
+                f"listener {port} 127.0.0.1",
+                "allow_anonymous false",
+                f"password_file {self._file('passwd')}",
+                f"acl_file {self._file('acl')}",
+                "persistence true",
+                f"persistence_location {data}/",
+                "autosave_interval 10",
+                "max_queued_messages 100000",
+                f"log_dest file {self._file('mosquitto.log')}",
+                "log_type error",
+                "log_type warning",
+                "log_type notice",
+                "log_type information",
+                "",
+            ]
+        )
+
+    def _pid(self) -> int | None:
+        f = self._file("pid")
+        if not f.exists():
+            return None
+        pid = int(f.read_text())
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def start(self) -> None:
+        if self._pid():
+            self.stop()
+        self._file("data").mkdir(parents=True, exist_ok=True)
+        if not self._file("passwd").exists():
+            self.write_auth([])
+        port_file = self._file("port")
+        port = int(port_file.read_text()) if port_file.exists() else free_port()
+        if port_open(port):
+            port = free_port()
+        port_file.write_text(str(port))
+        conf = self._file("mosquitto.conf")
+        conf.write_text(self._config(port))
+        if is_root():
+            give_to(OS_USER, self.root)
+        process = subprocess.Popen(
+            [str(MOSQUITTO), "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._file("pid").write_text(str(process.pid))
+        deadline = time.monotonic() + 15
+        while not port_open(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                err = process.stderr.read().decode() if process.stderr else ""
+                log = self._file("mosquitto.log")
+                tail = log.read_text()[-2000:] if log.exists() else ""
+                raise ServiceError(f"Mosquitto did not start: {err}{tail}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        pid = self._pid()
+        if not pid:
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while self._pid() and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.05)
+        self._file("pid").unlink(missing_ok=True)
+
+    def up(self) -> str:
+        self.install()
+        self.start()
+        return self.url()

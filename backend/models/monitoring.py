@@ -1,0 +1,73 @@
+"""Gateways, sensors and their readings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.models.base import Audited, Base, Timestamped, geometry
+from backend.models.registry import Site
+
+
+class Gateway(Audited, Timestamped, Base):
+    """An IoT gateway at a site; its id is its MQTT user name."""
+
+    __tablename__ = "gateways"
+    __audit_exclude__ = frozenset({"password_hash"})
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    # Mosquitto's own PBKDF2-SHA512 format, so the broker's password file is written from it.
+    password_hash: Mapped[str] = mapped_column(String(256))
+
+    site: Mapped[Site] = relationship()
+
+
+class Sensor(Audited, Timestamped, Base):
+    __tablename__ = "sensors"
+    __table_args__ = (Index("ix_sensors_geom", "geom", postgresql_using="gist"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24), index=True)
+    unit: Mapped[str] = mapped_column(String(16))
+    location_label: Mapped[str] = mapped_column(String(64), default="")  # e.g. 采煤工作面T1
+    substance: Mapped[str | None] = mapped_column(String(32))  # toxic gas sensors
+    interval_s: Mapped[int] = mapped_column(Integer)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    geom: Mapped[Any | None] = mapped_column(geometry("POINT"))
+
+    site: Mapped[Site] = relationship()
+    gateway: Mapped[Gateway] = relationship()
+
+
+class Reading(Base):
+    """One value of one sensor; the table is partitioned by month on ts (see the migration)."""
+
+    __tablename__ = "readings"
+    __table_args__ = (
+        PrimaryKeyConstraint("sensor_id", "ts"),
+        {"postgresql_partition_by": "RANGE (ts)"},
+    )
+
+    sensor_id: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    value: Mapped[float] = mapped_column(Double)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -1,0 +1,457 @@
+"""Loading register records from GeoJSON, CSV or GeoPackage, row by row.
+
+Each row is validated (fields, geometry, references, duplicates) and written in its own
+savepoint, so a bad row is reported with its reason and leaves nothing behind, while the
+good rows load. The whole import is one transaction. `riskmap seed` is this same path over
+the sample files, with rows that already exist skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyogrio
+from geoalchemy2.shape import from_shape
+from pydantic import ValidationError
+from shapely import Geometry
+from shapely.geometry import MultiPolygon, Point
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.core.audit import record
+from backend.domain.geo import GeometryError, check_geometry
+from backend.domain.kinds import SiteKind
+from backend.domain.substances import UnknownSubstance, find_substance
+from backend.domain.thresholds import default_interval_s, default_thresholds, default_unit
+from backend.models import (
+    CoalMine,
+    Enterprise,
+    ExposedFeature,
+    ExposedPlace,
+    Gateway,
+    InventoryItem,
+    NoncoalMine,
+    Region,
+    Sensor,
+    Site,
+    TailingsPond,
+)
+from backend.models.base import SRID
+from backend.registry import records as rec
+
+
+class Layer(StrEnum):
+    regions = "regions"
+    enterprises = "enterprises"
+    sites = "sites"
+    footprints = "footprints"
+    downstream_zones = "downstream_zones"
+    inventory = "inventory"
+    places = "places"
+    features = "features"
+    gateways = "gateways"
+    sensors = "sensors"
+
+
+class RowRejected(ValueError):
+    pass
+
+
+class AlreadyExists(RowRejected):
+    pass
+
+
+@dataclass
+class Row:
+    number: int  # 1-based data row (CSV: the header is row 0); feature number in a GeoJSON
+    props: dict[str, Any]
+    geom: Geometry | None
+
+
+@dataclass
+class RowError:
+    row: int
+    key: str | None
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    layer: Layer
+    loaded: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _clean(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Rows of a CSV (with lon and lat columns for points) or of any vector file GDAL reads."""
+    if path.suffix.lower() == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        rows = []
+        for i, values in enumerate(frame.to_dict("records"), start=1):
+            props = {k: _clean(v) for k, v in values.items()}
+            geom = None
+            if "lon" in props or "lat" in props:
+                try:
+                    geom = Point(float(props.pop("lon")), float(props.pop("lat")))
+                except (TypeError, ValueError):
+                    geom = None
+            rows.append(Row(i, props, geom))
+        return rows
+    frame = pyogrio.read_dataframe(path)
+    return [
+        Row(i, {k: _clean(v) for k, v in values.items() if k != "geometry"}, values.get("geometry"))
+        for i, values in enumerate(frame.to_dict("records"), start=1)
+    ]
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e["loc"])
+            msg = e["msg"].removeprefix("Value error, ")
+            parts.append(f"{where}: {msg}" if where else msg)
+        return "; ".join(parts)
+    return str(exc)
+
+
+@dataclass
+class Context:
+    """What the register holds already, looked up once per import."""
+
+    session: Session
+    skip_existing: bool
+    regions: set[str] = field(default_factory=set)
+    enterprises: dict[str, int] = field(default_factory=dict)
+    sites: dict[str, int] = field(default_factory=dict)
+    gateways: dict[str, int] = field(default_factory=dict)  # id -> site id
+    existing: set[str] = field(default_factory=set)  # keys of places, features, sensors, inventory
+    seen: set[str] = field(default_factory=set)
+
+    def load(self) -> Context:
+        s = self.session
+        self.regions = set(s.scalars(select(Region.adcode)))
+        self.enterprises = dict(s.execute(select(Enterprise.credit_code, Enterprise.id)).all())
+        self.sites = dict(s.execute(select(Site.code, Site.id)).all())
+        self.gateways = dict(s.execute(select(Gateway.id, Gateway.site_id)).all())
+        self.existing = {
+            *s.scalars(select(ExposedPlace.code)),
+            *s.scalars(select(ExposedFeature.code)),
+            *s.scalars(select(Sensor.code)),
+            *(
+                f"{c}/{n}"
+                for c, n in s.execute(
+                    select(Site.code, InventoryItem.substance).join(InventoryItem.site)
+                )
+            ),
+        }
+        return self
+
+    def fresh(self, key: str, exists: bool, what: str) -> None:
+        """Refuse a duplicate key, in the register or earlier in the same file."""
+        if key in self.seen:
+            raise RowRejected(f"duplicate {what} {key!r} in this file")
+        if exists:
+            raise AlreadyExists(f"duplicate {what} {key!r}: already in the register")
+        self.seen.add(key)
+
+    def region(self, adcode: str | None, geom: Geometry | None) -> str:
+        if adcode is None and geom is not None:
+            adcode = self.session.scalar(
+                select(Region.adcode).where(
+                    Region.level == "county",
+                    func.ST_Contains(Region.boundary, from_shape(geom.centroid, SRID)),
+                )
+            )
+            if adcode is None:
+                raise RowRejected("unknown region: the location is in no county of the register")
+        if adcode not in self.regions:
+            raise RowRejected(f"unknown region {adcode!r}")
+        return adcode
+
+    def site(self, code: str) -> int:
+        if code not in self.sites:
+            raise RowRejected(f"unknown site {code!r}")
+        return self.sites[code]
+
+
+def _wkb(geom: Geometry) -> Any:
+    return from_shape(geom, srid=SRID)
+
+
+def _region(ctx: Context, r: rec.RegionRecord, geom: Geometry) -> None:
+    ctx.fresh(r.adcode, r.adcode in ctx.regions, "region")
+    if r.parent_adcode and r.parent_adcode not in ctx.regions:
+        raise RowRejected(f"unknown parent region {r.parent_adcode!r}")
+    multi = geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
+    ctx.session.add(
+        Region(
+            adcode=r.adcode,
+            name=r.name,
+            level=r.level,
+            parent_adcode=r.parent_adcode,
+            boundary=_wkb(multi),
+        )
+    )
+    ctx.regions.add(r.adcode)  # a county may name a prefecture from the same file
+
+
+def _enterprise(ctx: Context, r: rec.EnterpriseRecord, geom: Geometry | None) -> None:
+    ctx.fresh(r.credit_code, r.credit_code in ctx.enterprises, "enterprise")
+    ctx.session.add(
+        Enterprise(
+            **r.model_dump(exclude={"region_adcode"}),
+            region_adcode=ctx.region(r.region_adcode, None),
+        )
+    )
+
+
+def _site(ctx: Context, r: rec.SiteRecord, geom: Geometry) -> None:
+    ctx.fresh(r.code, r.code in ctx.sites, "site code")
+    if r.enterprise_credit_code not in ctx.enterprises:
+        raise RowRejected(f"unknown enterprise {r.enterprise_credit_code!r}")
+    site = Site(
+        code=r.code,
+        name=r.name,
+        kind=r.kind,
+        enterprise_id=ctx.enterprises[r.enterprise_credit_code],
+        region_adcode=ctx.region(r.region_adcode, geom),
+        location=_wkb(geom),
+    )
+    attrs = r.model_dump(include=set(rec.KIND_FIELDS[r.kind]))
+    if r.kind == SiteKind.coal_mine:
+        site.coal_mine = CoalMine(**attrs)
+    elif r.kind == SiteKind.noncoal_mine:
+        site.noncoal_mine = NoncoalMine(**attrs)
+    elif r.kind == SiteKind.tailings_pond:
+        site.tailings_pond = TailingsPond(**attrs)
+    ctx.session.add(site)
+
+
+def _footprint(ctx: Context, r: rec.SiteShapeRecord, geom: Geometry) -> None:
+    site = ctx.session.get(Site, ctx.site(r.code))
+    assert site is not None
+    if site.footprint is not None and ctx.skip_existing:
+        raise AlreadyExists(f"site {r.code!r} has a footprint already")
+    site.footprint = _wkb(geom)
+
+
+def _downstream_zone(ctx: Context, r: rec.SiteShapeRecord, geom: Geometry) -> None:
+    pond = ctx.session.get(TailingsPond, ctx.site(r.code))
+    if pond is None:
+        raise RowRejected(f"site {r.code!r} is not a tailings pond")
+    if pond.downstream_zone is not None and ctx.skip_existing:
+        raise AlreadyExists(f"pond {r.code!r} has a downstream zone already")
+    pond.downstream_zone = _wkb(geom)
+
+
+def _inventory(ctx: Context, r: rec.InventoryRecord, geom: Geometry | None) -> None:
+    site_id = ctx.site(r.site_code)
+    try:
+        entry = find_substance(r.substance, r.cas)
+    except UnknownSubstance as exc:
+        raise RowRejected(str(exc)) from exc
+    key = f"{r.site_code}/{entry['name']}"
+    ctx.fresh(key, key in ctx.existing, "inventory item")
+    ctx.session.add(
+        InventoryItem(
+            site_id=site_id,
+            substance=entry["name"],
+            cas=entry.get("cas"),
+            max_quantity_t=r.max_quantity_t,
+        )
+    )
+
+
+def _place(ctx: Context, r: rec.PlaceRecord, geom: Geometry) -> None:
+    ctx.fresh(r.code, r.code in ctx.existing, "place code")
+    region = r.region_adcode if r.region_adcode in ctx.regions else None
+    ctx.session.add(
+        ExposedPlace(
+            code=r.code,
+            name=r.name,
+            kind=r.kind,
+            population=r.population,
+            region_adcode=region,
+            geom=_wkb(geom),
+        )
+    )
+
+
+def _feature(ctx: Context, r: rec.FeatureRecord, geom: Geometry) -> None:
+    ctx.fresh(r.code, r.code in ctx.existing, "feature code")
+    ctx.session.add(ExposedFeature(code=r.code, name=r.name, kind=r.kind, geom=_wkb(geom)))
+
+
+def _gateway(ctx: Context, r: rec.GatewayRecord, geom: Geometry | None) -> None:
+    ctx.fresh(r.id, r.id in ctx.gateways, "gateway id")
+    site_id = ctx.site(r.site_code)
+    # No usable password until one is set (`riskmap gateway add`, or the seed's demo secrets).
+    ctx.session.add(Gateway(id=r.id, site_id=site_id, name=r.name, password_hash="!"))
+
+
+def _sensor(ctx: Context, r: rec.SensorRecord, geom: Geometry | None) -> None:
+    ctx.fresh(r.code, r.code in ctx.existing, "sensor code")
+    site_id = ctx.site(r.site_code)
+    if ctx.gateways.get(r.gateway_id) != site_id:
+        raise RowRejected(f"unknown gateway {r.gateway_id!r} at site {r.site_code!r}")
+    unit = r.unit or default_unit(r.kind)
+    if unit != default_unit(r.kind):
+        raise RowRejected(
+            f"unit {unit!r} does not fit a {r.kind} sensor (expected {default_unit(r.kind)!r})"
+        )
+    try:
+        thresholds = r.thresholds or default_thresholds(r.kind, r.location_label, r.substance)
+    except ValueError as exc:
+        raise RowRejected(str(exc)) from exc
+    ctx.session.add(
+        Sensor(
+            code=r.code,
+            site_id=site_id,
+            gateway_id=r.gateway_id,
+            kind=r.kind,
+            unit=unit,
+            location_label=r.location_label,
+            substance=r.substance,
+            interval_s=r.interval_s or default_interval_s(r.kind),
+            thresholds=thresholds,
+            geom=_wkb(geom) if geom is not None else None,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    record: type[rec.Record]
+    geometry: str | None  # what check_geometry expects; None: no geometry
+    geometry_required: bool
+    write: Callable[[Context, Any, Any], None]
+    key: str
+
+
+LAYERS: dict[Layer, LayerSpec] = {
+    Layer.regions: LayerSpec(rec.RegionRecord, "multipolygon", True, _region, "adcode"),
+    Layer.enterprises: LayerSpec(rec.EnterpriseRecord, None, False, _enterprise, "credit_code"),
+    Layer.sites: LayerSpec(rec.SiteRecord, "point", True, _site, "code"),
+    Layer.footprints: LayerSpec(rec.SiteShapeRecord, "polygon", True, _footprint, "code"),
+    Layer.downstream_zones: LayerSpec(
+        rec.SiteShapeRecord, "polygon", True, _downstream_zone, "code"
+    ),
+    Layer.inventory: LayerSpec(rec.InventoryRecord, None, False, _inventory, "site_code"),
+    Layer.places: LayerSpec(rec.PlaceRecord, "point", True, _place, "code"),
+    Layer.features: LayerSpec(rec.FeatureRecord, "any", True, _feature, "code"),
+    Layer.gateways: LayerSpec(rec.GatewayRecord, None, False, _gateway, "id"),
+    Layer.sensors: LayerSpec(rec.SensorRecord, "point", False, _sensor, "code"),
+}
+
+
+BATCH_ROWS = 500
+
+
+@dataclass
+class _Valid:
+    row: Row
+    key: str | None
+    record: rec.Record
+    geom: Geometry | None
+
+
+def import_rows(
+    session: Session,
+    layer: Layer,
+    rows: Iterable[Row],
+    skip_existing: bool = False,
+    source: str = "",
+) -> ImportReport:
+    """Validate every row, then write them in batches; the caller commits.
+
+    A batch goes in one savepoint; if the database refuses it, the batch is replayed row by
+    row so that only the offending rows are rejected, each with the database's reason.
+    """
+    spec = LAYERS[layer]
+    ctx = Context(session, skip_existing).load()
+    report = ImportReport(layer)
+
+    def refuse(item: _Valid, exc: Exception) -> None:
+        if isinstance(exc, AlreadyExists) and skip_existing:
+            report.skipped += 1
+        else:
+            report.errors.append(RowError(item.row.number, item.key, _reason(exc)))
+
+    def write(batch: list[_Valid]) -> None:
+        accepted: list[_Valid] = []
+        try:
+            with session.begin_nested():
+                for item in batch:
+                    try:
+                        spec.write(ctx, item.record, item.geom)
+                        accepted.append(item)
+                    except RowRejected as exc:
+                        refuse(item, exc)
+                session.flush()
+            report.loaded += len(accepted)
+            return
+        except IntegrityError:
+            pass
+        for item in accepted:
+            ctx.seen.discard(str(getattr(item.record, spec.key)))
+            try:
+                with session.begin_nested():
+                    spec.write(ctx, item.record, item.geom)
+                    session.flush()
+                report.loaded += 1
+            except (RowRejected, IntegrityError) as exc:
+                refuse(item, exc)
+
+    batch: list[_Valid] = []
+    for row in rows:
+        item = _Valid(row, row.props.get(spec.key), rec.Record(), None)
+        try:
+            # An empty cell is a missing field, so the reason says "Field required".
+            item.record = spec.record.model_validate(
+                {k: v for k, v in row.props.items() if v is not None}
+            )
+            item.geom = row.geom
+            if spec.geometry and (row.geom is not None or spec.geometry_required):
+                item.geom = check_geometry(row.geom, spec.geometry)
+        except (ValidationError, GeometryError) as exc:
+            refuse(item, exc)
+            continue
+        batch.append(item)
+        if len(batch) >= BATCH_ROWS:
+            write(batch)
+            batch = []
+    if batch:
+        write(batch)
+    report.errors.sort(key=lambda e: e.row)
+    if report.loaded:
+        record(
+            session,
+            "import",
+            layer,
+            source or layer,
+            {"loaded": report.loaded, "skipped": report.skipped, "rejected": len(report.errors)},
+        )
+    return report
+
+
+def import_file(
+    session: Session, path: Path, layer: Layer, skip_existing: bool = False
+) -> ImportReport:
+    return import_rows(session, layer, read_rows(path), skip_existing, source=path.name)

@@ -1,0 +1,149 @@
+"""The shape of each kind of register record as it arrives from a file or the API."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from backend.domain.kinds import (
+    CreditList,
+    DamType,
+    EnterpriseStatus,
+    FeatureKind,
+    GasClass,
+    HydrogeologyType,
+    MiningMethod,
+    PlaceKind,
+    RegionLevel,
+    SensorKind,
+    SiteKind,
+)
+
+Adcode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,46}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# 统一社会信用代码 (GB 32100): 18 characters of the code's alphabet (no I, O, S, V, Z).
+CreditCode = Annotated[
+    str, StringConstraints(pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class RegionRecord(Record):
+    adcode: Adcode
+    name: Name
+    level: RegionLevel
+    parent_adcode: Adcode | None = None
+
+
+class EnterpriseRecord(Record):
+    credit_code: CreditCode
+    name: Name
+    industry: Name
+    status: EnterpriseStatus = EnterpriseStatus.operating
+    region_adcode: Adcode
+    credit_list: CreditList = CreditList.none
+
+
+KIND_FIELDS: dict[SiteKind, tuple[str, ...]] = {
+    SiteKind.coal_mine: ("gas_class", "hydrogeology", "capacity_10k_t"),
+    SiteKind.noncoal_mine: ("mining_method", "mineral", "capacity_10k_t"),
+    SiteKind.tailings_pond: (
+        "capacity_10k_m3",
+        "dam_height_m",
+        "dam_type",
+        "wet",
+        "downstream_bearing_deg",
+    ),
+    SiteKind.hazchem: (),
+}
+
+
+class SiteRecord(Record):
+    code: Code
+    name: Name
+    kind: SiteKind
+    enterprise_credit_code: CreditCode
+    region_adcode: Adcode | None = None  # found from the location when not given
+    gas_class: GasClass | None = None
+    hydrogeology: HydrogeologyType | None = None
+    capacity_10k_t: NonNegative | None = None
+    mining_method: MiningMethod | None = None
+    mineral: str | None = None
+    capacity_10k_m3: NonNegative | None = None
+    dam_height_m: NonNegative | None = None
+    dam_type: DamType | None = None
+    wet: bool | None = None
+    downstream_bearing_deg: Annotated[float, Field(ge=0, lt=360)] | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Self:
+        missing = [f for f in KIND_FIELDS[self.kind] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"missing required field(s) for a {self.kind}: {', '.join(missing)}")
+        return self
+
+
+class SiteShapeRecord(Record):
+    """A footprint or a surveyed downstream zone, attached to a site by its code."""
+
+    code: Code
+
+
+class InventoryRecord(Record):
+    site_code: Code
+    substance: Name
+    cas: Annotated[str, StringConstraints(pattern=r"^\d{2,7}-\d{2}-\d$")] | None = None
+    max_quantity_t: Annotated[float, Field(gt=0)]
+
+
+class PlaceRecord(Record):
+    code: Code
+    name: Name
+    kind: PlaceKind
+    population: Annotated[int, Field(ge=0)] = 0
+    region_adcode: Adcode | None = None
+
+
+class FeatureRecord(Record):
+    code: Code
+    name: Name
+    kind: FeatureKind
+
+
+class GatewayRecord(Record):
+    id: Code
+    site_code: Code
+    name: str = ""
+
+
+class SensorRecord(Record):
+    code: Code
+    site_code: Code
+    gateway_id: Code
+    kind: SensorKind
+    unit: str | None = None
+    location_label: str = ""
+    substance: str | None = None
+    interval_s: Annotated[int, Field(gt=0, le=86_400)] | None = None
+    thresholds: dict[str, Any] | None = None
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _parse_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else None
+        return value

@@ -1,0 +1,54 @@
+"""Loading the sample Jilin register: the importer over the sample files, existing rows skipped,
+so that seeding twice changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.core.security import mosquitto_hash, new_secret
+from backend.models import Gateway
+from backend.registry.importer import ImportReport, Layer, import_file
+
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+SAMPLE_FILES: list[tuple[str, Layer]] = [
+    ("regions.geojson", Layer.regions),
+    ("enterprises.csv", Layer.enterprises),
+    ("sites.geojson", Layer.sites),
+    ("site_footprints.geojson", Layer.footprints),
+    ("downstream_zones.geojson", Layer.downstream_zones),
+    ("inventory.csv", Layer.inventory),
+    ("exposed_places.geojson", Layer.places),
+    ("exposed_features.geojson", Layer.features),
+    ("gateways.csv", Layer.gateways),
+    ("sensors.csv", Layer.sensors),
+]
+DEMO_SECRETS = "demo-gateway-secrets.json"
+
+
+def seed(session: Session, data_dir: Path, sample_dir: Path = SAMPLE_DIR) -> list[ImportReport]:
+    reports = [
+        import_file(session, sample_dir / name, layer, skip_existing=True)
+        for name, layer in SAMPLE_FILES
+    ]
+    give_demo_passwords(session, data_dir / DEMO_SECRETS)
+    return reports
+
+
+def give_demo_passwords(session: Session, secrets_file: Path) -> int:
+    """Sample gateways get random passwords, kept (mode 600) for the gateway simulator."""
+    secrets: dict[str, str] = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+    fresh = 0
+    for gateway in session.scalars(select(Gateway).where(Gateway.password_hash == "!")):
+        password = secrets.get(gateway.id) or new_secret()
+        gateway.password_hash = mosquitto_hash(password)
+        secrets[gateway.id] = password
+        fresh += 1
+    if fresh:
+        secrets_file.parent.mkdir(parents=True, exist_ok=True)
+        secrets_file.touch(mode=0o600)
+        secrets_file.write_text(json.dumps(secrets, indent=0, sort_keys=True))
+    return fresh

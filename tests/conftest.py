@@ -1,0 +1,177 @@
+"""Fixtures: a private PostGIS and Mosquitto started for the test session (never mocks).
+
+The services live under .riskmap-test/; the database is dropped and made anew each session,
+migrated and seeded with the sample register. If a service cannot start, every test that
+needs it errors with the reason: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / ".riskmap-test"
+ARTIFACTS = ROOT / "test-artifacts"
+
+# Tests always run on their own private services, whatever the shell has configured.
+for var in (
+    "RISKMAP_DATABASE_URL",
+    "RISKMAP_MQTT_URL",
+    "RISKMAP_REQUIRE_AUTH_FOR_READ",
+    "RISKMAP_BASEMAP_URL",
+):
+    os.environ.pop(var, None)
+os.environ["RISKMAP_DATA_DIR"] = str(DATA_DIR)
+
+from backend.core import config  # noqa: E402
+from backend.core.db import sqlalchemy_url  # noqa: E402
+from backend.core.migrate import upgrade  # noqa: E402
+from backend.domain.kinds import Role  # noqa: E402
+from backend.embedded.stack import Stack, sync_broker_auth  # noqa: E402
+from backend.registry.seed import seed  # noqa: E402
+from backend.registry.tokens import create_token  # noqa: E402
+
+TEST_DATABASE = "riskmap_test"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    config.paths.cache_clear()
+    config.api_settings.cache_clear()
+    s = Stack(DATA_DIR, database=TEST_DATABASE)
+    s.postgres.up("postgres")
+    s.postgres.drop_database(TEST_DATABASE)
+    s.up()
+    yield s
+    s.down()
+
+
+@pytest.fixture(scope="session")
+def db_url(stack: Stack) -> str:
+    url = stack.postgres.url(TEST_DATABASE)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = create_engine(sqlalchemy_url(db_url))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded(engine: Engine, stack: Stack) -> Engine:
+    with Session(engine) as session, session.begin():
+        session.info["actor"] = "test:seed"
+        reports = seed(session, DATA_DIR)
+        sync_broker_auth(session, stack)
+    rejected = [(r.layer, e) for r in reports for e in r.errors]
+    assert not rejected, rejected
+    return engine
+
+
+@pytest.fixture
+def session(seeded: Engine) -> Iterator[Session]:
+    with Session(seeded) as s:
+        s.info["actor"] = "test"
+        yield s
+
+
+@pytest.fixture(scope="session")
+def tokens(seeded: Engine) -> dict[Role, str]:
+    with Session(seeded) as s, s.begin():
+        s.info["actor"] = "test:setup"
+        return {role: create_token(s, f"test-{role}", role) for role in Role}
+
+
+@pytest.fixture(scope="session")
+def app(seeded: Engine):
+    from backend.api.main import create_app
+
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The app served by uvicorn on a loopback port, for the browser."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test web server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """Debian's headless Chromium, unable to resolve any host but the loopback address."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not shutil.which(path):
+            raise RuntimeError(
+                f"{path} is missing: install Debian's chromium and chromium-driver (make test does)"
+            )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_script_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
