@@ -55,8 +55,8 @@ def amend_enterprise(
 ) -> dict[str, Any]:
     """Suspend, close or reopen an enterprise, or list it black or red (operator; audited)."""
     session.info["actor"] = caller.actor
-    with session.begin():
-        e = _get(session, credit_code)
-        for field, value in body.model_dump(exclude_none=True).items():
-            setattr(e, field, str(value))
+    e = _get(session, credit_code)
+    for field, value in body.model_dump(exclude_none=True).items():
+        setattr(e, field, str(value))
+    session.commit()
     return _out(session, e)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from backend.core.config import api_settings
 from maps.build import render_page
@@ -22,3 +22,8 @@ def _page() -> str:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def map_page() -> HTMLResponse:
     return HTMLResponse(_page())
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return Response(status_code=204)

@@ -236,14 +236,17 @@ def create_site(body: SiteFeature, session: SessionDep, caller: Operator) -> Geo
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise HTTPException(422, f"geometry: not valid GeoJSON ({exc})") from None
     session.info["actor"] = caller.actor
-    with session.begin():
-        report = import_rows(session, Layer.sites, [Row(1, body.properties, geom)], source="api")
-        if report.errors:
-            reason = report.errors[0].reason
-            code = 409 if reason.startswith("duplicate") else 422
-            session.rollback()
-            raise HTTPException(code, reason)
-    return get_site(body.properties["code"], session)
+    report = import_rows(session, Layer.sites, [Row(1, body.properties, geom)], source="api")
+    if report.errors:
+        session.rollback()
+        reason = report.errors[0].reason
+        raise HTTPException(409 if reason.startswith("duplicate") else 422, reason)
+    session.commit()
+    code = body.properties["code"]
+    created = get_site(code, session)
+    created.status_code = 201
+    created.headers["Location"] = f"/api/v1/sites/{code}"
+    return created
 
 
 class SitePatch(BaseModel):
@@ -257,14 +260,14 @@ def amend_site(
 ) -> GeoJSONResponse:
     """Rename or move a site (operator); the change and its before/after go to the audit log."""
     session.info["actor"] = caller.actor
-    with session.begin():
-        site = _load_site(session, code)
-        if body.name is not None:
-            site.name = body.name
-        if body.geometry is not None:
-            try:
-                geom = check_geometry(shape(body.geometry), "point")
-            except (GeometryError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise HTTPException(422, f"geometry: {exc}") from None
-            site.location = from_shape(geom, SRID)
+    site = _load_site(session, code)
+    if body.name is not None:
+        site.name = body.name
+    if body.geometry is not None:
+        try:
+            geom = check_geometry(shape(body.geometry), "point")
+        except (GeometryError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise HTTPException(422, f"geometry: {exc}") from None
+        site.location = from_shape(geom, SRID)
+    session.commit()
     return get_site(code, session)
