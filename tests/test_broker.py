@@ -27,37 +27,46 @@ class Probe:
     done: threading.Condition = field(default_factory=threading.Condition)
 
 
-def connect(address: BrokerAddress, username: str | None = None, password: str | None = None,
-            protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5) -> Probe:
+def connect(
+    address: BrokerAddress,
+    username: str | None = None,
+    password: str | None = None,
+    protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+) -> Probe:
     p = Probe(client(address, f"test-{uuid.uuid4().hex[:8]}", username, password, protocol))
 
-    def on_connect(c, u, flags, reason, props) -> None:  # noqa: ANN001
+    def on_connect(c, u, flags, reason, props) -> None:
         p.connack = str(reason)
         p.connected.set()
 
-    def on_publish(c, u, mid, reason, props) -> None:  # noqa: ANN001
+    def on_publish(c, u, mid, reason, props) -> None:
         with p.done:
             p.acks[mid] = str(reason)
             p.done.notify_all()
 
-    def on_subscribe(c, u, mid, reasons, props) -> None:  # noqa: ANN001
+    def on_subscribe(c, u, mid, reasons, props) -> None:
         with p.done:
             p.subacks.extend(str(r) for r in reasons)
             p.done.notify_all()
 
-    def on_message(c, u, msg) -> None:  # noqa: ANN001
+    def on_message(c, u, msg) -> None:
         with p.done:
             p.messages.append((msg.topic, msg.payload))
             p.done.notify_all()
 
-    p.c.on_connect, p.c.on_publish, p.c.on_subscribe, p.c.on_message = on_connect, on_publish, on_subscribe, on_message
+    p.c.on_connect, p.c.on_publish, p.c.on_subscribe, p.c.on_message = (
+        on_connect,
+        on_publish,
+        on_subscribe,
+        on_message,
+    )
     p.c.connect(address.host, address.port)
     p.c.loop_start()
     assert p.connected.wait(5), "no CONNACK"
     return p
 
 
-def wait_for(p: Probe, predicate, timeout: float = 5) -> bool:  # noqa: ANN001
+def wait_for(p: Probe, predicate, timeout: float = 5) -> bool:
     with p.done:
         return p.done.wait_for(predicate, timeout)
 
@@ -87,7 +96,9 @@ def test_gateway_publishes_only_under_its_own_site(session: Session, stack: Stac
     assert gw.connack == "Success"
     own = gw.c.publish(f"riskmap/v1/JL-TSF-0010/{gid}/readings", b'{"readings": []}', qos=1).mid
     other_site = gw.c.publish(f"riskmap/v1/JL-TSF-0011/{gid}/readings", b"{}", qos=1).mid
-    other_gateway = gw.c.publish("riskmap/v1/JL-TSF-0010/JL-TSF-0010-GW01/readings", b"{}", qos=1).mid
+    other_gateway = gw.c.publish(
+        "riskmap/v1/JL-TSF-0010/JL-TSF-0010-GW01/readings", b"{}", qos=1
+    ).mid
     assert wait_for(gw, lambda: len(gw.acks) == 3)
     assert gw.acks[own] in {"Success", "No matching subscribers"}
     assert gw.acks[other_site] == "Not authorized"
@@ -119,7 +130,9 @@ def test_gateway_cannot_read_another_sites_topics(session: Session, stack: Stack
     gid, password = _new_gateway(session, stack, "JL-HAZ-0020")
     address = BrokerAddress.parse(stack.mosquitto.url())
     gw = connect(address, gid, password)
-    gw.c.subscribe([("riskmap/v1/JL-HAZ-0021/broadcast", 1), ("riskmap/v1/JL-HAZ-0020/broadcast", 1)])
+    gw.c.subscribe(
+        [("riskmap/v1/JL-HAZ-0021/broadcast", 1), ("riskmap/v1/JL-HAZ-0020/broadcast", 1)]
+    )
     assert wait_for(gw, lambda: len(gw.subacks) == 2)
     platform = connect(address)
     platform.c.publish("riskmap/v1/JL-HAZ-0021/broadcast", b"not yours", qos=1)

@@ -31,25 +31,30 @@ return {
 """
 
 
-def test_map_draws_every_county_and_site_offline(browser, live_server: str, session: Session,  # noqa: ANN001
-                                                 artifacts: Path) -> None:
+def test_map_draws_every_county_and_site_offline(
+    browser, live_server: str, session: Session, artifacts: Path
+) -> None:
     browser.get(live_server + "/")
     assert browser.execute_async_script(READY) is True
     drawn = browser.execute_script(DRAWN)
-    counties = session.scalar(select(func.count()).select_from(Region).where(Region.level == "county"))
+    counties = session.scalar(
+        select(func.count()).select_from(Region).where(Region.level == "county")
+    )
     sites = session.scalar(select(func.count()).select_from(Site))
     assert drawn["counties"] == drawn["countiesOnMap"] == counties == 60
     assert drawn["markers"] == drawn["markersOnMap"] == sites
     by_kind = dict(session.execute(select(Site.kind, func.count()).group_by(Site.kind)).all())
     assert drawn["kinds"] == by_kind
     # Everything the page loaded came from the platform itself.
-    assert drawn["resources"] and all(u.startswith(live_server) for u in drawn["resources"]), drawn["resources"]
+    assert drawn["resources"] and all(u.startswith(live_server) for u in drawn["resources"]), drawn[
+        "resources"
+    ]
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
     browser.save_screenshot(str(artifacts / "map.png"))
 
 
-def test_site_popup_shows_the_register(browser, live_server: str, artifacts: Path) -> None:  # noqa: ANN001
+def test_site_popup_shows_the_register(browser, live_server: str, artifacts: Path) -> None:
     browser.get(live_server + "/")
     assert browser.execute_async_script(READY) is True
     html = browser.execute_script("""
