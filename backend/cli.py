@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from backend.core.config import api_settings, database_url, paths
+from backend.core.config import RiskSettings, api_settings, database_url, paths
 from backend.core.db import session_scope
 from backend.core.migrate import upgrade
 from backend.domain.kinds import Role
@@ -22,6 +23,8 @@ from backend.registry.gateways import UnknownSite, add_gateway
 from backend.registry.importer import ImportReport, Layer, import_file
 from backend.registry.seed import seed as seed_sample
 from backend.registry.tokens import create_token
+from backend.risk.engine import regrade
+from maps.build import export_map
 
 app = typer.Typer(no_args_is_help=True, help="Jilin work-safety risk map and monitoring platform.")
 gateway_app = typer.Typer(no_args_is_help=True, help="IoT gateways and their broker credentials.")
@@ -92,10 +95,7 @@ def gateway_add(
     except UnknownSite as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    typer.echo(
-        f"gateway id: {gateway.id}\npassword:   {password}\n"
-        "(shown once: store it in the gateway now)"
-    )
+    typer.echo(f"gateway id: {gateway.id}\npassword:   {password}\n(shown once: store it in the gateway now)")
 
 
 @gateway_app.command("list")
@@ -131,15 +131,48 @@ def services_down() -> None:
     default_stack().down()
 
 
+@app.command("regrade")
+def regrade_cmd() -> None:
+    """Grade every site now and store the levels, their reasons and any changes."""
+    with session_scope(actor()) as session:
+        report = regrade(session)
+    typer.echo(f"{report.graded} sites graded, {report.changed} changed level")
+    for code, error in report.errors.items():
+        typer.echo(f"  {code}: {error}", err=True)
+
+
+@app.command("export-map")
+def export_map_cmd(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="the HTML file to write")],
+) -> None:
+    """Write a self-contained four-colour map (assets and data inlined) for reports."""
+    from fastapi.testclient import TestClient
+
+    from backend.api.main import create_app
+
+    with TestClient(create_app()) as client:
+        html = export_map(lambda path: client.get(path).json())
+    file.write_text(html, encoding="utf-8")
+    typer.echo(f"wrote {file} ({len(html) // 1024} KB)")
+
+
+def _regrade_every(seconds: float, stop: threading.Event) -> None:
+    """Time-based rules (a site falling silent, the flood season) need regrading without input."""
+    while not stop.wait(seconds):
+        try:
+            with session_scope("system:regrade") as session:
+                regrade(session)
+        except Exception as exc:
+            typer.echo(f"regrade failed: {exc}", err=True)
+
+
 @app.command()
 def serve() -> None:
     """Run the web application (API and map)."""
     import uvicorn
 
     s = api_settings()
-    uvicorn.run(
-        "backend.api.main:create_app", factory=True, host=s.bind, port=s.port, log_level="info"
-    )
+    uvicorn.run("backend.api.main:create_app", factory=True, host=s.bind, port=s.port, log_level="info")
 
 
 @app.command()
@@ -158,10 +191,14 @@ def up(seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = True) -> N
                 for report in seed_sample(session, paths().data_dir):
                     _print_report(report)
             sync_broker_auth(session)
+            report = regrade(session)
+        typer.echo(f"{report.graded} sites graded")
+        stop = threading.Event()
+        threading.Thread(
+            target=_regrade_every, args=(RiskSettings().regrade_interval_s, stop), daemon=True
+        ).start()
         s = api_settings()
-        typer.echo(
-            f"\nriskmap is running: http://{s.bind}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n"
-        )
+        typer.echo(f"\nriskmap is running: http://{s.bind}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n")
         serve()
     finally:
         stack.down()

@@ -60,9 +60,7 @@ def check_broker(timeout_s: float = 3.0) -> None:
     accepted = threading.Event()
     outcome: dict[str, str] = {}
 
-    def on_connect(
-        cl: mqtt.Client, userdata: object, flags: object, reason: object, props: object
-    ) -> None:
+    def on_connect(cl: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
         outcome["reason"] = str(reason)
         accepted.set()
 

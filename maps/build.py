@@ -6,7 +6,8 @@ layers from the API by URL, so the page stays small and always shows the registe
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from backend.domain.standards import load
 STATIC = Path(__file__).parent / "static"
 JILIN_CENTER = (43.5, 126.3)
 
-# Colours by site kind for the register map (the risk map colours sites by level instead).
+# A site's fill is its risk colour; its outline says its kind.
 KIND_STYLE = {
     "coal_mine": {"color": "#3b3b3b", "label": "煤矿"},
     "noncoal_mine": {"color": "#8c564b", "label": "非煤矿山"},
@@ -48,7 +49,8 @@ def build_map(
     static_base: str = "/static",
     basemap_url: str | None = None,
     basemap_attribution: str = "",
-    title: str = "吉林省安全生产风险监测一张图",
+    title: str = "吉林省安全风险四色分布图",
+    data: dict[str, Any] | None = None,
 ) -> folium.Map:
     m = folium.Map(
         location=JILIN_CENTER,
@@ -71,13 +73,10 @@ def build_map(
     root.header.add_child(Element(f"<title>{title}</title>"))
     root.html.add_child(Element(f'<div id="riskmap-title">{title}</div>'))
     root.html.add_child(JavascriptLink(f"{static_base}/riskmap.js"))
-    _Boot(
-        {
-            "api": api_base,
-            "kinds": KIND_STYLE,
-            "levels": load("risk_levels")["levels"],
-        }
-    ).add_to(m)
+    config: dict[str, Any] = {"api": api_base, "kinds": KIND_STYLE, "levels": load("risk_levels")["levels"]}
+    if data is not None:
+        config |= {"data": data, "exportedAt": datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M")}
+    _Boot(config).add_to(m)
     return m
 
 
@@ -97,8 +96,9 @@ def inline_assets(html: str, static_base: str = "/static") -> str:
     return html
 
 
-def config_json(html: str) -> dict[str, Any]:
-    """The configuration a page passes to RiskMap.init (for tests)."""
-    start = html.index("RiskMap.init(")
-    payload = html[html.index(",", start) + 1 : html.index(");", start)]
-    return json.loads(payload)
+def export_map(fetch: Callable[[str], Any]) -> str:
+    """A self-contained four-colour map: assets and the API's current layers inlined."""
+    data = {"sites": fetch("/api/v1/risk/sites")}
+    for view in ("county", "prefecture", "grid"):
+        data[f"regions_{view}"] = fetch(f"/api/v1/risk/regions?by={view}")
+    return inline_assets(build_map(data=data).get_root().render())

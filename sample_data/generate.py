@@ -231,8 +231,7 @@ def add_site(
     short = enterprise["name"].removeprefix("吉林省")[:4]
     site = {
         "code": f"{SITE_CODE_PREFIX[kind]}-{n:04d}",
-        "name": f"{short}{INDUSTRY_SUFFIX[kind][0]}"
-        + (f"{n}号" if kind == SiteKind.tailings_pond else ""),
+        "name": f"{short}{INDUSTRY_SUFFIX[kind][0]}" + (f"{n}号" if kind == SiteKind.tailings_pond else ""),
         "kind": str(kind),
         "enterprise_credit_code": enterprise["credit_code"],
         "region_adcode": adcode,
@@ -283,8 +282,7 @@ def stream_near(w: World, lon: float, lat: float, distance_m: float) -> LineStri
 
 def fan(lon: float, lat: float, bearing: float, radius_m: float, half_angle: float) -> Polygon:
     ring = [(lon, lat)] + [
-        offset(lon, lat, bearing + a, radius_m)
-        for a in range(-int(half_angle), int(half_angle) + 1, 5)
+        offset(lon, lat, bearing + a, radius_m) for a in range(-int(half_angle), int(half_angle) + 1, 5)
     ]
     return Polygon(ring)
 
@@ -388,13 +386,9 @@ def make_tailings_ponds(w: World, mines: list[dict[str, Any]], count: int = 84) 
     metal = [m for m in mines if m["mineral"] not in {"石灰石", "硅藻土", "滑石", "膨润土"}]
     for i in range(count):
         mine = metal[i % len(metal)]
-        enterprise = next(
-            e for e in w.enterprises if e["credit_code"] == mine["enterprise_credit_code"]
-        )
+        enterprise = next(e for e in w.enterprises if e["credit_code"] == mine["enterprise_credit_code"])
         for _ in range(50):
-            lon, lat = offset(
-                mine["lon"], mine["lat"], w.rng.uniform(0, 360), w.rng.uniform(1200, 4000)
-            )
+            lon, lat = offset(mine["lon"], mine["lat"], w.rng.uniform(0, 360), w.rng.uniform(1200, 4000))
             adcode = county_of(w, lon, lat)
             if adcode:
                 break
@@ -437,9 +431,7 @@ def make_tailings_ponds(w: World, mines: list[dict[str, Any]], count: int = 84) 
                     w.rng.randint(80, 600),
                 )
         else:  # villages nearby but not downstream within 1 km
-            x, y = offset(
-                lon, lat, bearing + 180 + w.rng.uniform(-60, 60), w.rng.uniform(500, 2500)
-            )
+            x, y = offset(lon, lat, bearing + 180 + w.rng.uniform(-60, 60), w.rng.uniform(500, 2500))
             add_place(w, "village", village_name(w), x, y, w.rng.randint(60, 900))
             x, y = offset(lon, lat, bearing + w.rng.uniform(-20, 20), w.rng.uniform(1300, 3000))
             add_place(w, "village", village_name(w), x, y, w.rng.randint(60, 900))
@@ -513,19 +505,17 @@ def make_hazchem(w: World) -> None:
                 if county_of(w, lon, lat) == adcode:
                     break
             here = county_of(w, lon, lat) or adcode
-            site = add_site(
-                w, SiteKind.hazchem, add_enterprise(w, here, SiteKind.hazchem), lon, lat, here
-            )
+            site = add_site(w, SiteKind.hazchem, add_enterprise(w, here, SiteKind.hazchem), lon, lat, here)
             half = w.rng.uniform(80, 300)
             bearing = w.rng.uniform(0, 90)
-            corners = [
-                offset(lon, lat, bearing + a, half * math.sqrt(2)) for a in (45, 135, 225, 315)
-            ]
+            corners = [offset(lon, lat, bearing + a, half * math.sqrt(2)) for a in (45, 135, 225, 315)]
             w.footprints.append({"code": site["code"], "geom": Polygon(corners)})
             chosen = w.rng.sample(common, w.rng.randint(1, 4))
             for s in chosen:
                 q = s["q_t"] or load("gb18218")["class_critical_quantity_t"][s["hazard_class"]]
-                qty = round(q * math.exp(w.rng.uniform(math.log(0.05), math.log(6))), 2)
+                # The chemical park holds the province's largest inventories.
+                top = 30 if adcode == "220203" else 6
+                qty = round(q * math.exp(w.rng.uniform(math.log(0.05), math.log(top))), 2)
                 w.inventory.append(
                     {
                         "site_code": site["code"],
@@ -542,9 +532,7 @@ def make_hazchem(w: World) -> None:
                     if kind == "village"
                     else w.rng.choice(["和平", "新兴", "长青", "富民"]) + "小区"
                 )
-                add_place(
-                    w, kind, name, x, y, w.rng.choice([0, 12, 25, 35, 45, 60, 80, 150, 400, 1200])
-                )
+                add_place(w, kind, name, x, y, w.rng.choice([0, 12, 25, 35, 45, 60, 80, 150, 400, 1200]))
             gws = [gateway_for(w, site, 1)]
             if len(chosen) >= 3:
                 gws.append(gateway_for(w, site, 2))

@@ -42,6 +42,7 @@ from backend.domain.kinds import Role  # noqa: E402
 from backend.embedded.stack import Stack, sync_broker_auth  # noqa: E402
 from backend.registry.seed import seed  # noqa: E402
 from backend.registry.tokens import create_token  # noqa: E402
+from backend.risk.engine import regrade  # noqa: E402
 
 TEST_DATABASE = "riskmap_test"
 
@@ -78,6 +79,7 @@ def seeded(engine: Engine, stack: Stack) -> Engine:
         session.info["actor"] = "test:seed"
         reports = seed(session, DATA_DIR)
         sync_broker_auth(session, stack)
+        regrade(session)
     rejected = [(r.layer, e) for r in reports for e in r.errors]
     assert not rejected, rejected
     return engine

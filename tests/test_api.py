@@ -26,9 +26,7 @@ def test_sites_is_geojson_with_total_and_paging(client: TestClient, session: Ses
     fc = r.json()
     assert fc["type"] == "FeatureCollection" and fc["total"] == total and fc["numberReturned"] == 50
     codes = [f["id"] for f in fc["features"]]
-    everything = [
-        f["id"] for f in client.get("/api/v1/sites", params={"limit": 5000}).json()["features"]
-    ]
+    everything = [f["id"] for f in client.get("/api/v1/sites", params={"limit": 5000}).json()["features"]]
     assert codes == everything[10:60] and len(everything) == total
     f = fc["features"][0]
     assert f["geometry"]["type"] == "Point" and {
@@ -41,9 +39,7 @@ def test_sites_is_geojson_with_total_and_paging(client: TestClient, session: Ses
 
 def test_site_filters_by_kind_region_status_and_bbox(client: TestClient, session: Session) -> None:
     ponds = client.get("/api/v1/sites", params={"kind": "tailings_pond", "limit": 5000}).json()
-    assert ponds["total"] == session.scalar(
-        text("SELECT count(*) FROM sites WHERE kind = 'tailings_pond'")
-    )
+    assert ponds["total"] == session.scalar(text("SELECT count(*) FROM sites WHERE kind = 'tailings_pond'"))
     assert {f["properties"]["kind"] for f in ponds["features"]} == {"tailings_pond"}
     two = client.get("/api/v1/sites", params=[("kind", "coal_mine"), ("kind", "hazchem")]).json()
     assert {f["properties"]["kind"] for f in two["features"]} == {"coal_mine", "hazchem"}
@@ -56,13 +52,11 @@ def test_site_filters_by_kind_region_status_and_bbox(client: TestClient, session
         f["properties"]["region_adcode"].startswith("2202") for f in jilin["features"]
     )
     suspended = client.get("/api/v1/sites", params={"status": "suspended", "limit": 5000}).json()
-    assert suspended["total"] > 0 and {
-        f["properties"]["status"] for f in suspended["features"]
-    } == {"suspended"}
+    assert suspended["total"] > 0 and {f["properties"]["status"] for f in suspended["features"]} == {
+        "suspended"
+    }
     bbox = (126.4, 43.7, 126.8, 44.0)
-    inside = client.get(
-        "/api/v1/sites", params={"bbox": ",".join(map(str, bbox)), "limit": 5000}
-    ).json()
+    inside = client.get("/api/v1/sites", params={"bbox": ",".join(map(str, bbox)), "limit": 5000}).json()
     expected = session.scalar(
         text(
             "SELECT count(*) FROM sites WHERE ST_X(location) BETWEEN 126.4 AND 126.8 "
@@ -109,9 +103,7 @@ def test_regions_geojson_counts_sites(client: TestClient, session: Session) -> N
     assert sum(f["properties"]["site_count"] for f in fc["features"]) == session.scalar(
         select(func.count()).select_from(Site)
     )
-    prefectures = client.get(
-        "/api/v1/regions", params={"level": "prefecture", "simplify_m": 500}
-    ).json()
+    prefectures = client.get("/api/v1/regions", params={"level": "prefecture", "simplify_m": 500}).json()
     assert len(prefectures["features"]) == 9
 
 
@@ -130,10 +122,7 @@ def test_writes_need_a_token_with_the_right_role(
     r = client.post("/api/v1/sites", json=body)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert client.post("/api/v1/sites", json=body, headers=_auth("rmk_forged")).status_code == 401
-    assert (
-        client.post("/api/v1/sites", json=body, headers=_auth(tokens[Role.viewer])).status_code
-        == 403
-    )
+    assert client.post("/api/v1/sites", json=body, headers=_auth(tokens[Role.viewer])).status_code == 403
     r = client.post("/api/v1/sites", json=body, headers=_auth(tokens[Role.operator]))
     assert r.status_code == 201, r.text
     assert r.json()["properties"]["region_adcode"] == "220203"
@@ -172,9 +161,7 @@ def test_enterprise_status_change_is_audited(client: TestClient, tokens: dict[Ro
     log = client.get(
         "/api/v1/audit", params={"entity": "enterprises"}, headers=_auth(tokens[Role.admin])
     ).json()
-    assert any(
-        e["after"] == {"status": "suspended"} and e["actor"] == "token:test-operator" for e in log
-    )
+    assert any(e["after"] == {"status": "suspended"} and e["actor"] == "token:test-operator" for e in log)
 
 
 def test_move_a_site(client: TestClient, tokens: dict[Role, str]) -> None:
@@ -206,19 +193,14 @@ def test_oversized_and_malformed_bodies(client: TestClient, tokens: dict[Role, s
     assert r.status_code == 422
 
 
-def test_reads_can_require_a_token(
-    client: TestClient, tokens: dict[Role, str], monkeypatch
-) -> None:
+def test_reads_can_require_a_token(client: TestClient, tokens: dict[Role, str], monkeypatch) -> None:
     from backend.core import config
 
     monkeypatch.setenv("RISKMAP_REQUIRE_AUTH_FOR_READ", "true")
     config.api_settings.cache_clear()
     try:
         assert client.get("/api/v1/sites?limit=1").status_code == 401
-        assert (
-            client.get("/api/v1/sites?limit=1", headers=_auth(tokens[Role.viewer])).status_code
-            == 200
-        )
+        assert client.get("/api/v1/sites?limit=1", headers=_auth(tokens[Role.viewer])).status_code == 200
     finally:
         monkeypatch.delenv("RISKMAP_REQUIRE_AUTH_FOR_READ")
         config.api_settings.cache_clear()

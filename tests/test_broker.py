@@ -96,9 +96,7 @@ def test_gateway_publishes_only_under_its_own_site(session: Session, stack: Stac
     assert gw.connack == "Success"
     own = gw.c.publish(f"riskmap/v1/JL-TSF-0010/{gid}/readings", b'{"readings": []}', qos=1).mid
     other_site = gw.c.publish(f"riskmap/v1/JL-TSF-0011/{gid}/readings", b"{}", qos=1).mid
-    other_gateway = gw.c.publish(
-        "riskmap/v1/JL-TSF-0010/JL-TSF-0010-GW01/readings", b"{}", qos=1
-    ).mid
+    other_gateway = gw.c.publish("riskmap/v1/JL-TSF-0010/JL-TSF-0010-GW01/readings", b"{}", qos=1).mid
     assert wait_for(gw, lambda: len(gw.acks) == 3)
     assert gw.acks[own] in {"Success", "No matching subscribers"}
     assert gw.acks[other_site] == "Not authorized"
@@ -130,9 +128,7 @@ def test_gateway_cannot_read_another_sites_topics(session: Session, stack: Stack
     gid, password = _new_gateway(session, stack, "JL-HAZ-0020")
     address = BrokerAddress.parse(stack.mosquitto.url())
     gw = connect(address, gid, password)
-    gw.c.subscribe(
-        [("riskmap/v1/JL-HAZ-0021/broadcast", 1), ("riskmap/v1/JL-HAZ-0020/broadcast", 1)]
-    )
+    gw.c.subscribe([("riskmap/v1/JL-HAZ-0021/broadcast", 1), ("riskmap/v1/JL-HAZ-0020/broadcast", 1)])
     assert wait_for(gw, lambda: len(gw.subacks) == 2)
     platform = connect(address)
     platform.c.publish("riskmap/v1/JL-HAZ-0021/broadcast", b"not yours", qos=1)

@@ -22,9 +22,7 @@ from backend.domain.thresholds import UnknownSensorKind, default_thresholds
         (99.9, 100, 3),  # 5 vs 2 -> 3
     ],
 )
-def test_pond_class_combines_capacity_and_height(
-    capacity: float, height: float, expected: int
-) -> None:
+def test_pond_class_combines_capacity_and_height(capacity: float, height: float, expected: int) -> None:
     assert pond_class(capacity, height) == expected
 
 

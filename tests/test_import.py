@@ -58,9 +58,7 @@ def test_csv_with_good_and_bad_rows(session: Session, tmp_path: Path) -> None:
     # Rejected rows left nothing behind.
     assert (
         session.scalar(
-            select(func.count())
-            .select_from(Site)
-            .where(Site.code.in_(["IMP-0003", "IMP-0004", "IMP-0010"]))
+            select(func.count()).select_from(Site).where(Site.code.in_(["IMP-0003", "IMP-0004", "IMP-0010"]))
         )
         == 0
     )
@@ -78,9 +76,7 @@ def test_csv_with_good_and_bad_rows(session: Session, tmp_path: Path) -> None:
     ]
 
 
-def test_geojson_footprints_with_invalid_and_empty_geometries(
-    session: Session, tmp_path: Path
-) -> None:
+def test_geojson_footprints_with_invalid_and_empty_geometries(session: Session, tmp_path: Path) -> None:
     square = [[126.50, 43.90], [126.51, 43.90], [126.51, 43.91], [126.50, 43.91], [126.50, 43.90]]
     bowtie = [[126.50, 43.90], [126.51, 43.91], [126.51, 43.90], [126.50, 43.91], [126.50, 43.90]]
     doc = {
@@ -145,9 +141,7 @@ def test_geopackage_places(session: Session, tmp_path: Path) -> None:
     reasons = {e.row: e.reason for e in report.errors}
     assert "population" in reasons[2]
     assert "kind" in reasons[3]
-    assert (
-        session.scalar(text("SELECT population FROM exposed_places WHERE code = 'GPKG-P1'")) == 120
-    )
+    assert session.scalar(text("SELECT population FROM exposed_places WHERE code = 'GPKG-P1'")) == 120
 
 
 def test_sensor_rows_check_gateway_and_unit(session: Session, tmp_path: Path) -> None:

@@ -54,15 +54,12 @@ def test_readings_are_partitioned_by_month_with_a_default(seeded: Engine) -> Non
         parts = set(
             c.scalars(
                 text(
-                    "SELECT inhrelid::regclass::text FROM pg_inherits "
-                    "WHERE inhparent = 'readings'::regclass"
+                    "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'readings'::regclass"
                 )
             )
         )
         assert "readings_default" in parts and len(parts) >= 13
-        made = c.scalar(
-            text("SELECT riskmap_ensure_reading_partitions(now() + interval '3 years', 2)")
-        )
+        made = c.scalar(text("SELECT riskmap_ensure_reading_partitions(now() + interval '3 years', 2)"))
         assert made == 2
 
 

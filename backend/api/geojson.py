@@ -16,9 +16,7 @@ class GeoJSONResponse(Response):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def feature(
-    geometry: str | None, properties: dict[str, Any], fid: str | None = None
-) -> dict[str, Any]:
+def feature(geometry: str | None, properties: dict[str, Any], fid: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": "Feature",
         "geometry": json.loads(geometry) if geometry else None,

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from backend.api.routes import audit, enterprises, health, map, regions, sites
+from backend.api.routes import audit, enterprises, health, map, regions, risk, sites
 from backend.core.config import api_settings
 from maps.build import STATIC
 
@@ -30,7 +30,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
     )
     app.add_middleware(BodyLimit)
-    for module in (health, sites, enterprises, regions, audit, map):
+    for module in (health, sites, enterprises, regions, risk, audit, map):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

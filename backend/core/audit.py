@@ -59,9 +59,7 @@ def _key(obj: Audited) -> str:
 
 @event.listens_for(Session, "before_flush")
 def _collect(session: Session, flush_context: UOWTransaction, instances: object) -> None:
-    pending: list[tuple[str, Audited, dict[str, Any] | None]] = session.info.setdefault(
-        "_audit_pending", []
-    )
+    pending: list[tuple[str, Audited, dict[str, Any] | None]] = session.info.setdefault("_audit_pending", [])
     for obj in session.new:
         if isinstance(obj, Audited):
             pending.append(("insert", obj, None))

@@ -49,6 +49,11 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
 
 
+class RiskSettings(BaseSettings):
+    model_config = _CONFIG
+    regrade_interval_s: float = 60.0
+
+
 @lru_cache
 def paths() -> PathSettings:
     return PathSettings()

@@ -22,9 +22,7 @@ def sqlalchemy_url(url: str) -> str:
 
 @lru_cache
 def _engine_for(url: str) -> Engine:
-    return create_engine(
-        sqlalchemy_url(url), pool_size=DatabaseSettings().pool_size, pool_pre_ping=True
-    )
+    return create_engine(sqlalchemy_url(url), pool_size=DatabaseSettings().pool_size, pool_pre_ping=True)
 
 
 def engine() -> Engine:

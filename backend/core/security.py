@@ -29,9 +29,7 @@ def verify_mosquitto_hash(password: str, stored: str) -> bool:
         return False
     if kind != "7":
         return False
-    computed = hashlib.pbkdf2_hmac(
-        "sha512", password.encode(), base64.b64decode(salt), int(iterations)
-    )
+    computed = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
     return hmac.compare_digest(computed, base64.b64decode(digest))
 
 

@@ -14,9 +14,7 @@ def _band(value: float, bands: list[dict[str, Any]], key: str) -> int:
     raise ValueError(f"{value} is below every band of {key}")
 
 
-def pond_class(
-    capacity_10k_m3: float, dam_height_m: float, rules: dict[str, Any] | None = None
-) -> int:
+def pond_class(capacity_10k_m3: float, dam_height_m: float, rules: dict[str, Any] | None = None) -> int:
     """1 (largest) … 5. Raises ValueError for negative inputs."""
     if capacity_10k_m3 < 0 or dam_height_m < 0:
         raise ValueError("capacity and dam height must not be negative")

@@ -50,11 +50,7 @@ def default_thresholds(
     spec = _spec(kind)
     out: dict[str, Any] = {"source": spec["source"], "unit": spec["unit"]}
     if "by_location" in spec:
-        key = (
-            location_label
-            if location_label in spec["by_location"]
-            else next(iter(spec["by_location"]))
-        )
+        key = location_label if location_label in spec["by_location"] else next(iter(spec["by_location"]))
         row = spec["by_location"][key]
         out |= {
             "direction": "above",
@@ -77,8 +73,7 @@ def default_thresholds(
             raise ValueError(f"{kind} thresholds need the pond's design value")
         mult = spec["design_multipliers"]
         levels = [
-            {"color": c, "value": round(base * mult[c], 2)}
-            for c in ("blue", "yellow", "orange", "red")
+            {"color": c, "value": round(base * mult[c], 2)} for c in ("blue", "yellow", "orange", "red")
         ]
         out |= {
             "direction": "below",

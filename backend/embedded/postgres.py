@@ -118,9 +118,7 @@ class EmbeddedPostgres:
     def ensure_database(self, name: str) -> str:
         """Create the database with PostGIS if it does not exist; returns its URL."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-            ).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)

@@ -68,8 +68,6 @@ def sync_broker_auth(session: Session, stack: Stack | None = None) -> Path:
     the data folder for its administrator to install. Returns the folder written.
     """
     stack = stack or default_stack()
-    target = (
-        stack.mosquitto if stack.embeds_broker else EmbeddedMosquitto(stack.data_dir / "mqtt-auth")
-    )
+    target = stack.mosquitto if stack.embeds_broker else EmbeddedMosquitto(stack.data_dir / "mqtt-auth")
     target.write_auth(broker_users(session))
     return target.root

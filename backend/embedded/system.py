@@ -24,9 +24,7 @@ def ensure_debian_packages(packages: Sequence[str], present: Sequence[Path]) -> 
         return
     if not is_root() or not shutil.which("apt-get"):
         missing = ", ".join(str(p) for p in present if not p.exists())
-        raise ServiceError(
-            f"missing {missing}: install the Debian packages {' '.join(packages)} (as root)"
-        )
+        raise ServiceError(f"missing {missing}: install the Debian packages {' '.join(packages)} (as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     lists = Path("/var/lib/apt/lists")
     if not any(lists.glob("*Packages*")):

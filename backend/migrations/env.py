@@ -18,9 +18,7 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
 
 engine = create_engine(url)
 with engine.connect() as connection:
-    context.configure(
-        connection=connection, target_metadata=Base.metadata, include_object=include_object
-    )
+    context.configure(connection=connection, target_metadata=Base.metadata, include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 engine.dispose()

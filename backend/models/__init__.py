@@ -14,8 +14,10 @@ from backend.models.registry import (
     Site,
     TailingsPond,
 )
+from backend.models.risk import Alarm, HiddenHazard, SiteRisk, SiteRiskChange, WeatherWarning
 
 __all__ = [
+    "Alarm",
     "ApiToken",
     "AuditEntry",
     "Base",
@@ -24,11 +26,15 @@ __all__ = [
     "ExposedFeature",
     "ExposedPlace",
     "Gateway",
+    "HiddenHazard",
     "InventoryItem",
     "NoncoalMine",
     "Reading",
     "Region",
     "Sensor",
     "Site",
+    "SiteRisk",
+    "SiteRiskChange",
     "TailingsPond",
+    "WeatherWarning",
 ]

@@ -23,7 +23,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar = {dict[str, Any]: JSONB}
+    type_annotation_map: ClassVar = {dict[str, Any]: JSONB, list[dict[str, Any]]: JSONB}
 
 
 def geometry(kind: str) -> Geometry:

@@ -51,6 +51,9 @@ class Sensor(Audited, Timestamped, Base):
     interval_s: Mapped[int] = mapped_column(Integer)
     thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
     geom: Mapped[Any | None] = mapped_column(geometry("POINT"))
+    # The latest reading, kept by the ingester so that "is it silent, is it active" is cheap.
+    last_reading_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_value: Mapped[float | None] = mapped_column(Double)
 
     site: Mapped[Site] = relationship()
     gateway: Mapped[Gateway] = relationship()
@@ -68,6 +71,4 @@ class Reading(Base):
     sensor_id: Mapped[int] = mapped_column(Integer)
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     value: Mapped[float] = mapped_column(Double)
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -66,9 +66,7 @@ class Site(Audited, Timestamped, Base):
     tailings_pond: Mapped[TailingsPond | None] = relationship(
         back_populates="site", cascade="all, delete-orphan"
     )
-    coal_mine: Mapped[CoalMine | None] = relationship(
-        back_populates="site", cascade="all, delete-orphan"
-    )
+    coal_mine: Mapped[CoalMine | None] = relationship(back_populates="site", cascade="all, delete-orphan")
     noncoal_mine: Mapped[NoncoalMine | None] = relationship(
         back_populates="site", cascade="all, delete-orphan"
     )
@@ -83,14 +81,10 @@ class TailingsPond(Audited, Base):
         Index("ix_tailings_ponds_downstream_zone", "downstream_zone", postgresql_using="gist"),
         CheckConstraint("capacity_10k_m3 >= 0", name="capacity_nonnegative"),
         CheckConstraint("dam_height_m >= 0", name="dam_height_nonnegative"),
-        CheckConstraint(
-            "downstream_bearing_deg >= 0 AND downstream_bearing_deg < 360", name="bearing_range"
-        ),
+        CheckConstraint("downstream_bearing_deg >= 0 AND downstream_bearing_deg < 360", name="bearing_range"),
     )
 
-    site_id: Mapped[int] = mapped_column(
-        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
-    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
     capacity_10k_m3: Mapped[float] = mapped_column(Float)  # total capacity, 10^4 m3 (万m³)
     dam_height_m: Mapped[float] = mapped_column(Float)
     dam_type: Mapped[str] = mapped_column(String(16))
@@ -104,9 +98,7 @@ class TailingsPond(Audited, Base):
 class CoalMine(Audited, Base):
     __tablename__ = "coal_mines"
 
-    site_id: Mapped[int] = mapped_column(
-        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
-    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
     gas_class: Mapped[str] = mapped_column(String(16))
     hydrogeology: Mapped[str] = mapped_column(String(24))
     capacity_10k_t: Mapped[float] = mapped_column(Float)  # approved annual output, 10^4 t
@@ -117,9 +109,7 @@ class CoalMine(Audited, Base):
 class NoncoalMine(Audited, Base):
     __tablename__ = "noncoal_mines"
 
-    site_id: Mapped[int] = mapped_column(
-        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
-    )
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
     mining_method: Mapped[str] = mapped_column(String(16))
     mineral: Mapped[str] = mapped_column(String(32))
     capacity_10k_t: Mapped[float] = mapped_column(Float)

@@ -24,9 +24,7 @@ class BrokerUser:
 
 
 def next_gateway_id(session: Session, site: Site) -> str:
-    count = session.scalar(
-        select(func.count()).select_from(Gateway).where(Gateway.site_id == site.id)
-    )
+    count = session.scalar(select(func.count()).select_from(Gateway).where(Gateway.site_id == site.id))
     n = (count or 0) + 1
     while session.get(Gateway, f"{site.code}-GW{n:02d}"):
         n += 1

@@ -156,9 +156,7 @@ class Context:
             *s.scalars(select(Sensor.code)),
             *(
                 f"{c}/{n}"
-                for c, n in s.execute(
-                    select(Site.code, InventoryItem.substance).join(InventoryItem.site)
-                )
+                for c, n in s.execute(select(Site.code, InventoryItem.substance).join(InventoryItem.site))
             ),
         }
         return self
@@ -313,9 +311,7 @@ def _sensor(ctx: Context, r: rec.SensorRecord, geom: Geometry | None) -> None:
         raise RowRejected(f"unknown gateway {r.gateway_id!r} at site {r.site_code!r}")
     unit = r.unit or default_unit(r.kind)
     if unit != default_unit(r.kind):
-        raise RowRejected(
-            f"unit {unit!r} does not fit a {r.kind} sensor (expected {default_unit(r.kind)!r})"
-        )
+        raise RowRejected(f"unit {unit!r} does not fit a {r.kind} sensor (expected {default_unit(r.kind)!r})")
     try:
         thresholds = r.thresholds or default_thresholds(r.kind, r.location_label, r.substance)
     except ValueError as exc:
@@ -350,9 +346,7 @@ LAYERS: dict[Layer, LayerSpec] = {
     Layer.enterprises: LayerSpec(rec.EnterpriseRecord, None, False, _enterprise, "credit_code"),
     Layer.sites: LayerSpec(rec.SiteRecord, "point", True, _site, "code"),
     Layer.footprints: LayerSpec(rec.SiteShapeRecord, "polygon", True, _footprint, "code"),
-    Layer.downstream_zones: LayerSpec(
-        rec.SiteShapeRecord, "polygon", True, _downstream_zone, "code"
-    ),
+    Layer.downstream_zones: LayerSpec(rec.SiteShapeRecord, "polygon", True, _downstream_zone, "code"),
     Layer.inventory: LayerSpec(rec.InventoryRecord, None, False, _inventory, "site_code"),
     Layer.places: LayerSpec(rec.PlaceRecord, "point", True, _place, "code"),
     Layer.features: LayerSpec(rec.FeatureRecord, "any", True, _feature, "code"),
@@ -424,9 +418,7 @@ def import_rows(
         item = _Valid(row, row.props.get(spec.key), rec.Record(), None)
         try:
             # An empty cell is a missing field, so the reason says "Field required".
-            item.record = spec.record.model_validate(
-                {k: v for k, v in row.props.items() if v is not None}
-            )
+            item.record = spec.record.model_validate({k: v for k, v in row.props.items() if v is not None})
             item.geom = row.geom
             if spec.geometry and (row.geom is not None or spec.geometry_required):
                 item.geom = check_geometry(row.geom, spec.geometry)
@@ -451,7 +443,5 @@ def import_rows(
     return report
 
 
-def import_file(
-    session: Session, path: Path, layer: Layer, skip_existing: bool = False
-) -> ImportReport:
+def import_file(session: Session, path: Path, layer: Layer, skip_existing: bool = False) -> ImportReport:
     return import_rows(session, layer, read_rows(path), skip_existing, source=path.name)

@@ -11,15 +11,14 @@ from sqlalchemy import select
 from backend.api.deps import Operator, ReadAccess, SessionDep
 from backend.domain.kinds import CreditList, EnterpriseStatus
 from backend.models import Enterprise, Site
+from backend.risk.engine import regrade
 
 router = APIRouter(prefix="/api/v1/enterprises", tags=["enterprises"])
 CreditCodePath = Annotated[str, Path(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
 
 
 def _out(session: Any, e: Enterprise) -> dict[str, Any]:
-    sites = session.scalars(
-        select(Site.code).where(Site.enterprise_id == e.id).order_by(Site.code)
-    ).all()
+    sites = session.scalars(select(Site.code).where(Site.enterprise_id == e.id).order_by(Site.code)).all()
     return {
         "credit_code": e.credit_code,
         "name": e.name,
@@ -58,5 +57,7 @@ def amend_enterprise(
     e = _get(session, credit_code)
     for field, value in body.model_dump(exclude_none=True).items():
         setattr(e, field, str(value))
+    session.flush()
+    regrade(session, [s.id for s in e.sites])
     session.commit()
     return _out(session, e)

@@ -25,11 +25,7 @@ def list_regions(
 ) -> GeoJSONResponse:
     """Regions of one level with their boundaries and how many sites each holds."""
     tolerance = simplify_m / 111_000
-    boundary = (
-        func.ST_SimplifyPreserveTopology(Region.boundary, tolerance)
-        if tolerance
-        else Region.boundary
-    )
+    boundary = func.ST_SimplifyPreserveTopology(Region.boundary, tolerance) if tolerance else Region.boundary
     counts = (
         select(func.count())
         .select_from(Site)
@@ -50,9 +46,7 @@ def list_regions(
     )
     return GeoJSONResponse(
         collection(
-            feature(
-                geom, {"adcode": a, "name": n, "level": lv, "parent_adcode": p, "site_count": c}, a
-            )
+            feature(geom, {"adcode": a, "name": n, "level": lv, "parent_adcode": p, "site_count": c}, a)
             for a, n, lv, p, c, geom in rows
         )
     )

@@ -20,6 +20,7 @@ from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind, regio
 from backend.models import Enterprise, Gateway, Region, Sensor, Site
 from backend.models.base import SRID
 from backend.registry.importer import Layer, Row, import_rows
+from backend.risk.engine import regrade
 
 router = APIRouter(prefix="/api/v1", tags=["sites"])
 
@@ -37,13 +38,9 @@ def parse_bbox(bbox: str) -> tuple[float, float, float, float]:
     try:
         minx, miny, maxx, maxy = (float(v) for v in bbox.split(","))
     except ValueError:
-        raise HTTPException(
-            422, "bbox: expected four numbers minLon,minLat,maxLon,maxLat"
-        ) from None
+        raise HTTPException(422, "bbox: expected four numbers minLon,minLat,maxLon,maxLat") from None
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-        raise HTTPException(
-            422, "bbox: expected minLon < maxLon within ±180 and minLat < maxLat within ±90"
-        )
+        raise HTTPException(422, "bbox: expected minLon < maxLon within ±180 and minLat < maxLat within ±90")
     return minx, miny, maxx, maxy
 
 
@@ -90,9 +87,7 @@ def list_sites(
     kind: Annotated[list[SiteKind] | None, Query()] = None,
     region: AdcodeParam | None = None,
     status_: Annotated[list[EnterpriseStatus] | None, Query(alias="status")] = None,
-    bbox: Annotated[
-        str | None, Query(max_length=100, description="minLon,minLat,maxLon,maxLat")
-    ] = None,
+    bbox: Annotated[str | None, Query(max_length=100, description="minLon,minLat,maxLon,maxLat")] = None,
     limit: Annotated[int, Query(ge=1)] = 1000,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> GeoJSONResponse:
@@ -159,9 +154,7 @@ def _geojson(session: Session, geom: Any) -> Any:
 def get_site(code: CodePath, session: SessionDep) -> GeoJSONResponse:
     """One site as a GeoJSON Feature: attributes, inventory, gateways and sensors."""
     site = _load_site(session, code)
-    region_name = (
-        session.scalar(select(Region.name).where(Region.adcode == site.region_adcode)) or ""
-    )
+    region_name = session.scalar(select(Region.name).where(Region.adcode == site.region_adcode)) or ""
     props = _site_properties(site, site.enterprise, region_name)
     props["footprint"] = _json_or_none(_geojson(session, site.footprint))
     if site.tailings_pond:
@@ -189,14 +182,11 @@ def get_site(code: CodePath, session: SessionDep) -> GeoJSONResponse:
             "capacity_10k_t": n.capacity_10k_t,
         }
     props["inventory"] = [
-        {"substance": i.substance, "cas": i.cas, "max_quantity_t": i.max_quantity_t}
-        for i in site.inventory
+        {"substance": i.substance, "cas": i.cas, "max_quantity_t": i.max_quantity_t} for i in site.inventory
     ]
     props["gateways"] = [
         {"id": g.id, "name": g.name}
-        for g in session.scalars(
-            select(Gateway).where(Gateway.site_id == site.id).order_by(Gateway.id)
-        )
+        for g in session.scalars(select(Gateway).where(Gateway.site_id == site.id).order_by(Gateway.id))
     ]
     props["sensors"] = [
         {
@@ -209,9 +199,7 @@ def get_site(code: CodePath, session: SessionDep) -> GeoJSONResponse:
             "interval_s": s.interval_s,
             "thresholds": s.thresholds,
         }
-        for s in session.scalars(
-            select(Sensor).where(Sensor.site_id == site.id).order_by(Sensor.code)
-        )
+        for s in session.scalars(select(Sensor).where(Sensor.site_id == site.id).order_by(Sensor.code))
     ]
     return GeoJSONResponse(feature(_geojson(session, site.location), props, site.code))
 
@@ -241,6 +229,7 @@ def create_site(body: SiteFeature, session: SessionDep, caller: Operator) -> Geo
         session.rollback()
         reason = report.errors[0].reason
         raise HTTPException(409 if reason.startswith("duplicate") else 422, reason)
+    regrade(session, [session.scalar(select(Site.id).where(Site.code == body.properties["code"]))])
     session.commit()
     code = body.properties["code"]
     created = get_site(code, session)
@@ -269,5 +258,7 @@ def amend_site(
         except (GeometryError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise HTTPException(422, f"geometry: {exc}") from None
         site.location = from_shape(geom, SRID)
+    session.flush()
+    regrade(session, [site.id])
     session.commit()
     return get_site(code, session)

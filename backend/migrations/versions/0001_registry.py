@@ -62,9 +62,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=16), nullable=False),
         sa.Column("entity", sa.String(length=32), nullable=False),
@@ -125,8 +123,7 @@ def upgrade() -> None:
     op.execute("CREATE TABLE readings_default PARTITION OF readings DEFAULT")
     op.execute(ENSURE_PARTITIONS)
     op.execute(
-        "SELECT riskmap_ensure_reading_partitions("
-        "date_trunc('month', now()) - interval '1 month', 14)"
+        "SELECT riskmap_ensure_reading_partitions(date_trunc('month', now()) - interval '1 month', 14)"
     )
     op.create_table(
         "regions",
@@ -152,9 +149,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("adcode", name=op.f("pk_regions")),
     )
-    op.create_index(
-        "ix_regions_boundary", "regions", ["boundary"], unique=False, postgresql_using="gist"
-    )
+    op.create_index("ix_regions_boundary", "regions", ["boundary"], unique=False, postgresql_using="gist")
     op.create_index(op.f("ix_regions_level"), "regions", ["level"], unique=False)
     op.create_index(op.f("ix_regions_parent_adcode"), "regions", ["parent_adcode"], unique=False)
     op.create_table(
@@ -184,9 +179,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enterprises")),
         sa.UniqueConstraint("credit_code", name=op.f("uq_enterprises_credit_code")),
     )
-    op.create_index(
-        op.f("ix_enterprises_region_adcode"), "enterprises", ["region_adcode"], unique=False
-    )
+    op.create_index(op.f("ix_enterprises_region_adcode"), "enterprises", ["region_adcode"], unique=False)
     op.create_index(op.f("ix_enterprises_status"), "enterprises", ["status"], unique=False)
     op.create_table(
         "exposed_places",
@@ -209,9 +202,7 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "population >= 0", name=op.f("ck_exposed_places_population_nonnegative")
-        ),
+        sa.CheckConstraint("population >= 0", name=op.f("ck_exposed_places_population_nonnegative")),
         sa.ForeignKeyConstraint(
             ["region_adcode"],
             ["regions.adcode"],
@@ -279,13 +270,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_sites_code")),
     )
     op.create_index(op.f("ix_sites_enterprise_id"), "sites", ["enterprise_id"], unique=False)
-    op.create_index(
-        "ix_sites_footprint", "sites", ["footprint"], unique=False, postgresql_using="gist"
-    )
+    op.create_index("ix_sites_footprint", "sites", ["footprint"], unique=False, postgresql_using="gist")
     op.create_index(op.f("ix_sites_kind"), "sites", ["kind"], unique=False)
-    op.create_index(
-        "ix_sites_location", "sites", ["location"], unique=False, postgresql_using="gist"
-    )
+    op.create_index("ix_sites_location", "sites", ["location"], unique=False, postgresql_using="gist")
     op.create_index(op.f("ix_sites_region_adcode"), "sites", ["region_adcode"], unique=False)
     op.create_table(
         "coal_mines",
@@ -339,9 +326,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inventory_items")),
         sa.UniqueConstraint("site_id", "substance", name="uq_inventory_site_substance"),
     )
-    op.create_index(
-        op.f("ix_inventory_items_site_id"), "inventory_items", ["site_id"], unique=False
-    )
+    op.create_index(op.f("ix_inventory_items_site_id"), "inventory_items", ["site_id"], unique=False)
     op.create_table(
         "noncoal_mines",
         sa.Column("site_id", sa.Integer(), nullable=False),
@@ -376,12 +361,8 @@ def upgrade() -> None:
             ),
             nullable=True,
         ),
-        sa.CheckConstraint(
-            "capacity_10k_m3 >= 0", name=op.f("ck_tailings_ponds_capacity_nonnegative")
-        ),
-        sa.CheckConstraint(
-            "dam_height_m >= 0", name=op.f("ck_tailings_ponds_dam_height_nonnegative")
-        ),
+        sa.CheckConstraint("capacity_10k_m3 >= 0", name=op.f("ck_tailings_ponds_capacity_nonnegative")),
+        sa.CheckConstraint("dam_height_m >= 0", name=op.f("ck_tailings_ponds_dam_height_nonnegative")),
         sa.CheckConstraint(
             "downstream_bearing_deg >= 0 AND downstream_bearing_deg < 360",
             name=op.f("ck_tailings_ponds_bearing_range"),
@@ -437,9 +418,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["gateway_id"], ["gateways.id"], name=op.f("fk_sensors_gateway_id_gateways")
-        ),
+        sa.ForeignKeyConstraint(["gateway_id"], ["gateways.id"], name=op.f("fk_sensors_gateway_id_gateways")),
         sa.ForeignKeyConstraint(
             ["site_id"], ["sites.id"], name=op.f("fk_sensors_site_id_sites"), ondelete="CASCADE"
         ),
@@ -459,9 +438,7 @@ def downgrade() -> None:
     op.drop_index("ix_sensors_geom", table_name="sensors", postgresql_using="gist")
     op.drop_index(op.f("ix_sensors_gateway_id"), table_name="sensors")
     op.drop_table("sensors")
-    op.drop_index(
-        "ix_tailings_ponds_downstream_zone", table_name="tailings_ponds", postgresql_using="gist"
-    )
+    op.drop_index("ix_tailings_ponds_downstream_zone", table_name="tailings_ponds", postgresql_using="gist")
     op.drop_table("tailings_ponds")
     op.drop_table("noncoal_mines")
     op.drop_index(op.f("ix_inventory_items_site_id"), table_name="inventory_items")
@@ -487,9 +464,7 @@ def downgrade() -> None:
     op.drop_table("regions")
     op.drop_table("readings")
     op.drop_index(op.f("ix_exposed_features_kind"), table_name="exposed_features")
-    op.drop_index(
-        "ix_exposed_features_geom", table_name="exposed_features", postgresql_using="gist"
-    )
+    op.drop_index("ix_exposed_features_geom", table_name="exposed_features", postgresql_using="gist")
     op.drop_table("exposed_features")
     op.drop_index(op.f("ix_audit_log_entity_key"), table_name="audit_log")
     op.drop_index(op.f("ix_audit_log_entity"), table_name="audit_log")

@@ -1,0 +1,343 @@
+"""The four-colour risk: site levels with reasons, regional distribution, level history, the
+exposure behind a level, hidden hazards, and the siting pre-checks for proposed projects."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import h3
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field, model_validator
+from shapely.geometry import shape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.geojson import GeoJSONResponse, collection, feature
+from backend.api.routes.sites import AdcodeParam, CodePath, site_filters
+from backend.domain.geo import GeometryError, check_geometry
+from backend.domain.inherent import PondFacts, tailings_level
+from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind
+from backend.domain.levels import color_of
+from backend.domain.major_hazard import Held, grade
+from backend.domain.standards import load
+from backend.domain.substances import UnknownSubstance
+from backend.domain.tailings import pond_class
+from backend.models import Enterprise, HiddenHazard, Region, Site, SiteRisk, SiteRiskChange
+from backend.risk import exposure
+from backend.risk.engine import regrade
+
+router = APIRouter(prefix="/api/v1", tags=["risk"])
+Color = Literal["red", "orange", "yellow", "blue"]
+
+
+@router.get("/risk/sites", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+def risk_sites(
+    session: SessionDep,
+    kind: Annotated[list[SiteKind] | None, Query()] = None,
+    region: AdcodeParam | None = None,
+    status_: Annotated[list[EnterpriseStatus] | None, Query(alias="status")] = None,
+    bbox: Annotated[str | None, Query(max_length=100)] = None,
+    color: Annotated[list[Color] | None, Query()] = None,
+) -> GeoJSONResponse:
+    """Every graded site with its level (1 red … 4 blue), colour and reasons."""
+    query = site_filters(
+        select(
+            Site.code,
+            Site.name,
+            Site.kind,
+            Site.region_adcode,
+            Enterprise.name,
+            Enterprise.status,
+            SiteRisk.level,
+            SiteRisk.inherent_level,
+            SiteRisk.color,
+            SiteRisk.reasons,
+            SiteRisk.graded_at,
+            func.ST_AsGeoJSON(Site.location, 6),
+        )
+        .join(Enterprise, Site.enterprise_id == Enterprise.id)
+        .join(SiteRisk, SiteRisk.site_id == Site.id),
+        kind,
+        region,
+        status_,
+        bbox,
+    ).order_by(Site.code)
+    if color:
+        query = query.where(SiteRisk.color.in_(color))
+    features = [
+        feature(
+            geom,
+            {
+                "code": code,
+                "name": name,
+                "kind": k,
+                "kind_zh": SITE_KIND_ZH[SiteKind(k)],
+                "region_adcode": adcode,
+                "enterprise": ent,
+                "status": st,
+                "level": level,
+                "inherent_level": inherent,
+                "color": c,
+                "reasons": reasons,
+                "graded_at": graded.isoformat(),
+            },
+            code,
+        )
+        for code, name, k, adcode, ent, st, level, inherent, c, reasons, graded, geom in session.execute(
+            query
+        )
+    ]
+    return GeoJSONResponse(collection(features, total=len(features)))
+
+
+def _counts(levels: list[int]) -> dict[str, Any]:
+    counts = {color_of(lv): levels.count(lv) for lv in (1, 2, 3, 4)}
+    level = min(levels) if levels else None
+    return {
+        "level": level,
+        "color": color_of(level) if level else None,
+        "counts": counts,
+        "sites": len(levels),
+    }
+
+
+@router.get("/risk/regions", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+def risk_regions(
+    session: SessionDep,
+    by: Literal["county", "prefecture", "grid"] = "county",
+    resolution: Annotated[int | None, Query(ge=3, le=9, description="H3 resolution for by=grid")] = None,
+    simplify_m: Annotated[float, Query(ge=0, le=5000)] = 100,
+) -> GeoJSONResponse:
+    """Each region coloured by the most severe site level inside it, with counts per colour."""
+    if by == "grid":
+        return GeoJSONResponse(_grid(session, resolution or load("risk_rules")["grid"]["h3_resolution"]))
+    prefix = 6 if by == "county" else 4
+    levels: dict[str, list[int]] = defaultdict(list)
+    for adcode, level in session.execute(
+        select(Site.region_adcode, SiteRisk.level).join(SiteRisk, SiteRisk.site_id == Site.id)
+    ):
+        levels[adcode[:prefix]].append(level)
+    rows = session.execute(
+        select(
+            Region.adcode,
+            Region.name,
+            func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Region.boundary, simplify_m / 111_000), 5),
+        )
+        .where(Region.level == by)
+        .order_by(Region.adcode)
+    )
+    return GeoJSONResponse(
+        collection(
+            feature(geom, {"adcode": a, "name": n, **_counts(levels.get(a[:prefix], []))}, a)
+            for a, n, geom in rows
+        )
+    )
+
+
+def _grid(session: Session, resolution: int) -> dict[str, Any]:
+    """网格化监管: H3 cells holding at least one site."""
+    cells: dict[str, list[int]] = defaultdict(list)
+    for lon, lat, level in session.execute(
+        select(func.ST_X(Site.location), func.ST_Y(Site.location), SiteRisk.level).join(
+            SiteRisk, SiteRisk.site_id == Site.id
+        )
+    ):
+        cells[h3.latlng_to_cell(lat, lon, resolution)].append(level)
+    features = []
+    for cell, levels in sorted(cells.items()):
+        ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(cell)]
+        geometry = json.dumps({"type": "Polygon", "coordinates": [[*ring, ring[0]]]})
+        features.append(feature(geometry, {"cell": cell, "resolution": resolution, **_counts(levels)}, cell))
+    return collection(features, resolution=resolution)
+
+
+def _site(session: Session, code: str) -> Site:
+    site = session.scalar(select(Site).where(Site.code == code))
+    if site is None:
+        raise HTTPException(404, f"no site with code {code!r}")
+    return site
+
+
+@router.get("/sites/{code}/risk-history", dependencies=[ReadAccess])
+def risk_history(code: CodePath, session: SessionDep) -> list[dict[str, Any]]:
+    """Every change of the site's level, newest first, with the reasons at the time."""
+    site = _site(session, code)
+    return [
+        {
+            "at": c.at.isoformat(),
+            "previous_level": c.previous_level,
+            "previous_color": color_of(c.previous_level) if c.previous_level else None,
+            "level": c.level,
+            "color": color_of(c.level),
+            "reasons": c.reasons,
+        }
+        for c in session.scalars(
+            select(SiteRiskChange)
+            .where(SiteRiskChange.site_id == site.id)
+            .order_by(SiteRiskChange.at.desc(), SiteRiskChange.id.desc())
+        )
+    ]
+
+
+@router.get("/sites/{code}/exposure", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+def site_exposure(code: CodePath, session: SessionDep) -> GeoJSONResponse:
+    """The area a site's level was measured over (500 m ring, or 1 km downstream zone) and the
+    places found in it, with their distances."""
+    site = _site(session, code)
+    zone = exposure.exposure_shape(session, site.id, site.kind)
+    source = exposure.Source.sites([site.id])
+    found = (
+        exposure.downstream(session, source)
+        if site.kind == "tailings_pond"
+        else exposure.residents_near(session, source)
+    ).get(site.id, [])
+    features = [feature(json.dumps(zone), {"role": "zone", "kind": site.kind})] if zone else []
+    features += [feature(p.geometry, {"role": "found", **p.as_dict()}) for p in found]
+    return GeoJSONResponse(collection(features, site=code))
+
+
+@router.post("/risk/regrade")
+def regrade_now(session: SessionDep, caller: Operator) -> dict[str, Any]:
+    """Regrade every site now (operator)."""
+    report = regrade(session)
+    session.commit()
+    return {"graded": report.graded, "changed": report.changed, "errors": report.errors}
+
+
+class HazardIn(BaseModel):
+    title: str = Field(min_length=1, max_length=256)
+    major: bool = False
+    deadline: datetime | None = None
+
+
+@router.post("/sites/{code}/hidden-hazards", status_code=201)
+def report_hazard(code: CodePath, body: HazardIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
+    """Record a hidden hazard (隐患); a major one (重大隐患) makes the site red until rectified."""
+    session.info["actor"] = caller.actor
+    site = _site(session, code)
+    hazard = HiddenHazard(site_id=site.id, title=body.title, major=body.major, deadline=body.deadline)
+    session.add(hazard)
+    session.flush()
+    regrade(session, [site.id])
+    session.commit()
+    return {"id": hazard.id, "site": code, "title": hazard.title, "major": hazard.major}
+
+
+@router.post("/hidden-hazards/{hazard_id}/rectify")
+def rectify_hazard(hazard_id: int, session: SessionDep, caller: Operator) -> dict[str, Any]:
+    session.info["actor"] = caller.actor
+    hazard = session.get(HiddenHazard, hazard_id)
+    if hazard is None:
+        raise HTTPException(404, f"no hidden hazard {hazard_id}")
+    hazard.rectified_at = func.now()
+    session.flush()
+    regrade(session, [hazard.site_id])
+    session.commit()
+    return {"id": hazard_id, "rectified": True}
+
+
+# --- siting pre-checks (项目审批安全红线): graded as the register's sites are, not stored ---
+
+Point = dict[str, Any]
+
+
+def _checked(geojson: dict[str, Any] | None, expected: str, field: str) -> dict[str, Any] | None:
+    if geojson is None:
+        return None
+    try:
+        check_geometry(shape(geojson), expected)
+    except (GeometryError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HTTPException(422, [{"loc": ["body", field], "msg": f"{field}: {exc}"}]) from None
+    return geojson
+
+
+class SubstanceIn(BaseModel):
+    cas: str | None = Field(None, max_length=16)
+    name: str | None = Field(None, max_length=64)
+    quantity_t: float = Field(ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _named(self) -> SubstanceIn:
+        if not self.cas and not self.name:
+            raise ValueError("give the substance's cas or name")
+        return self
+
+
+class MajorHazardIn(BaseModel):
+    substances: list[SubstanceIn] = Field(min_length=1, max_length=200)
+    exposed_population: int | None = Field(None, ge=0)
+    location: Point | None = None
+    footprint: Point | None = None
+
+    @model_validator(mode="after")
+    def _exposure(self) -> MajorHazardIn:
+        if self.exposed_population is None and self.location is None and self.footprint is None:
+            raise ValueError("give exposed_population, or a location or footprint to count it from")
+        return self
+
+
+@router.post("/assessments/major-hazard")
+def assess_major_hazard(body: MajorHazardIn, session: SessionDep) -> dict[str, Any]:
+    """GB 18218-2018 for a proposed unit: S, whether it is a major hazard, α, R and the grade."""
+    population = body.exposed_population
+    if population is None:
+        source = exposure.Source.proposal(
+            _checked(body.location, "point", "location"), _checked(body.footprint, "polygon", "footprint")
+        )
+        population = sum(p.population or 0 for p in exposure.residents_near(session, source).get(0, []))
+    try:
+        result = grade([Held(s.quantity_t, s.name, s.cas) for s in body.substances], population)
+    except UnknownSubstance as exc:
+        raise HTTPException(422, [{"loc": ["body", "substances"], "msg": str(exc)}]) from None
+    out = result.as_dict()
+    out.pop("level")
+    out["substances"] = [
+        {k: v for k, v in t.items() if k != "table"} | {"table": t["table"]} for t in out["substances"]
+    ]
+    return out
+
+
+class TailingsIn(BaseModel):
+    capacity_10k_m3: float = Field(ge=0, allow_inf_nan=False)
+    dam_height_m: float = Field(ge=0, allow_inf_nan=False)
+    location: Point
+    downstream_bearing_deg: float | None = Field(None, ge=0, lt=360)
+    downstream_zone: Point | None = None
+    wet: bool = True
+
+    @model_validator(mode="after")
+    def _direction(self) -> TailingsIn:
+        if self.downstream_bearing_deg is None and self.downstream_zone is None:
+            raise ValueError("give downstream_bearing_deg or downstream_zone")
+        return self
+
+
+@router.post("/assessments/tailings-pond")
+def assess_tailings_pond(body: TailingsIn, session: SessionDep) -> dict[str, Any]:
+    """Class, 头顶库 and 三边库 findings and the level of a proposed tailings pond."""
+    source = exposure.Source.proposal(
+        _checked(body.location, "point", "location"),
+        None,
+        body.downstream_bearing_deg,
+        _checked(body.downstream_zone, "polygon", "downstream_zone"),
+    )
+    down = exposure.downstream(session, source).get(0, [])
+    waters = exposure.waters_near(session, source).get(0, [])
+    sources = exposure.water_sources_downstream(session, source).get(0, [])
+    reason = tailings_level(
+        PondFacts(body.capacity_10k_m3, body.dam_height_m, body.wet, down, waters, sources)
+    )
+    return {
+        "pond_class": pond_class(body.capacity_10k_m3, body.dam_height_m),
+        "head_top": bool(down),
+        "head_top_evidence": [p.as_dict() for p in down],
+        "three_side": bool(waters or sources),
+        "three_side_evidence": [p.as_dict() for p in waters + sources],
+        "level": reason.level,
+        "color": color_of(reason.level),
+        "basis": reason.basis,
+    }

@@ -1,0 +1,142 @@
+"""The dynamic level: the inherent level raised by what is happening now: pure.
+
+Each rule that fires adds a Reason; the level is the most severe the rules give.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from backend.domain.levels import Reason, level_of, more_severe
+from backend.domain.standards import load
+
+
+@dataclass(frozen=True)
+class ActiveAlarm:
+    id: int
+    color: str
+    kind: str
+    sensor: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class HiddenHazard:
+    id: int
+    title: str
+    found_at: str
+    deadline: str | None = None
+
+
+@dataclass(frozen=True)
+class RainWarning:
+    identifier: str
+    color: str
+    expires: str | None = None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A reading that shows a site at work: power drawn, people underground."""
+
+    sensor: str
+    kind: str
+    value: float
+    at: str
+
+
+@dataclass(frozen=True)
+class SiteNow:
+    site_kind: str
+    status: str
+    now: datetime
+    sensor_count: int = 0
+    last_reading_at: datetime | None = None
+    max_interval_s: int | None = None
+    alarms: list[ActiveAlarm] = field(default_factory=list)
+    hidden_hazards: list[HiddenHazard] = field(default_factory=list)
+    activity: list[Activity] = field(default_factory=list)
+    warnings: list[RainWarning] = field(default_factory=list)
+    in_flood_season: bool = False
+
+
+def dynamic_level(
+    inherent: int, site: SiteNow, rules: dict[str, Any] | None = None
+) -> tuple[int, list[Reason]]:
+    rules = rules or load("risk_rules")["dynamic"]
+    reasons: list[Reason] = []
+
+    if site.alarms:
+        r = rules["active_alarm"]
+        worst = min(site.alarms, key=lambda a: level_of(a.color))
+        reasons.append(
+            Reason(
+                "active_alarm",
+                level_of(worst.color),
+                f"{len(site.alarms)}条报警未消除，最高{worst.color}",
+                r["source"],
+                {"alarms": [a.__dict__ for a in site.alarms]},
+            )
+        )
+    if site.hidden_hazards:
+        r = rules["major_hidden_hazard"]
+        reasons.append(
+            Reason(
+                "major_hidden_hazard",
+                int(r["at_least"]),
+                f"{len(site.hidden_hazards)}项重大隐患未整改",
+                r["source"],
+                {"hazards": [h.__dict__ for h in site.hidden_hazards]},
+            )
+        )
+    r = rules["silent_site"]
+    if site.sensor_count and site.max_interval_s:
+        allowed_s = r["intervals"] * site.max_interval_s
+        silent_s = None if site.last_reading_at is None else (site.now - site.last_reading_at).total_seconds()
+        if silent_s is None or silent_s > allowed_s:
+            reasons.append(
+                Reason(
+                    "silent_site",
+                    int(r["at_least"]),
+                    "从未上报监测数据" if silent_s is None else f"监测数据中断{int(silent_s // 60)}分钟",
+                    r["source"],
+                    {
+                        "last_reading_at": site.last_reading_at.isoformat() if site.last_reading_at else None,
+                        "silent_s": silent_s,
+                        "allowed_s": allowed_s,
+                        "sensors": site.sensor_count,
+                    },
+                )
+            )
+    r = rules["covert_production"]
+    if site.status in r["statuses"] and site.activity:
+        reasons.append(
+            Reason(
+                "covert_production",
+                int(r["at_least"]),
+                f"{site.status}企业有生产迹象（明停暗采）",
+                r["source"],
+                {"status": site.status, "activity": [a.__dict__ for a in site.activity]},
+            )
+        )
+
+    level = min([inherent, *(x.level for x in reasons)])
+
+    r = rules["rainstorm_warning"]
+    covering = [w for w in site.warnings if w.color in r["colors"]]
+    if site.in_flood_season and covering and site.site_kind in r["site_kinds"]:
+        worst = min(covering, key=lambda w: level_of(w.color))
+        level = more_severe(level, int(r["raise_by"]))
+        reasons.append(
+            Reason(
+                "rainstorm_warning",
+                level,
+                f"汛期暴雨{worst.color}色预警覆盖，提升{r['raise_by']}级",
+                r["source"],
+                {"warnings": [w.__dict__ for w in covering]},
+            )
+        )
+    return level, reasons

@@ -1,0 +1,55 @@
+"""Four-colour risk levels and the reasons that set them: pure."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from backend.domain.standards import load
+
+RED, ORANGE, YELLOW, BLUE = 1, 2, 3, 4
+
+
+def color_of(level: int) -> str:
+    return next(lv["color"] for lv in load("risk_levels")["levels"] if lv["level"] == level)
+
+
+def level_of(color: str) -> int:
+    for lv in load("risk_levels")["levels"]:
+        if lv["color"] == color:
+            return int(lv["level"])
+    raise ValueError(f"unknown colour {color!r}")
+
+
+def more_severe(level: int, steps: int = 1) -> int:
+    return max(RED, level - steps)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a level is what it is: the rule, the numbers, and the standard behind it."""
+
+    rule: str
+    level: int
+    summary: str
+    basis: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"color": color_of(self.level)}
+
+
+def first_match(rules: list[dict[str, Any]], facts: dict[str, Any]) -> dict[str, Any]:
+    """The first rule whose every condition holds for the facts (a list means any of)."""
+    for rule in rules:
+        if all(_holds(key, want, facts) for key, want in rule["when"].items()):
+            return rule
+    raise ValueError(f"no rule matches {facts}")
+
+
+def _holds(key: str, want: Any, facts: dict[str, Any]) -> bool:
+    if key.endswith("_at_least_10k_t"):
+        value = facts.get("capacity_10k_t")
+        return value is not None and value >= want
+    value = facts.get(key)
+    return value in want if isinstance(want, list) else value == want

@@ -1,0 +1,257 @@
+"""Regrading: gather every site's facts in a few set-based queries, grade them with the pure
+rules, and store each level with its reasons, keeping a history of every change."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from backend.domain.dynamic import ActiveAlarm, Activity, HiddenHazard, RainWarning, SiteNow, dynamic_level
+from backend.domain.inherent import PondFacts, hazchem_level, mine_level, tailings_level
+from backend.domain.levels import Reason, color_of
+from backend.domain.major_hazard import Held
+from backend.domain.season import in_flood_season
+from backend.domain.substances import UnknownSubstance
+from backend.models import SiteRisk, SiteRiskChange
+from backend.risk import exposure
+
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+@dataclass
+class RegradeReport:
+    graded: int
+    changed: int
+    errors: dict[str, str]
+
+
+def _rows(session: Session, sql: str, ids: list[int] | None, now: datetime | None = None) -> list[Any]:
+    return list(session.execute(text(sql), {"ids": ids, "now": now}))
+
+
+ONLY = "(CAST(:ids AS int[]) IS NULL OR s.id = ANY(:ids))"
+
+
+def _sites(session: Session, ids: list[int] | None) -> list[Any]:
+    return _rows(
+        session,
+        f"""
+        SELECT s.id, s.code, s.kind, s.region_adcode, e.status,
+               tp.capacity_10k_m3, tp.dam_height_m, tp.wet,
+               cm.gas_class, cm.hydrogeology,
+               COALESCE(cm.capacity_10k_t, nm.capacity_10k_t) AS capacity_10k_t,
+               nm.mining_method
+        FROM sites s JOIN enterprises e ON e.id = s.enterprise_id
+        LEFT JOIN tailings_ponds tp ON tp.site_id = s.id
+        LEFT JOIN coal_mines cm ON cm.site_id = s.id
+        LEFT JOIN noncoal_mines nm ON nm.site_id = s.id
+        WHERE {ONLY} ORDER BY s.id""",
+        ids,
+    )
+
+
+def _by_site(rows: list[Any], make: Any) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        out[row[0]].append(make(row))
+    return out
+
+
+def _inputs(session: Session, ids: list[int] | None, now: datetime) -> dict[str, Any]:
+    """Everything the rules read, site by site, in one query per kind of fact."""
+    iso = datetime.isoformat
+    return {
+        "inventory": _by_site(
+            _rows(
+                session,
+                f"""
+            SELECT i.site_id, i.substance, i.cas, i.max_quantity_t FROM inventory_items i
+            JOIN sites s ON s.id = i.site_id WHERE {ONLY}""",
+                ids,
+            ),
+            lambda r: Held(r[3], r[1], r[2]),
+        ),
+        "alarms": _by_site(
+            _rows(
+                session,
+                f"""
+            SELECT a.site_id, a.id, a.color, a.kind, se.code, a.value, a.threshold FROM alarms a
+            JOIN sites s ON s.id = a.site_id LEFT JOIN sensors se ON se.id = a.sensor_id
+            WHERE a.state IN ('raised', 'acknowledged') AND {ONLY} ORDER BY a.id""",
+                ids,
+            ),
+            lambda r: ActiveAlarm(r[1], r[2], r[3], r[4], r[5], r[6]),
+        ),
+        "hazards": _by_site(
+            _rows(
+                session,
+                f"""
+            SELECT h.site_id, h.id, h.title, h.found_at, h.deadline FROM hidden_hazards h
+            JOIN sites s ON s.id = h.site_id WHERE h.major AND h.rectified_at IS NULL AND {ONLY}
+            ORDER BY h.id""",
+                ids,
+            ),
+            lambda r: HiddenHazard(r[1], r[2], iso(r[3]), iso(r[4]) if r[4] else None),
+        ),
+        "sensors": {
+            r[0]: r
+            for r in _rows(
+                session,
+                f"""
+            SELECT se.site_id, count(*), max(se.last_reading_at), max(se.interval_s) FROM sensors se
+            JOIN sites s ON s.id = se.site_id WHERE {ONLY} GROUP BY se.site_id""",
+                ids,
+            )
+        },
+        "activity": _by_site(
+            _rows(
+                session,
+                f"""
+            SELECT se.site_id, se.code, se.kind, se.last_value, se.last_reading_at FROM sensors se
+            JOIN sites s ON s.id = se.site_id
+            WHERE se.kind IN ('power_draw', 'personnel_count') AND {ONLY}
+              AND se.last_value > COALESCE((se.thresholds ->> 'idle_max')::float8, 0)
+              AND se.last_reading_at > CAST(:now AS timestamptz)
+                                       - make_interval(secs => 3 * se.interval_s)""",
+                ids,
+                now,
+            ),
+            lambda r: Activity(r[1], r[2], r[3], iso(r[4])),
+        ),
+        "warnings": _by_site(
+            _rows(
+                session,
+                f"""
+            SELECT s.id, w.identifier, w.color, w.expires FROM weather_warnings w
+            JOIN sites s ON w.area && s.location AND ST_Intersects(w.area, s.location)
+            WHERE w.status = 'Actual' AND w.cancelled_at IS NULL AND {ONLY}
+              AND (w.onset IS NULL OR w.onset <= CAST(:now AS timestamptz))
+              AND (w.expires IS NULL OR w.expires > CAST(:now AS timestamptz))""",
+                ids,
+                now,
+            ),
+            lambda r: RainWarning(r[1], r[2], iso(r[3]) if r[3] else None),
+        ),
+    }
+
+
+def grade_sites(
+    session: Session, ids: list[int] | None = None, now: datetime | None = None
+) -> tuple[dict[int, tuple[int, int, list[Reason]]], dict[str, str]]:
+    """(inherent level, level, reasons) for each site; errors by site code (e.g. an unknown
+    substance in an inventory), whose sites keep their previous grade."""
+    now = now or datetime.now(UTC)
+    sites = _sites(session, ids)
+    facts = _inputs(session, ids, now)
+    source = exposure.Source.sites(ids)
+    residents = exposure.residents_near(session, exposure.Source.sites(ids, "hazchem"))
+    downstream = exposure.downstream(session, source)
+    waters = exposure.waters_near(session, exposure.Source.sites(ids, "tailings_pond"))
+    sources = exposure.water_sources_downstream(session, source)
+    today = now.astimezone(CHINA_TZ).date()
+    graded: dict[int, tuple[int, int, list[Reason]]] = {}
+    errors: dict[str, str] = {}
+    for s in sites:
+        try:
+            if s.kind == "hazchem":
+                near = residents.get(s.id, [])
+                inherent = hazchem_level(
+                    facts["inventory"].get(s.id, []), sum(p.population or 0 for p in near), near
+                )
+            elif s.kind == "tailings_pond":
+                inherent = tailings_level(
+                    PondFacts(
+                        s.capacity_10k_m3,
+                        s.dam_height_m,
+                        s.wet,
+                        downstream.get(s.id, []),
+                        waters.get(s.id, []),
+                        sources.get(s.id, []),
+                    )
+                )
+            else:
+                attrs = {
+                    k: getattr(s, k)
+                    for k in ("gas_class", "hydrogeology", "capacity_10k_t", "mining_method")
+                    if getattr(s, k) is not None
+                }
+                inherent = mine_level(s.kind, attrs)
+        except (UnknownSubstance, ValueError) as exc:
+            errors[s.code] = str(exc)
+            continue
+        sensors = facts["sensors"].get(s.id)
+        level, dynamic = dynamic_level(
+            inherent.level,
+            SiteNow(
+                site_kind=s.kind,
+                status=s.status,
+                now=now,
+                sensor_count=sensors[1] if sensors else 0,
+                last_reading_at=sensors[2] if sensors else None,
+                max_interval_s=sensors[3] if sensors else None,
+                alarms=facts["alarms"].get(s.id, []),
+                hidden_hazards=facts["hazards"].get(s.id, []),
+                activity=facts["activity"].get(s.id, []),
+                warnings=facts["warnings"].get(s.id, []),
+                in_flood_season=in_flood_season(today, s.region_adcode),
+            ),
+        )
+        graded[s.id] = (inherent.level, level, [inherent, *dynamic])
+    return graded, errors
+
+
+def regrade(session: Session, ids: list[int] | None = None, now: datetime | None = None) -> RegradeReport:
+    """Grade the sites (all, or `ids`) and store the results; the caller commits."""
+    now = now or datetime.now(UTC)
+    graded, errors = grade_sites(session, ids, now)
+    if not graded:
+        return RegradeReport(0, 0, errors)
+    previous = dict(
+        session.execute(
+            select(SiteRisk.site_id, SiteRisk.level).where(SiteRisk.site_id.in_(list(graded)))
+        ).all()
+    )
+    rows = [
+        {
+            "site_id": sid,
+            "inherent_level": inh,
+            "level": lvl,
+            "color": color_of(lvl),
+            "reasons": [r.as_dict() for r in reasons],
+            "graded_at": now,
+        }
+        for sid, (inh, lvl, reasons) in graded.items()
+    ]
+    stmt = insert(SiteRisk)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[SiteRisk.site_id],
+            set_={c: stmt.excluded[c] for c in ("inherent_level", "level", "color", "reasons", "graded_at")},
+        ),
+        rows,
+    )
+    changes = [
+        {
+            "site_id": r["site_id"],
+            "at": now,
+            "previous_level": previous.get(r["site_id"]),
+            "level": r["level"],
+            "reasons": r["reasons"],
+        }
+        for r in rows
+        if previous.get(r["site_id"]) != r["level"]
+    ]
+    if changes:
+        session.execute(insert(SiteRiskChange), changes)
+        session.execute(text("SELECT pg_notify('riskmap_risk', :n)"), {"n": str(len(changes))})
+    return RegradeReport(len(rows), len(changes), errors)
+
+
+def last_graded_at(session: Session) -> datetime | None:
+    return session.scalar(select(func.max(SiteRisk.graded_at)))
