@@ -3,13 +3,13 @@ rules, and store each level with its reasons, keeping a history of every change.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from backend.domain.dynamic import ActiveAlarm, Activity, HiddenHazard, RainWarning, SiteNow, dynamic_level
@@ -18,7 +18,7 @@ from backend.domain.levels import Reason, color_of
 from backend.domain.major_hazard import Held
 from backend.domain.season import in_flood_season
 from backend.domain.substances import UnknownSubstance
-from backend.models import SiteRisk, SiteRiskChange
+from backend.models import SiteRisk
 from backend.risk import exposure
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -207,50 +207,57 @@ def grade_sites(
 
 
 def regrade(session: Session, ids: list[int] | None = None, now: datetime | None = None) -> RegradeReport:
-    """Grade the sites (all, or `ids`) and store the results; the caller commits."""
+    """Grade the sites (all, or `ids`) and store the results; the caller commits.
+
+    The levels go in through COPY into a temporary table and one upsert; a site whose level
+    changed also gets a history row, in the same statement.
+    """
     now = now or datetime.now(UTC)
     graded, errors = grade_sites(session, ids, now)
     if not graded:
         return RegradeReport(0, 0, errors)
-    previous = dict(
-        session.execute(
-            select(SiteRisk.site_id, SiteRisk.level).where(SiteRisk.site_id.in_(list(graded)))
-        ).all()
-    )
-    rows = [
-        {
-            "site_id": sid,
-            "inherent_level": inh,
-            "level": lvl,
-            "color": color_of(lvl),
-            "reasons": [r.as_dict() for r in reasons],
-            "graded_at": now,
-        }
-        for sid, (inh, lvl, reasons) in graded.items()
-    ]
-    stmt = insert(SiteRisk)
     session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[SiteRisk.site_id],
-            set_={c: stmt.excluded[c] for c in ("inherent_level", "level", "color", "reasons", "graded_at")},
-        ),
-        rows,
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS graded (site_id int, inherent_level int, level int, color text, "
+            "reasons jsonb) ON COMMIT DELETE ROWS"
+        )
     )
-    changes = [
-        {
-            "site_id": r["site_id"],
-            "at": now,
-            "previous_level": previous.get(r["site_id"]),
-            "level": r["level"],
-            "reasons": r["reasons"],
-        }
-        for r in rows
-        if previous.get(r["site_id"]) != r["level"]
-    ]
-    if changes:
-        session.execute(insert(SiteRiskChange), changes)
-        session.execute(text("SELECT pg_notify('riskmap_risk', :n)"), {"n": str(len(changes))})
-    return RegradeReport(len(rows), len(changes), errors)
+    session.execute(text("TRUNCATE graded"))
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy("COPY graded FROM STDIN") as copy:
+        for sid, (inherent, level, reasons) in graded.items():
+            copy.write_row(
+                (
+                    sid,
+                    inherent,
+                    level,
+                    color_of(level),
+                    json.dumps([r.as_dict() for r in reasons], ensure_ascii=False),
+                )
+            )
+    changed = (
+        session.scalar(
+            text("""
+        WITH previous AS (
+            SELECT g.*, r.level AS previous_level FROM graded g LEFT JOIN site_risk r USING (site_id)),
+        upsert AS (
+            INSERT INTO site_risk (site_id, inherent_level, level, color, reasons, graded_at)
+            SELECT site_id, inherent_level, level, color, reasons, :now FROM graded
+            ON CONFLICT (site_id) DO UPDATE SET inherent_level = EXCLUDED.inherent_level,
+                level = EXCLUDED.level, color = EXCLUDED.color, reasons = EXCLUDED.reasons,
+                graded_at = EXCLUDED.graded_at),
+        history AS (
+            INSERT INTO site_risk_history (site_id, at, previous_level, level, reasons)
+            SELECT site_id, :now, previous_level, level, reasons FROM previous
+            WHERE previous_level IS DISTINCT FROM level RETURNING 1)
+        SELECT count(*) FROM history"""),
+            {"now": now},
+        )
+        or 0
+    )
+    if changed:
+        session.execute(text("SELECT pg_notify('riskmap_risk', :n)"), {"n": str(changed)})
+    return RegradeReport(len(graded), changed, errors)
 
 
 def last_graded_at(session: Session) -> datetime | None:

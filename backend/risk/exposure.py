@@ -100,7 +100,8 @@ def downstream(session: Session, source: Source) -> dict[int, list[Place]]:
     """Residents, schools, hospitals and transport lines within 1 km downstream (头顶库)."""
     rules = load("risk_rules")["tailings"]
     sql = f"""
-        WITH src AS ({source.sql}), z AS (
+        WITH src AS ({source.sql}), z AS MATERIALIZED (
+            -- MATERIALIZED: build each zone once, not once per candidate place
             SELECT src.key, src.location, src.zone IS NOT NULL AS surveyed, {_zone_sql("dist")} AS zone
             FROM src WHERE src.bearing IS NOT NULL OR src.zone IS NOT NULL)
         SELECT z.key, p.name, p.kind, p.population,
@@ -148,7 +149,7 @@ def water_sources_downstream(session: Session, source: Source) -> dict[int, list
     """Drinking-water sources downstream of each pond (三边库: upstream of a water source)."""
     rules = load("risk_rules")["tailings"]
     sql = f"""
-        WITH src AS ({source.sql}), z AS (
+        WITH src AS ({source.sql}), z AS MATERIALIZED (
             SELECT src.key, src.location, riskmap_sector(src.location, src.bearing, :dist, :half) AS zone
             FROM src WHERE src.bearing IS NOT NULL)
         SELECT z.key, p.name, p.kind, p.population,
