@@ -37,7 +37,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: deps
-	$(BIN)/riskmap up
+	$(BIN)/riskmap up --simulate
 
 test: test-deps
 	$(BIN)/ruff check .

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -13,7 +15,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from backend.core.config import RiskSettings, api_settings, database_url, paths
+from backend.core.config import RiskSettings, api_settings, database_url, mqtt_url, paths
 from backend.core.db import session_scope
 from backend.core.migrate import upgrade
 from backend.domain.kinds import Role
@@ -41,8 +43,7 @@ def actor() -> str:
 
 def _print_report(report: ImportReport) -> None:
     typer.echo(
-        f"{report.layer}: {report.loaded} loaded, {report.skipped} already present, "
-        f"{len(report.errors)} rejected"
+        f"{report.layer}: {report.loaded} loaded, {report.skipped} already present, {len(report.errors)} rejected"
     )
     for e in report.errors:
         typer.echo(f"  row {e.row} ({e.key}): {e.reason}", err=True)
@@ -166,6 +167,50 @@ def _regrade_every(seconds: float, stop: threading.Event) -> None:
             typer.echo(f"regrade failed: {exc}", err=True)
 
 
+def _until_signalled() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@app.command("ingest")
+def ingest_cmd(
+    name: Annotated[str | None, typer.Option(help="this ingester's name (MQTT client id)")] = None,
+) -> None:
+    """Run the MQTT ingester; several can share the work (Ctrl-C stops)."""
+    from backend.core.db import engine
+    from ingest.ingester import Ingester
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    ingester = Ingester(engine(), name)
+    ingester.run(_until_signalled())
+    typer.echo(f"ingester stopped: {ingester.stats}")
+
+
+@app.command("simulate")
+def simulate_cmd(
+    speed: Annotated[float, typer.Option(help="how much faster than real time sensors report")] = 1.0,
+    rate: Annotated[float, typer.Option(help="messages per second at most")] = 200.0,
+    site: Annotated[list[str] | None, typer.Option(help="only these sites")] = None,
+    limit: Annotated[int | None, typer.Option(help="only this many gateways")] = None,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    excursions: Annotated[float, typer.Option(help="chance a reading starts an excursion")] = 0.004,
+) -> None:
+    """Publish realistic readings for the sample sensors through each gateway's own credentials."""
+    from backend.core.db import engine
+    from backend.registry.seed import DEMO_SECRETS
+    from ingest.mqtt import BrokerAddress
+    from ingest.simulator import Simulator, load_gateways
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    gateways = load_gateways(engine(), paths().data_dir / DEMO_SECRETS, site, limit)
+    typer.echo(f"simulating {len(gateways)} gateways, {sum(len(g.sensors) for g in gateways)} sensors")
+    sim = Simulator(gateways, BrokerAddress.parse(mqtt_url()), speed, rate, excursions)
+    published = sim.run(_until_signalled(), duration)
+    typer.echo(f"published {published} messages")
+
+
 @app.command()
 def serve() -> None:
     """Run the web application (API and map)."""
@@ -176,13 +221,19 @@ def serve() -> None:
 
 
 @app.command()
-def up(seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = True) -> None:
-    """Start everything: private services when none are configured, schema, sample data, web.
+def up(
+    seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = True,
+    simulate: Annotated[bool, typer.Option(help="also run the gateway simulator")] = False,
+    speed: Annotated[float, typer.Option(help="simulator speed factor")] = 10.0,
+) -> None:
+    """Start everything: private services when none are configured, schema, sample data, the
+    ingester, the web app, and with --simulate the gateways.
 
-    Ctrl-C stops the web server and the private services.
+    Ctrl-C stops them all and the private services.
     """
     stack = default_stack()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    children: list[subprocess.Popen[bytes]] = []
     try:
         stack.up()
         upgrade(database_url())
@@ -194,13 +245,22 @@ def up(seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = True) -> N
             report = regrade(session)
         typer.echo(f"{report.graded} sites graded")
         stop = threading.Event()
-        threading.Thread(
-            target=_regrade_every, args=(RiskSettings().regrade_interval_s, stop), daemon=True
-        ).start()
+        threading.Thread(target=_regrade_every, args=(RiskSettings().regrade_interval_s, stop), daemon=True).start()
+        me = [sys.executable, "-m", "backend.cli"]
+        children.append(subprocess.Popen([*me, "ingest", "--name", "ingest-1"]))
+        if simulate:
+            children.append(subprocess.Popen([*me, "simulate", "--speed", str(speed)]))
         s = api_settings()
         typer.echo(f"\nriskmap is running: http://{s.bind}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n")
         serve()
     finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
         stack.down()
         typer.echo("stopped")
 

@@ -43,11 +43,7 @@ def build(out: Path = HERE / "regions.geojson") -> None:
         adcode = Path(path).stem
         name = district or city or PROVINCE
         geom = shape(json.loads((root / "data/datasets" / path).read_text()))
-        parent = (
-            None
-            if level == "province"
-            else (adcode[:2] + "0000" if level == "prefecture" else adcode[:4] + "00")
-        )
+        parent = None if level == "province" else (adcode[:2] + "0000" if level == "prefecture" else adcode[:4] + "00")
         records.append((adcode, name, level, parent, geom))
     features = []
     for level in ("province", "prefecture", "county"):

@@ -338,9 +338,9 @@ def make_coal_mines(w: World, count: int = 44) -> None:
             lat,
             adcode,
             gas_class=gas,
-            hydrogeology=w.rng.choices(
-                ["simple", "medium", "complex", "extremely_complex"], weights=[30, 45, 20, 5]
-            )[0],
+            hydrogeology=w.rng.choices(["simple", "medium", "complex", "extremely_complex"], weights=[30, 45, 20, 5])[
+                0
+            ],
             capacity_10k_t=w.rng.choice([9, 15, 21, 30, 45, 60, 90, 120]),
         )
         gw = gateway_for(w, site)
@@ -407,9 +407,7 @@ def make_tailings_ponds(w: World, mines: list[dict[str, Any]], count: int = 84) 
             adcode,
             capacity_10k_m3=capacity,
             dam_height_m=height,
-            dam_type=w.rng.choices(
-                ["upstream", "centerline", "downstream", "one_time"], weights=[70, 10, 10, 10]
-            )[0],
+            dam_type=w.rng.choices(["upstream", "centerline", "downstream", "one_time"], weights=[70, 10, 10, 10])[0],
             wet=wet,
             downstream_bearing_deg=bearing,
         )
@@ -527,11 +525,7 @@ def make_hazchem(w: World) -> None:
             for _ in range(w.rng.choice([0, 0, 1, 2, 3, 4])):  # residents at 100-900 m
                 x, y = offset(lon, lat, w.rng.uniform(0, 360), w.rng.uniform(100, 900))
                 kind = w.rng.choice(["residential", "village"])
-                name = (
-                    village_name(w)
-                    if kind == "village"
-                    else w.rng.choice(["和平", "新兴", "长青", "富民"]) + "小区"
-                )
+                name = village_name(w) if kind == "village" else w.rng.choice(["和平", "新兴", "长青", "富民"]) + "小区"
                 add_place(w, kind, name, x, y, w.rng.choice([0, 12, 25, 35, 45, 60, 80, 150, 400, 1200]))
             gws = [gateway_for(w, site, 1)]
             if len(chosen) >= 3:

@@ -147,9 +147,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
 
     for path in (CHROMIUM, CHROMEDRIVER):
         if not shutil.which(path):
-            raise RuntimeError(
-                f"{path} is missing: install Debian's chromium and chromium-driver (make test does)"
-            )
+            raise RuntimeError(f"{path} is missing: install Debian's chromium and chromium-driver (make test does)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (

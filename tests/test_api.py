@@ -45,16 +45,10 @@ def test_site_filters_by_kind_region_status_and_bbox(client: TestClient, session
     assert {f["properties"]["kind"] for f in two["features"]} == {"coal_mine", "hazchem"}
     # 220200 is 吉林市: the prefecture includes its counties.
     jilin = client.get("/api/v1/sites", params={"region": "220200", "limit": 5000}).json()
-    assert jilin["total"] == session.scalar(
-        text("SELECT count(*) FROM sites WHERE region_adcode LIKE '2202%'")
-    )
-    assert jilin["total"] > 40 and all(
-        f["properties"]["region_adcode"].startswith("2202") for f in jilin["features"]
-    )
+    assert jilin["total"] == session.scalar(text("SELECT count(*) FROM sites WHERE region_adcode LIKE '2202%'"))
+    assert jilin["total"] > 40 and all(f["properties"]["region_adcode"].startswith("2202") for f in jilin["features"])
     suspended = client.get("/api/v1/sites", params={"status": "suspended", "limit": 5000}).json()
-    assert suspended["total"] > 0 and {f["properties"]["status"] for f in suspended["features"]} == {
-        "suspended"
-    }
+    assert suspended["total"] > 0 and {f["properties"]["status"] for f in suspended["features"]} == {"suspended"}
     bbox = (126.4, 43.7, 126.8, 44.0)
     inside = client.get("/api/v1/sites", params={"bbox": ",".join(map(str, bbox)), "limit": 5000}).json()
     expected = session.scalar(
@@ -114,9 +108,7 @@ NEW_SITE = {
 }
 
 
-def test_writes_need_a_token_with_the_right_role(
-    client: TestClient, tokens: dict[Role, str], session: Session
-) -> None:
+def test_writes_need_a_token_with_the_right_role(client: TestClient, tokens: dict[Role, str], session: Session) -> None:
     credit = session.scalar(text("SELECT credit_code FROM enterprises ORDER BY id LIMIT 1"))
     body = {**NEW_SITE, "properties": {**NEW_SITE["properties"], "enterprise_credit_code": credit}}
     r = client.post("/api/v1/sites", json=body)
@@ -135,9 +127,7 @@ def test_writes_need_a_token_with_the_right_role(
     }
     r = client.post("/api/v1/sites", json=outside, headers=_auth(tokens[Role.operator]))
     assert r.status_code == 422 and "outside China" in r.json()["detail"]
-    actor = session.scalar(
-        text("SELECT actor FROM audit_log WHERE entity = 'sites' AND entity_key = 'API-HAZ-0001'")
-    )
+    actor = session.scalar(text("SELECT actor FROM audit_log WHERE entity = 'sites' AND entity_key = 'API-HAZ-0001'"))
     assert actor == "token:test-operator"
 
 
@@ -158,9 +148,7 @@ def test_enterprise_status_change_is_audited(client: TestClient, tokens: dict[Ro
         == 422
     )
     assert client.get("/api/v1/audit", headers=_auth(tokens[Role.operator])).status_code == 403
-    log = client.get(
-        "/api/v1/audit", params={"entity": "enterprises"}, headers=_auth(tokens[Role.admin])
-    ).json()
+    log = client.get("/api/v1/audit", params={"entity": "enterprises"}, headers=_auth(tokens[Role.admin])).json()
     assert any(e["after"] == {"status": "suspended"} and e["actor"] == "token:test-operator" for e in log)
 
 
@@ -171,9 +159,7 @@ def test_move_a_site(client: TestClient, tokens: dict[Role, str]) -> None:
         headers=_auth(tokens[Role.operator]),
     )
     assert r.status_code == 422
-    r = client.patch(
-        "/api/v1/sites/JL-MINE-0005", json={"name": "改名矿"}, headers=_auth(tokens[Role.operator])
-    )
+    r = client.patch("/api/v1/sites/JL-MINE-0005", json={"name": "改名矿"}, headers=_auth(tokens[Role.operator]))
     assert r.status_code == 200 and r.json()["properties"]["name"] == "改名矿"
 
 

@@ -35,9 +35,7 @@ def test_token_create_and_import_exit_codes(seeded: Engine, tmp_path: Path) -> N
     r = runner.invoke(app, ["token", "create", "--role", "operator", "--name", "cli-test"])
     assert r.exit_code == 0 and r.output.strip().startswith("rmk_")
     good = tmp_path / "places.csv"
-    good.write_text(
-        "code,name,kind,population,lon,lat\nCLI-P1,测试村,village,50,126.5,43.9\n", encoding="utf-8"
-    )
+    good.write_text("code,name,kind,population,lon,lat\nCLI-P1,测试村,village,50,126.5,43.9\n", encoding="utf-8")
     r = runner.invoke(app, ["import", str(good), "--layer", "places"])
     assert r.exit_code == 0 and "1 loaded" in r.output
     r = runner.invoke(app, ["import", str(good), "--layer", "places"])

@@ -68,16 +68,12 @@ def test_four_colour_map_draws_every_county_and_site_offline(
     assert drawn["fills"] == HEX
     for word in ("重大风险", "较大风险", "一般风险", "低风险"):
         assert word in drawn["legend"]
-    assert drawn["resources"] and all(u.startswith(live_server) for u in drawn["resources"]), drawn[
-        "resources"
-    ]
+    assert drawn["resources"] and all(u.startswith(live_server) for u in drawn["resources"]), drawn["resources"]
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     browser.save_screenshot(str(artifacts / "risk-map.png"))
 
 
-def test_switch_to_grid_and_filter_by_colour(
-    browser, live_server: str, artifacts: Path, four_colours: None
-) -> None:
+def test_switch_to_grid_and_filter_by_colour(browser, live_server: str, artifacts: Path, four_colours: None) -> None:
     load(browser, live_server + "/")
     labels = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label")
     next(lb for lb in labels if "网格四色分布" in lb.text).click()

@@ -88,14 +88,11 @@ def test_mine_tables() -> None:
     assert mine_level("coal_mine", {"gas_class": "outburst", "hydrogeology": "simple"}).level == RED
     assert mine_level("coal_mine", {"gas_class": "high_gas", "hydrogeology": "simple"}).level == ORANGE
     assert (
-        mine_level(
-            "coal_mine", {"gas_class": "low_gas", "hydrogeology": "simple", "capacity_10k_t": 90}
-        ).level
+        mine_level("coal_mine", {"gas_class": "low_gas", "hydrogeology": "simple", "capacity_10k_t": 90}).level
         == YELLOW
     )
     assert (
-        mine_level("coal_mine", {"gas_class": "low_gas", "hydrogeology": "simple", "capacity_10k_t": 9}).level
-        == BLUE
+        mine_level("coal_mine", {"gas_class": "low_gas", "hydrogeology": "simple", "capacity_10k_t": 9}).level == BLUE
     )
     assert mine_level("noncoal_mine", {"mining_method": "underground", "capacity_10k_t": 60}).level == ORANGE
     assert mine_level("noncoal_mine", {"mining_method": "open_pit", "capacity_10k_t": 5}).level == BLUE
@@ -160,9 +157,7 @@ def test_rainstorm_warning_in_flood_season_raises_one_level() -> None:
     assert dynamic_level(YELLOW, site(site_kind="hazchem", warnings=warn, in_flood_season=True))[0] == YELLOW
     assert dynamic_level(RED, site(warnings=warn, in_flood_season=True))[0] == RED
     # On top of an alarm: orange from the alarm, then one level up.
-    both = dynamic_level(
-        BLUE, site(warnings=warn, in_flood_season=True, alarms=[ActiveAlarm(1, "orange", "x")])
-    )
+    both = dynamic_level(BLUE, site(warnings=warn, in_flood_season=True, alarms=[ActiveAlarm(1, "orange", "x")]))
     assert both[0] == RED and rules_of(both[1]) == ["active_alarm", "rainstorm_warning"]
 
 
@@ -172,9 +167,7 @@ def test_flood_season_calendar_by_region() -> None:
     assert in_main_flood_season(date(2026, 7, 15)) and not in_main_flood_season(date(2026, 8, 16))
     rules = {
         "default": {"start": "06-01", "end": "09-30", "main_start": "07-15", "main_end": "08-15"},
-        "by_region": {
-            "222400": {"start": "05-15", "end": "09-30", "main_start": "07-01", "main_end": "08-31"}
-        },
+        "by_region": {"222400": {"start": "05-15", "end": "09-30", "main_start": "07-01", "main_end": "08-31"}},
     }
     assert in_flood_season(date(2026, 5, 20), "222404", rules)  # 珲春 takes 延边州's dates
     assert not in_flood_season(date(2026, 5, 20), "220102", rules)

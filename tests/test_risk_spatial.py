@@ -40,9 +40,7 @@ def scene(seeded) -> None:
         ("SP-EDGE450", "小区边450", "residential", 40, at(PLANT, 90, 200 + 450)),
         ("SP-EDGE550", "小区边550", "residential", 70, at(PLANT, 90, 200 + 550)),
     ]
-    river = LineString(
-        [at(POND, 0, 800), at(at(POND, 0, 800), 90, 3000), at(at(POND, 0, 800), 270, 3000)][::2]
-    )
+    river = LineString([at(POND, 0, 800), at(at(POND, 0, 800), 90, 3000), at(at(POND, 0, 800), 270, 3000)][::2])
     with Session(seeded) as s:
         s.info["actor"] = "test:scene"
         report = import_rows(
@@ -54,9 +52,7 @@ def scene(seeded) -> None:
             ],
         )
         assert not report.errors, report.errors
-        report = import_rows(
-            s, Layer.features, [Row(1, {"code": "SF-RIVER", "name": "河800", "kind": "river"}, river)]
-        )
+        report = import_rows(s, Layer.features, [Row(1, {"code": "SF-RIVER", "name": "河800", "kind": "river"}, river)])
         assert not report.errors, report.errors
         s.commit()
 
@@ -93,9 +89,7 @@ def test_residents_counted_from_the_footprint_edge_not_the_centroid(session: Ses
     footprint = {"type": "Polygon", "coordinates": [square(PLANT, 200)]}
     by_edge = exposure.residents_near(session, exposure.Source.proposal(None, footprint)).get(0, [])
     assert "小区边450" in names(by_edge) and "小区边550" not in names(by_edge)
-    by_point = exposure.residents_near(
-        session, exposure.Source.proposal({"type": "Point", "coordinates": PLANT})
-    )
+    by_point = exposure.residents_near(session, exposure.Source.proposal({"type": "Point", "coordinates": PLANT}))
     assert "小区边450" not in names(by_point.get(0, []))
 
 
@@ -113,9 +107,7 @@ def test_tailings_assessment_api(client: TestClient, scene: None) -> None:
     assert out["head_top_evidence"][0]["name"] == "村990" and out["head_top_evidence"][0]["population"] == 200
     assert any(e["name"] == "河800" for e in out["three_side_evidence"])
     assert (out["level"], out["color"]) == (1, "red")
-    upstream = client.post(
-        "/api/v1/assessments/tailings-pond", json=body | {"downstream_bearing_deg": 180}
-    ).json()
+    upstream = client.post("/api/v1/assessments/tailings-pond", json=body | {"downstream_bearing_deg": 180}).json()
     assert not upstream["head_top"]
 
 
@@ -126,9 +118,7 @@ def test_major_hazard_assessment_api(client: TestClient, scene: None) -> None:
     }
     out = client.post("/api/v1/assessments/major-hazard", json=worked).json()
     assert (out["s"], out["r"], out["grade"], out["color"], out["alpha"]) == (5, 28, 3, "yellow", 2.0)
-    assert (
-        out["substances"][0] | {} == out["substances"][0] and out["substances"][0]["critical_quantity_t"] == 5
-    )
+    assert out["substances"][0] | {} == out["substances"][0] and out["substances"][0]["critical_quantity_t"] == 5
     assert "GB 18218" in out["basis"]
     footprint = {"type": "Polygon", "coordinates": [square(PLANT, 200)]}
     counted = client.post(

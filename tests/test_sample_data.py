@@ -102,6 +102,4 @@ def test_sites_lie_in_their_county() -> None:
     counties = {f["properties"]["adcode"]: shape(f["geometry"]) for f in _features("regions.geojson")}
     for f in _features("sites.geojson"):
         p = f["properties"]
-        assert counties[p["region_adcode"]].buffer(0.01).contains(Point(f["geometry"]["coordinates"])), p[
-            "code"
-        ]
+        assert counties[p["region_adcode"]].buffer(0.01).contains(Point(f["geometry"]["coordinates"])), p["code"]

@@ -19,14 +19,9 @@ def test_migration_creates_every_table_and_a_spatial_index_on_every_geometry(
     with seeded.connect() as c:
         tables = set(c.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
         assert set(Base.metadata.tables) <= tables
-        geometry_columns = c.execute(
-            text("SELECT f_table_name, f_geometry_column FROM geometry_columns")
-        ).all()
+        geometry_columns = c.execute(text("SELECT f_table_name, f_geometry_column FROM geometry_columns")).all()
         declared = {
-            (t.name, c.name)
-            for t in Base.metadata.tables.values()
-            for c in t.columns
-            if isinstance(c.type, Geometry)
+            (t.name, c.name) for t in Base.metadata.tables.values() for c in t.columns if isinstance(c.type, Geometry)
         }
         assert set(geometry_columns) == declared
         for table, column in geometry_columns:
@@ -52,11 +47,7 @@ def test_readings_are_partitioned_by_month_with_a_default(seeded: Engine) -> Non
         )
         assert strategy == "r"
         parts = set(
-            c.scalars(
-                text(
-                    "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'readings'::regclass"
-                )
-            )
+            c.scalars(text("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'readings'::regclass"))
         )
         assert "readings_default" in parts and len(parts) >= 13
         made = c.scalar(text("SELECT riskmap_ensure_reading_partitions(now() + interval '3 years', 2)"))

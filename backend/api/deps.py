@@ -47,9 +47,7 @@ def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) 
         )
     )
     if token is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", {"WWW-Authenticate": "Bearer"}
-        )
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
     return Caller(token.name, Role(token.role))
 
 

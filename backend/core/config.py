@@ -49,6 +49,26 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
 
 
+class IngestSettings(BaseSettings):
+    """The MQTT ingester (env prefix RISKMAP_INGEST_)."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_INGEST_", extra="ignore")
+    share_group: str = "riskmap-ingest"
+    max_payload_bytes: int = 256 * 1024
+    max_age_s: float = 7 * 86_400  # older readings are refused (late data from a long outage)
+    max_future_s: float = 300  # clocks may be a little ahead, not more
+    batch_max_messages: int = 2000
+    batch_wait_ms: int = 50
+    # MQTT 5 Receive Maximum: the broker never sends more unacknowledged messages than this.
+    max_inflight: int = 4000
+    session_expiry_s: int = 7 * 86_400  # the broker keeps our queue this long while we are away
+    offline_sweep_s: float = 15
+
+    @property
+    def topic_root(self) -> str:
+        return MqttSettings().topic_root
+
+
 class RiskSettings(BaseSettings):
     model_config = _CONFIG
     regrade_interval_s: float = 60.0
@@ -77,16 +97,12 @@ class ServiceNotConfigured(RuntimeError):
 def database_url() -> str:
     url = DatabaseSettings().database_url or embedded_services().get("database_url")
     if not url:
-        raise ServiceNotConfigured(
-            "no database: set RISKMAP_DATABASE_URL or start the private one with `riskmap up`"
-        )
+        raise ServiceNotConfigured("no database: set RISKMAP_DATABASE_URL or start the private one with `riskmap up`")
     return url
 
 
 def mqtt_url() -> str:
     url = MqttSettings().mqtt_url or embedded_services().get("mqtt_url")
     if not url:
-        raise ServiceNotConfigured(
-            "no MQTT broker: set RISKMAP_MQTT_URL or start the private one with `riskmap up`"
-        )
+        raise ServiceNotConfigured("no MQTT broker: set RISKMAP_MQTT_URL or start the private one with `riskmap up`")
     return url

@@ -63,9 +63,7 @@ class SiteNow:
     in_flood_season: bool = False
 
 
-def dynamic_level(
-    inherent: int, site: SiteNow, rules: dict[str, Any] | None = None
-) -> tuple[int, list[Reason]]:
+def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = None) -> tuple[int, list[Reason]]:
     rules = rules or load("risk_rules")["dynamic"]
     reasons: list[Reason] = []
 

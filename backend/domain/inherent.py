@@ -47,11 +47,7 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
     three_side = bool(f.waters or f.water_sources_downstream)
     facts = {"pond_class": klass, "head_top": head_top, "three_side": three_side, "wet": f.wet}
     rule = first_match(rules["levels"], facts)
-    tags = (
-        [f"{'一二三四五'[klass - 1]}等库"]
-        + (["头顶库"] if head_top else [])
-        + (["三边库"] if three_side else [])
-    )
+    tags = [f"{'一二三四五'[klass - 1]}等库"] + (["头顶库"] if head_top else []) + (["三边库"] if three_side else [])
     return Reason(
         rule="tailings_pond",
         level=int(rule["level"]),
@@ -74,9 +70,7 @@ def mine_level(kind: str, attrs: dict[str, Any], rules: dict[str, Any] | None = 
     rules = rules or load("risk_rules")[kind]
     rule = first_match(rules["levels"], attrs)
     summary = "，".join(f"{k}={v}" for k, v in rule["when"].items()) or "其他"
-    return Reason(
-        rule=kind, level=int(rule["level"]), summary=summary, basis=rules["source"], evidence=dict(attrs)
-    )
+    return Reason(rule=kind, level=int(rule["level"]), summary=summary, basis=rules["source"], evidence=dict(attrs))
 
 
 def hazchem_level(held: list[Held], population: int, places: list[Place] | None = None) -> Reason:

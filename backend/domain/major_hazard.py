@@ -77,9 +77,7 @@ def term_for(held: Held, table: dict[str, Any]) -> SubstanceTerm:
     else:
         q, source = float(table["class_critical_quantity_t"][klass]), f"Table 2 ({klass})"
     beta = entry.get("beta") or table["class_beta"].get(klass, table["class_beta"]["default"])
-    return SubstanceTerm(
-        entry.get("cas"), entry["name"], held.quantity_t, q, float(beta), held.quantity_t / q, source
-    )
+    return SubstanceTerm(entry.get("cas"), entry["name"], held.quantity_t, q, float(beta), held.quantity_t / q, source)
 
 
 def grade(held: list[Held], population: int, table: dict[str, Any] | None = None) -> MajorHazardResult:

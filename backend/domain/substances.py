@@ -24,6 +24,4 @@ def find_substance(
     for entry in table["substances"]:
         if name and (entry["name"] == name or name in entry.get("aliases", [])):
             return entry
-    raise UnknownSubstance(
-        f"substance {name or cas!r} is in neither GB 18218 Table 1 nor the configured table"
-    )
+    raise UnknownSubstance(f"substance {name or cas!r} is in neither GB 18218 Table 1 nor the configured table")

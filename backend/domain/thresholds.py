@@ -72,9 +72,7 @@ def default_thresholds(
         if base is None:
             raise ValueError(f"{kind} thresholds need the pond's design value")
         mult = spec["design_multipliers"]
-        levels = [
-            {"color": c, "value": round(base * mult[c], 2)} for c in ("blue", "yellow", "orange", "red")
-        ]
+        levels = [{"color": c, "value": round(base * mult[c], 2)} for c in ("blue", "yellow", "orange", "red")]
         out |= {
             "direction": "below",
             "levels": levels,

@@ -2,7 +2,7 @@
 
 from backend.models.admin import ApiToken, AuditEntry
 from backend.models.base import Base
-from backend.models.monitoring import Gateway, Reading, Sensor
+from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, Reading, Sensor
 from backend.models.registry import (
     CoalMine,
     Enterprise,
@@ -18,10 +18,12 @@ from backend.models.risk import Alarm, HiddenHazard, SiteRisk, SiteRiskChange, W
 
 __all__ = [
     "Alarm",
+    "AlarmEvent",
     "ApiToken",
     "AuditEntry",
     "Base",
     "CoalMine",
+    "DeadLetter",
     "Enterprise",
     "ExposedFeature",
     "ExposedPlace",

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Double,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     func,
@@ -32,6 +34,9 @@ class Gateway(Audited, Timestamped, Base):
     name: Mapped[str] = mapped_column(String(128), default="")
     # Mosquitto's own PBKDF2-SHA512 format, so the broker's password file is written from it.
     password_hash: Mapped[str] = mapped_column(String(256))
+    # Its birth message and Last Will on riskmap/v1/{site}/{gateway}/status.
+    status: Mapped[str | None] = mapped_column(String(8))
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     site: Mapped[Site] = relationship()
 
@@ -72,3 +77,34 @@ class Reading(Base):
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     value: Mapped[float] = mapped_column(Double)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeadLetter(Base):
+    """A rejected message or reading, kept as received with the reason, so nothing is lost."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    topic: Mapped[str] = mapped_column(String(256))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    reading_index: Mapped[int | None] = mapped_column(Integer)  # which reading of the message; None: all
+    reason: Mapped[str] = mapped_column(String(32), index=True)
+    detail: Mapped[str] = mapped_column(String(500))
+    ingester: Mapped[str] = mapped_column(String(64))
+
+
+class AlarmEvent(Base):
+    """Every transition of an alarm: raised, escalated, de-escalated, acknowledged, cleared, closed."""
+
+    __tablename__ = "alarm_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    event: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    color: Mapped[str] = mapped_column(String(8))
+    value: Mapped[float | None] = mapped_column(Double)
+    actor: Mapped[str] = mapped_column(String(64), server_default="system")
+    comment: Mapped[str | None] = mapped_column(String(500))

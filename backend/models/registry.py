@@ -63,13 +63,9 @@ class Site(Audited, Timestamped, Base):
     footprint: Mapped[Any | None] = mapped_column(geometry("POLYGON"))
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="sites")
-    tailings_pond: Mapped[TailingsPond | None] = relationship(
-        back_populates="site", cascade="all, delete-orphan"
-    )
+    tailings_pond: Mapped[TailingsPond | None] = relationship(back_populates="site", cascade="all, delete-orphan")
     coal_mine: Mapped[CoalMine | None] = relationship(back_populates="site", cascade="all, delete-orphan")
-    noncoal_mine: Mapped[NoncoalMine | None] = relationship(
-        back_populates="site", cascade="all, delete-orphan"
-    )
+    noncoal_mine: Mapped[NoncoalMine | None] = relationship(back_populates="site", cascade="all, delete-orphan")
     inventory: Mapped[list[InventoryItem]] = relationship(
         back_populates="site", cascade="all, delete-orphan", order_by="InventoryItem.id"
     )

@@ -154,10 +154,7 @@ class Context:
             *s.scalars(select(ExposedPlace.code)),
             *s.scalars(select(ExposedFeature.code)),
             *s.scalars(select(Sensor.code)),
-            *(
-                f"{c}/{n}"
-                for c, n in s.execute(select(Site.code, InventoryItem.substance).join(InventoryItem.site))
-            ),
+            *(f"{c}/{n}" for c, n in s.execute(select(Site.code, InventoryItem.substance).join(InventoryItem.site))),
         }
         return self
 

@@ -32,9 +32,7 @@ Adcode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,46}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 # 统一社会信用代码 (GB 32100): 18 characters of the code's alphabet (no I, O, S, V, Z).
-CreditCode = Annotated[
-    str, StringConstraints(pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
-]
+CreditCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")]
 NonNegative = Annotated[float, Field(ge=0)]
 
 

@@ -30,9 +30,7 @@ DEMO_SECRETS = "demo-gateway-secrets.json"
 
 
 def seed(session: Session, data_dir: Path, sample_dir: Path = SAMPLE_DIR) -> list[ImportReport]:
-    reports = [
-        import_file(session, sample_dir / name, layer, skip_existing=True) for name, layer in SAMPLE_FILES
-    ]
+    reports = [import_file(session, sample_dir / name, layer, skip_existing=True) for name, layer in SAMPLE_FILES]
     give_demo_passwords(session, data_dir / DEMO_SECRETS)
     return reports
 

@@ -161,9 +161,7 @@ def grade_sites(
         try:
             if s.kind == "hazchem":
                 near = residents.get(s.id, [])
-                inherent = hazchem_level(
-                    facts["inventory"].get(s.id, []), sum(p.population or 0 for p in near), near
-                )
+                inherent = hazchem_level(facts["inventory"].get(s.id, []), sum(p.population or 0 for p in near), near)
             elif s.kind == "tailings_pond":
                 inherent = tailings_level(
                     PondFacts(

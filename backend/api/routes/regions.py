@@ -19,9 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["regions"])
 def list_regions(
     session: SessionDep,
     level: RegionLevel = RegionLevel.county,
-    simplify_m: Annotated[
-        float, Query(ge=0, le=5000, description="simplify boundaries to about this many metres")
-    ] = 0,
+    simplify_m: Annotated[float, Query(ge=0, le=5000, description="simplify boundaries to about this many metres")] = 0,
 ) -> GeoJSONResponse:
     """Regions of one level with their boundaries and how many sites each holds."""
     tolerance = simplify_m / 111_000

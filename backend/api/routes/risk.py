@@ -155,8 +155,7 @@ def risk_regions(
     )
     return GeoJSONResponse(
         collection(
-            feature(geom, {"adcode": a, "name": n, **_counts(levels.get(a[:prefix], []))}, a)
-            for a, n, geom in rows
+            feature(geom, {"adcode": a, "name": n, **_counts(levels.get(a[:prefix], []))}, a) for a, n, geom in rows
         )
     )
 
@@ -351,9 +350,7 @@ def assess_tailings_pond(body: TailingsIn, session: SessionDep) -> dict[str, Any
     down = exposure.downstream(session, source).get(0, [])
     waters = exposure.waters_near(session, source).get(0, [])
     sources = exposure.water_sources_downstream(session, source).get(0, [])
-    reason = tailings_level(
-        PondFacts(body.capacity_10k_m3, body.dam_height_m, body.wet, down, waters, sources)
-    )
+    reason = tailings_level(PondFacts(body.capacity_10k_m3, body.dam_height_m, body.wet, down, waters, sources))
     return {
         "pond_class": pond_class(body.capacity_10k_m3, body.dam_height_m),
         "head_top": bool(down),

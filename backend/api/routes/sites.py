@@ -60,9 +60,7 @@ def site_filters(
         query = query.where(Enterprise.status.in_([str(s) for s in status_]))
     if bbox:
         minx, miny, maxx, maxy = parse_bbox(bbox)
-        query = query.where(
-            func.ST_Intersects(Site.location, func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID))
-        )
+        query = query.where(func.ST_Intersects(Site.location, func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID)))
     return query
 
 

@@ -122,9 +122,7 @@ def upgrade() -> None:
     # and a function the platform calls to keep partitions ahead of time.
     op.execute("CREATE TABLE readings_default PARTITION OF readings DEFAULT")
     op.execute(ENSURE_PARTITIONS)
-    op.execute(
-        "SELECT riskmap_ensure_reading_partitions(date_trunc('month', now()) - interval '1 month', 14)"
-    )
+    op.execute("SELECT riskmap_ensure_reading_partitions(date_trunc('month', now()) - interval '1 month', 14)")
     op.create_table(
         "regions",
         sa.Column("adcode", sa.String(length=6), nullable=False),
@@ -144,9 +142,7 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["parent_adcode"], ["regions.adcode"], name=op.f("fk_regions_parent_adcode_regions")
-        ),
+        sa.ForeignKeyConstraint(["parent_adcode"], ["regions.adcode"], name=op.f("fk_regions_parent_adcode_regions")),
         sa.PrimaryKeyConstraint("adcode", name=op.f("pk_regions")),
     )
     op.create_index("ix_regions_boundary", "regions", ["boundary"], unique=False, postgresql_using="gist")
@@ -211,9 +207,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exposed_places")),
         sa.UniqueConstraint("code", name=op.f("uq_exposed_places_code")),
     )
-    op.create_index(
-        "ix_exposed_places_geom", "exposed_places", ["geom"], unique=False, postgresql_using="gist"
-    )
+    op.create_index("ix_exposed_places_geom", "exposed_places", ["geom"], unique=False, postgresql_using="gist")
     op.create_index(op.f("ix_exposed_places_kind"), "exposed_places", ["kind"], unique=False)
     op.create_table(
         "sites",
@@ -260,12 +254,8 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_sites_enterprise_id_enterprises")
-        ),
-        sa.ForeignKeyConstraint(
-            ["region_adcode"], ["regions.adcode"], name=op.f("fk_sites_region_adcode_regions")
-        ),
+        sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"], name=op.f("fk_sites_enterprise_id_enterprises")),
+        sa.ForeignKeyConstraint(["region_adcode"], ["regions.adcode"], name=op.f("fk_sites_region_adcode_regions")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
         sa.UniqueConstraint("code", name=op.f("uq_sites_code")),
     )
@@ -303,9 +293,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_gateways_site_id_sites"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_gateways_site_id_sites"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gateways")),
     )
     op.create_index(op.f("ix_gateways_site_id"), "gateways", ["site_id"], unique=False)
@@ -419,9 +407,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.ForeignKeyConstraint(["gateway_id"], ["gateways.id"], name=op.f("fk_sensors_gateway_id_gateways")),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_sensors_site_id_sites"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_sensors_site_id_sites"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sensors")),
         sa.UniqueConstraint("code", name=op.f("uq_sensors_code")),
     )

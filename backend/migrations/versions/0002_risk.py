@@ -103,9 +103,7 @@ def upgrade() -> None:
         sa.Column("color", sa.String(length=8), nullable=False),
         sa.Column("reasons", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("graded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_site_risk_site_id_sites"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_site_risk_site_id_sites"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("site_id", name=op.f("pk_site_risk")),
     )
     op.create_index(op.f("ix_site_risk_level"), "site_risk", ["level"], unique=False)
@@ -163,9 +161,7 @@ def upgrade() -> None:
             name=op.f("fk_alarms_sensor_id_sensors"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_alarms_site_id_sites"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_alarms_site_id_sites"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alarms")),
     )
     op.create_index(op.f("ix_alarms_site_id"), "alarms", ["site_id"], unique=False)

@@ -1,0 +1,216 @@
+"""Alarms: list, acknowledge, close, and a live Server-Sent Events stream of their changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.notifications import alarm_channel
+from backend.core.audit import record
+from backend.core.db import session_factory
+from backend.domain.levels import level_of
+from backend.risk.engine import regrade
+
+router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
+
+OPEN = ("raised", "acknowledged")
+SELECT = """
+    SELECT a.id, a.key, a.kind, a.color, a.state, a.value, a.threshold, a.message, a.raised_at, a.updated_at,
+           a.acknowledged_at, a.acknowledged_by, a.ack_comment, a.cleared_at, a.closed_at, a.gateway_id,
+           s.code AS site, s.name AS site_name, se.code AS sensor, se.kind AS sensor_kind, se.unit,
+           se.location_label
+    FROM alarms a JOIN sites s ON s.id = a.site_id LEFT JOIN sensors se ON se.id = a.sensor_id"""
+
+
+def alarm_out(row: Any) -> dict[str, Any]:
+    d = dict(row._mapping)
+    for k in ("raised_at", "updated_at", "acknowledged_at", "cleared_at", "closed_at"):
+        d[k] = d[k].isoformat() if d[k] else None
+    d["level"] = level_of(d["color"])
+    return d
+
+
+def fetch_alarm(session: Session, alarm_id: int) -> dict[str, Any] | None:
+    row = session.execute(text(SELECT + " WHERE a.id = :id"), {"id": alarm_id}).first()
+    return alarm_out(row) if row else None
+
+
+@router.get("", dependencies=[ReadAccess])
+def list_alarms(
+    session: SessionDep,
+    state: Literal["active", "raised", "acknowledged", "cleared", "closed", "all"] = "active",
+    site: Annotated[str | None, Query(max_length=48)] = None,
+    color: Annotated[list[Literal["red", "orange", "yellow", "blue"]] | None, Query()] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[dict[str, Any]]:
+    """Alarms, newest first; `active` means raised or acknowledged."""
+    where, params = [], {"limit": limit}
+    if state != "all":
+        where.append("a.state = ANY(:states)")
+        params["states"] = list(OPEN) if state == "active" else [state]
+    if site:
+        where.append("s.code = :site")
+        params["site"] = site
+    if color:
+        where.append("a.color = ANY(:colors)")
+        params["colors"] = list(color)
+    if kind:
+        where.append("a.kind = :kind")
+        params["kind"] = kind
+    sql = (
+        SELECT
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY a.updated_at DESC, a.id DESC LIMIT :limit"
+    )
+    return [alarm_out(r) for r in session.execute(text(sql), params)]
+
+
+@router.get("/stream", dependencies=[ReadAccess])
+async def stream(request: Request) -> StreamingResponse:
+    """Server-Sent Events: one `alarm` event per change, as it is committed (LISTEN/NOTIFY)."""
+    queue = alarm_channel().subscribe()
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "retry: 2000\n: connected\n\n"
+            while not await request.is_disconnected():
+                try:
+                    note = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                alarm = await asyncio.to_thread(_enrich, note)
+                if alarm:
+                    yield f"id: {note['id']}\nevent: alarm\ndata: {json.dumps(alarm, ensure_ascii=False)}\n\n"
+        finally:
+            alarm_channel().unsubscribe(queue)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _enrich(note: dict[str, Any]) -> dict[str, Any] | None:
+    with session_factory()() as session:
+        alarm = fetch_alarm(session, note["id"])
+    if alarm:
+        alarm["event"] = note.get("event")
+    return alarm
+
+
+@router.get("/{alarm_id}", dependencies=[ReadAccess])
+def get_alarm(alarm_id: int, session: SessionDep) -> dict[str, Any]:
+    alarm = fetch_alarm(session, alarm_id)
+    if alarm is None:
+        raise HTTPException(404, f"no alarm {alarm_id}")
+    alarm["events"] = [
+        {
+            "at": at.isoformat(),
+            "event": ev,
+            "state": st,
+            "color": c,
+            "value": v,
+            "actor": actor,
+            "comment": cm,
+        }
+        for at, ev, st, c, v, actor, cm in session.execute(
+            text(
+                "SELECT at, event, state, color, value, actor, comment FROM alarm_events WHERE alarm_id = :id "
+                "ORDER BY at, id"
+            ),
+            {"id": alarm_id},
+        )
+    ]
+    return alarm
+
+
+class AlarmAction(BaseModel):
+    comment: str = Field("", max_length=500)
+
+
+def _transition(
+    session: Session,
+    alarm_id: int,
+    caller: Any,
+    body: AlarmAction,
+    event: str,
+    allowed: tuple[str, ...],
+    sets: str,
+) -> dict[str, Any]:
+    session.info["actor"] = caller.actor
+    row = session.execute(
+        text(
+            f"UPDATE alarms SET {sets}, updated_at = now() WHERE id = :id AND state = ANY(:allowed) "
+            "RETURNING id, site_id, state, color, value, key"
+        ),
+        {"id": alarm_id, "allowed": list(allowed), "by": caller.name, "comment": body.comment},
+    ).first()
+    if row is None:
+        current = session.scalar(text("SELECT state FROM alarms WHERE id = :id"), {"id": alarm_id})
+        if current is None:
+            raise HTTPException(404, f"no alarm {alarm_id}")
+        raise HTTPException(409, f"alarm {alarm_id} is {current}; cannot {event} it")
+    session.execute(
+        text(
+            "INSERT INTO alarm_events (alarm_id, event, state, color, value, actor, comment) "
+            "VALUES (:id, :event, :state, :color, :value, :actor, :comment)"
+        ),
+        {
+            "id": row.id,
+            "event": event,
+            "state": row.state,
+            "color": row.color,
+            "value": row.value,
+            "actor": caller.actor,
+            "comment": body.comment or None,
+        },
+    )
+    record(session, event, "alarms", str(row.id), {"key": row.key, "state": row.state, "comment": body.comment})
+    session.execute(text("SELECT pg_notify('riskmap_alarms', :p)"), {"p": json.dumps({"id": row.id, "event": event})})
+    regrade(session, [row.site_id])
+    session.commit()
+    alarm = fetch_alarm(session, alarm_id)
+    assert alarm is not None
+    return alarm
+
+
+@router.post("/{alarm_id}/ack")
+def acknowledge(
+    alarm_id: int, session: SessionDep, caller: Operator, body: AlarmAction | None = None
+) -> dict[str, Any]:
+    """Acknowledge a raised alarm (operator): who, when and why are kept."""
+    return _transition(
+        session,
+        alarm_id,
+        caller,
+        body or AlarmAction(),
+        "acknowledged",
+        ("raised",),
+        "state = 'acknowledged', acknowledged_at = now(), acknowledged_by = :by, ack_comment = :comment",
+    )
+
+
+@router.post("/{alarm_id}/close")
+def close(alarm_id: int, session: SessionDep, caller: Operator, body: AlarmAction | None = None) -> dict[str, Any]:
+    """Close a cleared alarm (operator), ending its life."""
+    return _transition(
+        session,
+        alarm_id,
+        caller,
+        body or AlarmAction(),
+        "closed",
+        ("cleared",),
+        "state = 'closed', closed_at = now()",
+    )

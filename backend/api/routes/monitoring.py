@@ -1,0 +1,118 @@
+"""Sensor time series and the ingester's dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import text
+
+from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.routes.sites import CodePath
+
+router = APIRouter(prefix="/api/v1", tags=["monitoring"])
+MAX_POINTS = 500
+MAX_SPAN = timedelta(days=366)
+
+
+def parse_every(every: str) -> timedelta:
+    """'30s', '5m', '1h', '1d' or a number of seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = float(every[:-1]) * units[every[-1]] if every[-1] in units else float(every)
+    except (ValueError, IndexError):
+        raise HTTPException(422, "every: expected e.g. 30s, 5m, 1h, 1d or seconds") from None
+    if not 1 <= seconds <= 31 * 86400:
+        raise HTTPException(422, "every: between 1 s and 31 days")
+    return timedelta(seconds=seconds)
+
+
+@router.get("/sensors/{code}/readings", dependencies=[ReadAccess])
+def readings(
+    code: CodePath,
+    session: SessionDep,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    every: Annotated[str | None, Query(max_length=12)] = None,
+) -> dict[str, Any]:
+    """A sensor's readings; over a long range, averaged (with min and max) into at most 500 buckets
+    unless `every` says otherwise."""
+    sensor = session.execute(
+        text("SELECT id, unit, kind, thresholds FROM sensors WHERE code = :c"), {"c": code}
+    ).first()
+    if sensor is None:
+        raise HTTPException(404, f"no sensor {code!r}")
+    to = to or datetime.now(UTC)
+    from_ = from_ or to - timedelta(hours=24)
+    if from_.tzinfo is None or to.tzinfo is None:
+        raise HTTPException(422, "from/to: give a UTC offset")
+    if not from_ < to or to - from_ > MAX_SPAN:
+        raise HTTPException(422, "from/to: from must be before to, at most 366 days apart")
+    count = (
+        session.scalar(
+            text("SELECT count(*) FROM readings WHERE sensor_id = :s AND ts >= :a AND ts < :b"),
+            {"s": sensor.id, "a": from_, "b": to},
+        )
+        or 0
+    )
+    bucket = parse_every(every) if every else None
+    if bucket is None and count > MAX_POINTS:
+        bucket = timedelta(seconds=max(1, int((to - from_).total_seconds() / MAX_POINTS) + 1))
+    if bucket is None:
+        rows = session.execute(
+            text(
+                "SELECT ts, value, value, value, 1 FROM readings WHERE sensor_id = :s AND ts >= :a AND ts < :b ORDER BY ts"
+            ),
+            {"s": sensor.id, "a": from_, "b": to},
+        )
+    else:
+        rows = session.execute(
+            text(
+                "SELECT date_bin(:bucket, ts, :a) AS t, avg(value), min(value), max(value), count(*) FROM readings "
+                "WHERE sensor_id = :s AND ts >= :a AND ts < :b GROUP BY t ORDER BY t"
+            ),
+            {"s": sensor.id, "a": from_, "b": to, "bucket": bucket},
+        )
+    points = [{"ts": t.isoformat(), "value": v, "min": lo, "max": hi, "n": n} for t, v, lo, hi, n in rows]
+    return {
+        "sensor": code,
+        "kind": sensor.kind,
+        "unit": sensor.unit,
+        "thresholds": sensor.thresholds,
+        "from": from_.isoformat(),
+        "to": to.isoformat(),
+        "every_s": bucket.total_seconds() if bucket else None,
+        "readings": count,
+        "points": points,
+    }
+
+
+@router.get("/ingest/dead-letters")
+def dead_letters(
+    session: SessionDep,
+    caller: Operator,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Rejected messages and readings, newest first, with why (operator)."""
+    rows = session.execute(
+        text(
+            "SELECT id, received_at, topic, reading_index, reason, detail, ingester, payload FROM dead_letters "
+            "WHERE CAST(:reason AS text) IS NULL OR reason = :reason ORDER BY id DESC LIMIT :limit"
+        ),
+        {"reason": reason, "limit": limit},
+    )
+    return [
+        {
+            "id": i,
+            "received_at": at.isoformat(),
+            "topic": topic,
+            "reading_index": idx,
+            "reason": r,
+            "detail": detail,
+            "ingester": ing,
+            "payload": bytes(payload[:2000]).decode("utf-8", "replace"),
+        }
+        for i, at, topic, idx, r, detail, ing, payload in rows
+    ]

@@ -1,0 +1,340 @@
+"""Alarm persistence: raise, move between levels in place, clear; every transition recorded and
+announced on PostgreSQL's `riskmap_alarms` channel when the transaction commits.
+
+One open alarm per key (sensor and condition, site and condition, or gateway) is guaranteed by
+the partial unique index on alarms(key): an insert that meets an open alarm updates it instead,
+so two readings at once, or two ingesters, never open two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from backend.domain import alarm_rules as rules
+from backend.domain.standards import load
+from backend.risk.engine import regrade
+from ingest.payload import Reading, SensorInfo
+
+RETURNED = "id, key, site_id, sensor_id, gateway_id, kind, color, state, value, threshold, message"
+RANK = "array_position(ARRAY['blue', 'yellow', 'orange', 'red']::text[], {})"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an alarm is about."""
+
+    key_prefix: str
+    site_id: int
+    sensor_id: int | None = None
+    gateway_id: str | None = None
+
+    @classmethod
+    def of_sensor(cls, s: SensorInfo) -> Subject:
+        return cls(f"sensor:{s.id}", s.site_id, s.id)
+
+
+class AlarmWriter:
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now
+        self.events: list[dict[str, Any]] = []
+        self.sites: set[int] = set()
+        self._open: dict[str, str] = {}
+
+    # --- reading and writing alarms -------------------------------------------------------
+
+    def load_open(self, keys: list[str]) -> dict[str, str]:
+        """The colour of each open alarm among `keys`."""
+        if not keys:
+            return {}
+        rows = self.session.execute(
+            text("SELECT key, color FROM alarms WHERE state IN ('raised', 'acknowledged') AND key = ANY(:k)"),
+            {"k": keys},
+        )
+        found = dict(rows.all())
+        self._open.update(found)
+        return found
+
+    def apply(self, subject: Subject, kind: str, decision: rules.Decision, message: str = "") -> None:
+        key = f"{subject.key_prefix}:{kind}"
+        if decision.color is None:
+            row = self.session.execute(
+                text(f"""
+                UPDATE alarms SET state = 'cleared', cleared_at = :now, updated_at = :now, value = :value
+                WHERE key = :key AND state IN ('raised', 'acknowledged')
+                RETURNING {RETURNED}"""),
+                {"now": self.now, "value": decision.value, "key": key},
+            ).first()
+            event = "cleared"
+            self._open.pop(key, None)
+        else:
+            row = self.session.execute(
+                text(f"""
+                INSERT INTO alarms (key, site_id, sensor_id, gateway_id, kind, color, state, value, threshold,
+                                    message, raised_at, updated_at)
+                VALUES (:key, :site, :sensor, :gateway, :kind, :color, 'raised', :value, :threshold, :message,
+                        :now, :now)
+                ON CONFLICT (key) WHERE state IN ('raised', 'acknowledged') DO UPDATE SET
+                    color = EXCLUDED.color, value = EXCLUDED.value, threshold = EXCLUDED.threshold,
+                    message = EXCLUDED.message, updated_at = EXCLUDED.updated_at,
+                    -- an escalation needs acknowledging again
+                    state = CASE WHEN {RANK.format("EXCLUDED.color")} > {RANK.format("alarms.color")}
+                                 THEN 'raised' ELSE alarms.state END
+                RETURNING {RETURNED},
+                          (xmax = 0) AS inserted"""),
+                {
+                    "key": key,
+                    "site": subject.site_id,
+                    "sensor": subject.sensor_id,
+                    "gateway": subject.gateway_id,
+                    "kind": kind,
+                    "color": decision.color,
+                    "value": decision.value,
+                    "threshold": decision.threshold,
+                    "message": message[:256],
+                    "now": self.now,
+                },
+            ).first()
+            previous = self._open.get(key)
+            event = (
+                "raised"
+                if row is not None and row.inserted
+                else (
+                    "escalated"
+                    if previous is None or rules.ROLLUP_ORDER.index(decision.color) > rules.ROLLUP_ORDER.index(previous)
+                    else "deescalated"
+                )
+            )
+            self._open[key] = decision.color
+        if row is None:
+            return
+        self.session.execute(
+            text(
+                "INSERT INTO alarm_events (alarm_id, at, event, state, color, value) "
+                "VALUES (:id, :at, :event, :state, :color, :value)"
+            ),
+            {
+                "id": row.id,
+                "at": self.now,
+                "event": event,
+                "state": row.state,
+                "color": row.color,
+                "value": row.value,
+            },
+        )
+        payload = {
+            "id": row.id,
+            "key": row.key,
+            "event": event,
+            "site_id": row.site_id,
+            "sensor_id": row.sensor_id,
+            "gateway_id": row.gateway_id,
+            "kind": row.kind,
+            "color": row.color,
+            "state": row.state,
+            "value": row.value,
+            "threshold": row.threshold,
+            "message": row.message,
+            "at": self.now.isoformat(),
+        }
+        self.events.append(payload)
+        self.sites.add(row.site_id)
+        self.session.execute(text("SELECT pg_notify('riskmap_alarms', :p)"), {"p": json.dumps(payload)})
+
+    def finish(self) -> None:
+        """The sites whose alarms changed are regraded in the same transaction."""
+        if self.sites:
+            regrade(self.session, sorted(self.sites), self.now)
+
+    # --- the rules ---------------------------------------------------------------------------
+
+    def judge_sensors(self, by_sensor: dict[int, list[Reading]]) -> None:
+        subjects = {sid: Subject.of_sensor(rs[0].sensor) for sid, rs in by_sensor.items()}
+        keys = [f"{s.key_prefix}:{k}" for s in subjects.values() for k in ("threshold", "rate", "rain")]
+        keys += [f"site:{rs[0].sensor.site_id}:covert" for rs in by_sensor.values()]
+        opened = self.load_open(keys)
+        history = self._history(by_sensor, opened)
+        rollup_items: set[tuple[int, str]] = set()
+        for sid, rs in by_sensor.items():
+            sensor, subject = rs[0].sensor, subjects[sid]
+            t = sensor.thresholds
+            if sensor.kind == "rainfall":
+                totals = self._rain_totals(sid, t)
+                self._decide(
+                    subject,
+                    "rain",
+                    rules.accumulation_decision(totals, t, self._open.get(f"{subject.key_prefix}:rain")),
+                    "暴雨量",
+                )
+            elif t.get("levels"):
+                debounce = rules.debounce_of(sensor.kind, t)
+                recent = history.get(sid, [])
+                before = self._open.get(f"{subject.key_prefix}:threshold")
+                for r in rs:
+                    recent = [*recent, (r.ts, r.value)][-max(int(debounce.get("readings", 1)), 1) - 64 :]
+                    self._decide(
+                        subject,
+                        "threshold",
+                        rules.threshold_decision(
+                            recent, t, debounce, self._open.get(f"{subject.key_prefix}:threshold")
+                        ),
+                        sensor.kind,
+                    )
+                if sensor.site_id and self._open.get(f"{subject.key_prefix}:threshold") != before:
+                    rollup_items.add((sensor.site_id, sensor.kind))
+            if "rate_of_change" in t:
+                rule = t["rate_of_change"]
+                window = self._window(sid, rs[-1].ts - timedelta(seconds=rule["window_s"]), rs[-1].ts)
+                if window:
+                    self._decide(
+                        subject,
+                        "rate",
+                        rules.rate_decision(window, rule, self._open.get(f"{subject.key_prefix}:rate")),
+                        f"{sensor.kind} rate",
+                    )
+            covert = load("sensor_thresholds")["covert_production"]
+            if "idle_max" in t and sensor.site_status in covert["statuses"]:
+                active = rules.is_active(rs[-1].value, t)
+                key = f"site:{sensor.site_id}:covert"
+                if active and self._open.get(key) is None:
+                    self.apply(
+                        Subject(f"site:{sensor.site_id}", sensor.site_id, sensor.id),
+                        "covert",
+                        rules.Decision(covert["color"], rs[-1].value, t["idle_max"]),
+                        f"{sensor.site_status} site shows {sensor.kind} {rs[-1].value:g}",
+                    )
+                elif not active and self._open.get(key):
+                    self.apply(
+                        Subject(f"site:{sensor.site_id}", sensor.site_id),
+                        "covert",
+                        rules.Decision(None, rs[-1].value, None),
+                    )
+        self._rollup(rollup_items)
+
+    def _decide(self, subject: Subject, kind: str, decision: rules.Decision | None, message: str) -> None:
+        if decision is not None:
+            self.apply(subject, kind, decision, message)
+
+    def _history(self, by_sensor: dict[int, list[Reading]], opened: dict[str, str]) -> dict[int, list[Any]]:
+        """Readings before the batch, for the sensors that need them to debounce."""
+        need: dict[int, tuple[datetime, int]] = {}
+        for sid, rs in by_sensor.items():
+            sensor = rs[0].sensor
+            n = int(rules.debounce_of(sensor.kind, sensor.thresholds).get("readings", 1))
+            seconds = rules.debounce_of(sensor.kind, sensor.thresholds).get("seconds")
+            beyond = any(rules.level_for(r.value, sensor.thresholds) for r in rs)
+            if beyond and f"sensor:{sid}:threshold" not in opened and (n > 1 or seconds):
+                need[sid] = (rs[0].ts, max(n, 64 if seconds else n))
+        if not need:
+            return {}
+        rows = self.session.execute(
+            text("""
+            SELECT n.sid, r.ts, r.value FROM unnest(CAST(:ids AS int[]), CAST(:before AS timestamptz[]),
+                                                    CAST(:lim AS int[])) AS n(sid, before, lim)
+            CROSS JOIN LATERAL (SELECT ts, value FROM readings WHERE sensor_id = n.sid AND ts < n.before
+                                ORDER BY ts DESC LIMIT n.lim) r"""),
+            {
+                "ids": list(need),
+                "before": [v[0] for v in need.values()],
+                "lim": [v[1] for v in need.values()],
+            },
+        )
+        out: dict[int, list[Any]] = defaultdict(list)
+        for sid, ts, value in rows:
+            out[sid].append((ts, value))
+        return {sid: sorted(v) for sid, v in out.items()}
+
+    def _window(self, sensor_id: int, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+        return [
+            tuple(r)
+            for r in self.session.execute(
+                text("SELECT ts, value FROM readings WHERE sensor_id = :s AND ts BETWEEN :a AND :b ORDER BY ts"),
+                {"s": sensor_id, "a": start, "b": end},
+            )
+        ]
+
+    def _rain_totals(self, sensor_id: int, t: dict[str, Any]) -> dict[float, float]:
+        windows = sorted({float(lv["window_h"]) for lv in t.get("levels", []) if "window_h" in lv})
+        if not windows:
+            return {}
+        sums = self.session.execute(
+            text(
+                "SELECT "
+                + ", ".join(f"coalesce(sum(value) FILTER (WHERE ts > :now - interval '{w} hours'), 0)" for w in windows)
+                + f" FROM readings WHERE sensor_id = :s AND ts > :now - interval '{max(windows)} hours'"
+            ),
+            {"s": sensor_id, "now": self.now},
+        ).one()
+        return dict(zip(windows, (float(x) for x in sums), strict=True))
+
+    def _rollup(self, items: set[tuple[int, str]]) -> None:
+        """GB 39496 roll-up of a tailings pond's monitoring item from its points' alarms."""
+        for site_id, kind in sorted(items):
+            is_pond = self.session.scalar(
+                text("SELECT kind = 'tailings_pond' FROM sites WHERE id = :i"), {"i": site_id}
+            )
+            if not is_pond:
+                continue
+            colors = list(
+                self.session.scalars(
+                    text(
+                        "SELECT a.color FROM alarms a JOIN sensors s ON s.id = a.sensor_id "
+                        "WHERE a.site_id = :site AND s.kind = :kind AND a.key LIKE 'sensor:%:threshold' "
+                        "AND a.state IN ('raised', 'acknowledged')"
+                    ),
+                    {"site": site_id, "kind": kind},
+                )
+            )
+            color = rules.rollup_color(colors)
+            key = f"site:{site_id}:rollup_{kind}"
+            current = self.load_open([f"{key}"]).get(key)
+            if color != current:
+                self.apply(
+                    Subject(f"site:{site_id}", site_id),
+                    f"rollup_{kind}",
+                    rules.Decision(color, float(len(colors)), None),
+                    f"{kind} roll-up of {len(colors)} points",
+                )
+
+    def clear_offline(self, subjects: list[Subject]) -> None:
+        keys = [f"{s.key_prefix}:offline" for s in subjects]
+        for key in self.load_open(keys):
+            subject = next(s for s in subjects if f"{s.key_prefix}:offline" == key)
+            self.apply(subject, "offline", rules.Decision(None, 0.0, None))
+
+    def gateway(self, gateway_id: str, site_id: int, online: bool) -> None:
+        subject = Subject(f"gateway:{gateway_id}", site_id, gateway_id=gateway_id)
+        key = f"{subject.key_prefix}:offline"
+        opened = self.load_open([key]).get(key)
+        color = load("sensor_thresholds")["offline"]["gateway_color"]
+        if not online and opened is None:
+            self.apply(subject, "offline", rules.Decision(color, 0.0, None), f"gateway {gateway_id} offline")
+        elif online and opened:
+            self.apply(subject, "offline", rules.Decision(None, 1.0, None))
+
+    def sweep_offline(self) -> int:
+        """Sensors silent for N reporting intervals (since their last reading, or registration)."""
+        cfg = load("sensor_thresholds")["offline"]
+        silent = self.session.execute(
+            text("""
+            SELECT s.id, s.site_id, extract(epoch FROM :now - coalesce(s.last_reading_at, s.created_at))
+            FROM sensors s
+            WHERE coalesce(s.last_reading_at, s.created_at) < :now - make_interval(secs => :n * s.interval_s)
+              AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.key = 'sensor' || ':' || s.id || ':' || 'offline'
+                              AND a.state IN ('raised', 'acknowledged'))"""),
+            {"now": self.now, "n": cfg["intervals"]},
+        ).all()
+        for sensor_id, site_id, silent_s in silent:
+            self.apply(
+                Subject(f"sensor:{sensor_id}", site_id, sensor_id),
+                "offline",
+                rules.Decision(cfg["sensor_color"], float(silent_s), None),
+                f"silent for {int(silent_s)} s",
+            )
+        return len(silent)
