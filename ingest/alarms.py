@@ -285,7 +285,7 @@ class AlarmWriter:
                 self.session.scalars(
                     text(
                         "SELECT a.color FROM alarms a JOIN sensors s ON s.id = a.sensor_id "
-                        "WHERE a.site_id = :site AND s.kind = :kind AND a.key LIKE 'sensor:%:threshold' "
+                        "WHERE a.site_id = :site AND s.kind = :kind AND a.kind = 'threshold' "
                         "AND a.state IN ('raised', 'acknowledged')"
                     ),
                     {"site": site_id, "kind": kind},

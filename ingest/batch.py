@@ -159,6 +159,22 @@ class BatchWriter:
             out.alarm_events = alarms.events
         return out
 
+    def keep_failed(self, messages: list[Message], exc: Exception) -> Outcome:
+        """Store a batch that could not be processed, as received, with the error."""
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                text(
+                    "INSERT INTO dead_letters (topic, payload, reason, detail, ingester) "
+                    "VALUES (:topic, :payload, 'ingest_error', :detail, :ingester)"
+                ),
+                [
+                    {"topic": m.topic[:256], "payload": m.payload, "detail": detail, "ingester": self.name}
+                    for m in messages
+                ],
+            )
+        return Outcome(rejected=[(m, Rejection("ingest_error", detail)) for m in messages])
+
     def _store(self, session: Session, readings: list[Reading]) -> int:
         session.execute(
             text(

@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -103,8 +104,14 @@ class Ingester:
         self.client.connect(self.address.host, self.address.port, keepalive=30, clean_start=False, properties=props)
         self.client.loop_start()
 
-    def stop(self) -> None:
-        self.client.disconnect()
+    def stop(self, discard_session: bool = False) -> None:
+        """Disconnect; with discard_session the broker forgets our queue (an ingester leaving
+        the group for good), else it keeps queuing for our return."""
+        props = None
+        if discard_session:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+        self.client.disconnect(properties=props)
         self.client.loop_stop()
 
     def _take_batch(self, timeout: float) -> list[Message]:
@@ -122,12 +129,20 @@ class Ingester:
         return batch
 
     def _commit(self, batch: list[Message], stop: threading.Event) -> Outcome | None:
-        """Process the batch, retrying while the database is unreachable."""
+        """Process the batch, retrying while the database is unreachable. A batch that fails for
+        any other reason is kept whole in dead_letters (reason ingest_error), so that neither the
+        messages nor the ingester are lost to one bug."""
         delay = 0.5
         while not stop.is_set():
             try:
-                return self.writer.process(batch)
-            except DBAPIError as exc:
+                try:
+                    return self.writer.process(batch)
+                except (DBAPIError, psycopg.Error):
+                    raise
+                except Exception as exc:
+                    log.exception("batch of %d failed; keeping it in dead_letters", len(batch))
+                    return self.writer.keep_failed(batch, exc)
+            except (DBAPIError, psycopg.Error) as exc:
                 log.warning(
                     "database unavailable, batch of %d kept for retry: %s",
                     len(batch),
@@ -160,7 +175,7 @@ class Ingester:
         except SQLAlchemyError as exc:  # the next sweep tries again; ingestion goes on
             log.warning("offline sweep skipped: %s", str(exc).splitlines()[0])
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, discard_session: bool = False) -> None:
         self.start()
         next_sweep = time.monotonic() + self.settings.offline_sweep_s
         try:
@@ -184,4 +199,4 @@ class Ingester:
                     self._sweep()
                     next_sweep = time.monotonic() + self.settings.offline_sweep_s
         finally:
-            self.stop()
+            self.stop(discard_session)

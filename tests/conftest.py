@@ -176,3 +176,102 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- MQTT: gateways publishing with their own credentials, and an ingester to receive them ---
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll until predicate() is truthy; returns its value, or fails with the last one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            assert value, f"not reached within {timeout} s (last: {value!r})"
+            return value
+        time.sleep(interval)
+
+
+class GatewayClient:
+    """A real MQTT client logged in as a gateway; publish() waits for the broker's PUBACK."""
+
+    def __init__(self, address, gateway_id: str, site_code: str, password: str, protocol=None) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+        self.gateway_id, self.site_code = gateway_id, site_code
+        self.received: list[tuple[str, bytes]] = []
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"t-{gateway_id}-{os.urandom(3).hex()}",
+            protocol=protocol or MQTTProtocolVersion.MQTTv311,
+        )
+        self.client.username_pw_set(gateway_id, password)
+        self.client.on_message = lambda c, u, m: self.received.append((m.topic, m.payload))
+        connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: connected.set()
+        self.client.connect(address.host, address.port)
+        self.client.loop_start()
+        assert connected.wait(5), "gateway could not connect"
+
+    def topic(self, channel: str) -> str:
+        return f"riskmap/v1/{self.site_code}/{self.gateway_id}/{channel}"
+
+    def publish(self, payload, channel: str = "readings", retain: bool = False) -> None:
+        import json as _json
+
+        body = payload if isinstance(payload, bytes | str) else _json.dumps(payload)
+        info = self.client.publish(self.topic(channel), body, qos=1, retain=retain)
+        info.wait_for_publish(5)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_secrets(seeded: Engine) -> dict[str, str]:
+    import json as _json
+
+    from backend.registry.seed import DEMO_SECRETS
+
+    return _json.loads((DATA_DIR / DEMO_SECRETS).read_text())
+
+
+@pytest.fixture(scope="session")
+def gateway(stack: Stack, gateway_secrets: dict[str, str]):
+    """gateway(site_code, n=1) -> a connected GatewayClient for that site's n-th gateway."""
+    from ingest.mqtt import BrokerAddress
+
+    address = BrokerAddress.parse(stack.mosquitto.url())
+    opened: list[GatewayClient] = []
+
+    def connect(site_code: str, n: int = 1, protocol=None) -> GatewayClient:
+        gid = f"{site_code}-GW{n:02d}"
+        client = GatewayClient(address, gid, site_code, gateway_secrets[gid], protocol)
+        opened.append(client)
+        return client
+
+    yield connect
+    for c in opened:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def ingester(seeded: Engine, stack: Stack):
+    """The real ingester in a thread, for the module; its session is discarded at the end."""
+    from backend.core.config import IngestSettings
+    from ingest.ingester import Ingester
+    from ingest.mqtt import BrokerAddress
+
+    settings = IngestSettings(offline_sweep_s=10**9, batch_wait_ms=20)
+    ing = Ingester(seeded, f"test-{os.urandom(3).hex()}", settings, BrokerAddress.parse(stack.mosquitto.url()))
+    stop = threading.Event()
+    thread = threading.Thread(target=ing.run, args=(stop, True), daemon=True)
+    thread.start()
+    assert ing.connected.wait(10), "the ingester did not connect"
+    time.sleep(0.3)  # subscriptions granted
+    yield ing
+    stop.set()
+    thread.join(15)

@@ -72,7 +72,7 @@
         [["编码", p.code], ["类型", p.kind_zh], ["企业", p.enterprise], ["状态", STATUS_ZH[p.status] || p.status],
          ["固有风险", levels[p.inherent_level].name_zh]].map(function (r) {
           return "<tr><th>" + r[0] + "</th><td>" + esc(r[1]) + "</td></tr>";
-        }).join("") + '</table><ul class="reasons">' + reasons + "</ul></div>";
+        }).join("") + '</table><ul class="reasons">' + reasons + '</ul><div class="charts"></div></div>';
     }
 
     function refreshVisibility() {
@@ -141,7 +141,7 @@
         });
         m.feature = f;
         m.bindPopup(popup(p), { maxWidth: 360 });
-        m.on("popupopen", function () { showExposure(p.code); });
+        m.on("popupopen", function (e) { showExposure(p.code); state.showReadings(p.code, e.popup.getElement()); });
         state.sites[p.kind][p.color].addLayer(m);
         state.markers.push(m);
       });
@@ -176,7 +176,143 @@
       state.legend = c;
     }
 
-    state.ready = Promise.all([regionsLoaded, sitesLoaded]).then(function () {
+
+    // --- live monitoring: alert panel, pulsing alarmed sites, reading charts -------------------
+    var alerts = { byId: {}, received: 0, source: null, rings: L.layerGroup().addTo(map) };
+    state.alerts = alerts;
+    var ringRenderer = L.svg();
+    var KIND_ZH = { threshold: "超限", rate: "变化速率", rain: "累计雨量", offline: "离线", covert: "明停暗采" };
+
+    function alarmLabel(a) {
+      if (a.kind.indexOf("rollup_") === 0) { return "监测项综合预警"; }
+      return (a.location_label || a.sensor || "") + " " + (KIND_ZH[a.kind] || a.kind);
+    }
+
+    function fmt(v) { return v == null ? "—" : (Math.round(v * 1000) / 1000).toString(); }
+
+    function renderAlerts() {
+      var list = Object.keys(alerts.byId).map(function (k) { return alerts.byId[k]; })
+        .filter(function (a) { return a.state === "raised" || a.state === "acknowledged"; })
+        .sort(function (a, b) { return b.updated_at < a.updated_at ? -1 : 1; });
+      panelCount.textContent = list.length;
+      var token = sessionStorage.getItem("riskmapToken");
+      panelList.innerHTML = list.slice(0, 200).map(function (a) {
+        var lv = byColor[a.color];
+        return '<li class="alert ' + a.state + '" data-id="' + a.id + '" data-site="' + esc(a.site) + '">' +
+          '<i style="background:' + lv.hex + '"></i><b>' + esc(a.site_name) + "</b> " +
+          '<span class="what">' + esc(alarmLabel(a)) + "</span><br>" +
+          '<span class="value">' + fmt(a.value) + " " + esc(a.unit || "") + " / 阈值 " + fmt(a.threshold) + "</span> " +
+          '<span class="time">' + esc((a.updated_at || "").slice(11, 19)) + "</span>" +
+          (a.state === "raised" && token ? ' <button class="ack" data-id="' + a.id + '">确认</button>' :
+           a.state === "acknowledged" ? ' <span class="acked">已确认 ' + esc(a.acknowledged_by || "") + "</span>" : "") +
+          "</li>";
+      }).join("");
+      alerts.rings.clearLayers();
+      var worst = {};
+      list.forEach(function (a) {
+        if (!worst[a.site] || levels[byColor[a.color].level].level < levels[byColor[worst[a.site]].level].level) {
+          worst[a.site] = a.color;
+        }
+      });
+      Object.keys(worst).forEach(function (code) {
+        var m = markerByCode[code];
+        if (!m) { return; }
+        L.circleMarker(m.getLatLng(), {
+          renderer: ringRenderer, radius: 13, color: byColor[worst[code]].hex, weight: 3, fill: false,
+          className: "riskmap-pulse", interactive: false
+        }).addTo(alerts.rings);
+      });
+    }
+
+    function upsertAlarm(a) {
+      alerts.byId[a.id] = a;
+      alerts.received += 1;
+      renderAlerts();
+    }
+
+    var panel = L.control({ position: "topleft" });
+    var panelList, panelCount;
+    panel.onAdd = function () {
+      var div = L.DomUtil.create("div", "riskmap-alerts");
+      div.innerHTML = '<div class="head">实时报警 <span class="count">0</span>' +
+        '<span class="live" title="实时连接">●</span></div>' +
+        '<div class="token"><input type="password" placeholder="操作员令牌 (确认报警)"></div><ul></ul>';
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      panelList = div.querySelector("ul");
+      panelCount = div.querySelector(".count");
+      var input = div.querySelector("input");
+      input.value = sessionStorage.getItem("riskmapToken") || "";
+      input.addEventListener("change", function () { sessionStorage.setItem("riskmapToken", input.value.trim()); renderAlerts(); });
+      panelList.addEventListener("click", function (e) {
+        var id = e.target.getAttribute("data-id");
+        if (e.target.classList.contains("ack")) {
+          fetch(config.api + "/alarms/" + id + "/ack", {
+            method: "POST", headers: { "Authorization": "Bearer " + sessionStorage.getItem("riskmapToken"),
+                                       "Content-Type": "application/json" },
+            body: JSON.stringify({ comment: "地图确认" })
+          }).then(function (r) { return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status)); })
+            .then(upsertAlarm, function (err) { state.errors.push(String(err)); alert("确认失败: " + err); });
+          return;
+        }
+        var li = e.target.closest("li.alert");
+        var m = li && markerByCode[li.getAttribute("data-site")];
+        if (m) { map.setView(m.getLatLng(), Math.max(map.getZoom(), 11)); m.openPopup(); }
+      });
+      return div;
+    };
+
+    var markerByCode = {};
+    function startLive() {
+      if (config.data) { return Promise.resolve(); }
+      state.markers.forEach(function (m) { markerByCode[m.feature.properties.code] = m; });
+      panel.addTo(map);
+      return fetchJson(config.api + "/alarms?state=active&limit=500").then(function (list) {
+        list.forEach(function (a) { alerts.byId[a.id] = a; });
+        renderAlerts();
+        var source = new EventSource(config.api + "/alarms/stream");
+        alerts.source = source;
+        source.addEventListener("alarm", function (e) { upsertAlarm(JSON.parse(e.data)); });
+        source.onopen = function () { panel.getContainer().classList.add("connected"); };
+        source.onerror = function () { panel.getContainer().classList.remove("connected"); };
+      });
+    }
+
+    function sparkline(series) {
+      var pts = series.points;
+      if (!pts.length) { return '<div class="chart empty">' + esc(series.sensor) + " 无数据</div>"; }
+      var t = series.thresholds || {}, first = (t.levels || []).filter(function (l) { return !l.window_h; })[0];
+      var values = pts.map(function (p) { return p.value; });
+      if (first) { values.push(first.value); }
+      var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values), w = 240, h = 48;
+      var t0 = Date.parse(pts[0].ts), t1 = Date.parse(pts[pts.length - 1].ts) || t0 + 1;
+      var x = function (ts) { return ((Date.parse(ts) - t0) / Math.max(t1 - t0, 1)) * w; };
+      var y = function (v) { return h - ((v - lo) / Math.max(hi - lo, 1e-9)) * h; };
+      var line = pts.map(function (p) { return x(p.ts).toFixed(1) + "," + y(p.value).toFixed(1); }).join(" ");
+      var limit = first ? '<line x1="0" x2="' + w + '" y1="' + y(first.value).toFixed(1) + '" y2="' + y(first.value).toFixed(1) +
+        '" stroke="' + byColor[first.color].hex + '" stroke-dasharray="4 3"/>' : "";
+      return '<div class="chart"><div>' + esc(series.sensor) + " · " + fmt(pts[pts.length - 1].value) + " " + esc(series.unit) +
+        '</div><svg width="' + w + '" height="' + h + '">' + limit +
+        '<polyline fill="none" stroke="#08519c" stroke-width="1.5" points="' + line + '"/></svg></div>';
+    }
+
+    function showReadings(code, popupEl) {
+      if (config.data) { return; }
+      fetchJson(config.api + "/sites/" + encodeURIComponent(code)).then(function (site) {
+        var alarmed = {};
+        Object.keys(alerts.byId).forEach(function (k) { if (alerts.byId[k].site === code) { alarmed[alerts.byId[k].sensor] = 1; } });
+        var sensors = site.properties.sensors.slice().sort(function (a, b) { return (alarmed[b.code] || 0) - (alarmed[a.code] || 0); }).slice(0, 3);
+        return Promise.all(sensors.map(function (s) {
+          return fetchJson(config.api + "/sensors/" + encodeURIComponent(s.code) + "/readings");
+        }));
+      }).then(function (series) {
+        var box = popupEl.querySelector(".charts");
+        if (box) { box.innerHTML = series.map(sparkline).join(""); state.chartsFor = code; }
+      }, function (err) { state.errors.push(String(err)); });
+    }
+    state.showReadings = showReadings;
+
+    state.ready = Promise.all([regionsLoaded, sitesLoaded]).then(startLive).then(function () {
       status.textContent = "站点 " + state.siteCount + " 个" + (config.data ? " · 导出于 " + config.exportedAt : "");
       return state;
     }, function (err) {

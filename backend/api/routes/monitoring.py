@@ -62,7 +62,8 @@ def readings(
     if bucket is None:
         rows = session.execute(
             text(
-                "SELECT ts, value, value, value, 1 FROM readings WHERE sensor_id = :s AND ts >= :a AND ts < :b ORDER BY ts"
+                "SELECT ts, value, value, value, 1 FROM readings "
+                "WHERE sensor_id = :s AND ts >= :a AND ts < :b ORDER BY ts"
             ),
             {"s": sensor.id, "a": from_, "b": to},
         )
