@@ -51,6 +51,7 @@ class Ingester:
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.generation = 0  # bumped on every (re)connect: acks belong to one connection
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self.stats = {"messages": 0, "stored": 0, "duplicates": 0, "rejected": 0, "batches": 0}
         self.client = self._client()
 
@@ -68,6 +69,7 @@ class Ingester:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         return c
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
@@ -87,6 +89,16 @@ class Ingester:
             self.address.port,
             getattr(flags, "session_present", None),
         )
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, reasons: list[object], props: object
+    ) -> None:
+        granted = [str(r) for r in reasons]
+        if all(r.startswith("Granted") for r in granted):
+            self.subscribed.set()
+            log.info("subscribed: %s", ", ".join(granted))
+        else:
+            log.error("subscription refused: %s", granted)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object

@@ -54,6 +54,10 @@ def stack() -> Iterator[Stack]:
     s = Stack(DATA_DIR, database=TEST_DATABASE)
     s.postgres.up("postgres")
     s.postgres.drop_database(TEST_DATABASE)
+    s.mosquitto.stop()
+    # A fresh broker store too: no session or queue left over from an earlier run.
+    for leftover in (DATA_DIR / "mqtt" / "data").glob("mosquitto.db*"):
+        leftover.unlink()
     s.up()
     yield s
     s.down()
