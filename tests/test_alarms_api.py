@@ -1,0 +1,254 @@
+"""Alarms over HTTP (list, acknowledge, close, SSE), time series, dead letters, one alarm per
+condition under concurrency, and the live alert panel in the browser."""
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from backend.domain import alarm_rules as rules
+from backend.domain.kinds import Role
+from ingest.alarms import AlarmWriter, Subject
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.usefixtures("ingester")
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def ts(seconds_ago: float = 0) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat(timespec="milliseconds")
+
+
+def sensor(engine: Engine, site: str, kind: str) -> tuple[str, int]:
+    with engine.connect() as c:
+        return tuple(
+            c.execute(
+                text(
+                    "SELECT se.code, se.id FROM sensors se JOIN sites s ON s.id = se.site_id WHERE s.code = :s "
+                    "AND se.kind = :k ORDER BY se.code LIMIT 1"
+                ),
+                {"s": site, "k": kind},
+            ).one()
+        )
+
+
+def raise_alarm(engine: Engine, gateway, site: str) -> tuple[str, int]:
+    code, sid = sensor(engine, site, "methane")
+    gateway(site).publish({"sensor": code, "ts": ts(5), "value": 1.8})
+    return code, wait_until(lambda: _open_id(engine, sid))
+
+
+def _open_id(engine: Engine, sensor_id: int) -> int | None:
+    with engine.connect() as c:
+        return c.scalar(
+            text("SELECT id FROM alarms WHERE key = :k AND state IN ('raised', 'acknowledged')"),
+            {"k": f"sensor:{sensor_id}:threshold"},
+        )
+
+
+def test_list_acknowledge_clear_close(client: TestClient, tokens: dict[Role, str], seeded: Engine, gateway) -> None:
+    code, alarm_id = raise_alarm(seeded, gateway, "JL-COAL-0006")
+    active = client.get("/api/v1/alarms", params={"site": "JL-COAL-0006"}).json()
+    mine = next(a for a in active if a["id"] == alarm_id)
+    assert (mine["sensor"], mine["color"], mine["level"], mine["state"]) == (code, "red", 1, "raised")
+    assert mine["value"] == 1.8 and mine["threshold"] == 1.5 and mine["unit"] == "%"
+    assert all(a["color"] == "red" for a in client.get("/api/v1/alarms", params={"color": "red"}).json())
+    assert client.post(f"/api/v1/alarms/{alarm_id}/ack").status_code == 401
+    assert client.post(f"/api/v1/alarms/{alarm_id}/ack", headers=_auth(tokens[Role.viewer])).status_code == 403
+    r = client.post(
+        f"/api/v1/alarms/{alarm_id}/ack", json={"comment": "已通知矿方撤人"}, headers=_auth(tokens[Role.operator])
+    )
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged"
+    assert r.json()["acknowledged_by"] == "test-operator" and r.json()["ack_comment"] == "已通知矿方撤人"
+    assert client.post(f"/api/v1/alarms/{alarm_id}/ack", headers=_auth(tokens[Role.operator])).status_code == 409
+    assert client.post(f"/api/v1/alarms/{alarm_id}/close", headers=_auth(tokens[Role.operator])).status_code == 409
+    gateway("JL-COAL-0006").publish({"sensor": code, "ts": ts(1), "value": 0.3})
+    wait_until(lambda: client.get(f"/api/v1/alarms/{alarm_id}").json()["state"] == "cleared")
+    closed = client.post(f"/api/v1/alarms/{alarm_id}/close", headers=_auth(tokens[Role.operator])).json()
+    assert closed["state"] == "closed"
+    history = client.get(f"/api/v1/alarms/{alarm_id}").json()["events"]
+    assert [(e["event"], e["actor"]) for e in history] == [
+        ("raised", "system"),
+        ("acknowledged", "token:test-operator"),
+        ("cleared", "system"),
+        ("closed", "token:test-operator"),
+    ]
+    audit = client.get(
+        "/api/v1/audit", params={"entity": "alarms", "key": str(alarm_id)}, headers=_auth(tokens[Role.admin])
+    ).json()
+    assert {e["action"] for e in audit} == {"acknowledged", "closed"}
+
+
+def test_sse_stream_delivers_alarm_changes(live_server: str, seeded: Engine, gateway) -> None:
+    events: list[dict] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with httpx.Client(timeout=20) as c, c.stream("GET", live_server + "/api/v1/alarms/stream") as r:
+            for line in r.iter_lines():
+                opened.set()
+                if line.startswith("data:"):
+                    events.append(json.loads(line[5:]))
+                    if len(events) >= 1:
+                        return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    assert opened.wait(10)
+    time.sleep(0.5)  # LISTEN is in place
+    code, alarm_id = raise_alarm(seeded, gateway, "JL-COAL-0007")
+    t.join(15)
+    assert events and events[0]["id"] == alarm_id and events[0]["sensor"] == code
+    assert events[0]["site"] == "JL-COAL-0007" and events[0]["event"] == "raised"
+
+
+def test_readings_are_downsampled_over_long_ranges(client: TestClient, seeded: Engine, gateway) -> None:
+    code, _ = sensor(seeded, "JL-COAL-0008", "carbon_monoxide")
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    gw = gateway("JL-COAL-0008")
+    for batch in range(6):
+        gw.publish(
+            {
+                "readings": [
+                    {
+                        "sensor": code,
+                        "ts": (start + timedelta(seconds=10 * (batch * 100 + i))).isoformat(),
+                        "value": 2.0 + (i % 10) / 10,
+                    }
+                    for i in range(100)
+                ]
+            }
+        )
+    frm, to = start.isoformat(), (start + timedelta(hours=2)).isoformat()
+    full = wait_until(
+        lambda: (
+            (r := client.get(f"/api/v1/sensors/{code}/readings", params={"from": frm, "to": to}).json())["readings"]
+            == 600
+            and r
+        )
+    )
+    assert full["every_s"] is not None and len(full["points"]) <= 500
+    assert sum(p["n"] for p in full["points"]) == 600
+    assert all(p["min"] <= p["value"] <= p["max"] for p in full["points"])
+    hourly = client.get(f"/api/v1/sensors/{code}/readings", params={"from": frm, "to": to, "every": "1h"}).json()
+    assert len(hourly["points"]) == 2 and hourly["every_s"] == 3600
+    raw = client.get(
+        f"/api/v1/sensors/{code}/readings",
+        params={"from": start.isoformat(), "to": (start + timedelta(minutes=5)).isoformat()},
+    ).json()
+    assert raw["every_s"] is None and len(raw["points"]) == 30
+    assert client.get(f"/api/v1/sensors/{code}/readings", params={"every": "soon"}).status_code == 422
+    assert client.get(f"/api/v1/sensors/{code}/readings", params={"from": to, "to": frm}).status_code == 422
+    assert client.get("/api/v1/sensors/NOPE/readings").status_code == 404
+
+
+def test_dead_letters_need_an_operator(client: TestClient, tokens: dict[Role, str], gateway) -> None:
+    gateway("JL-COAL-0009").publish(b"{broken")
+    assert client.get("/api/v1/ingest/dead-letters").status_code == 401
+    rows = wait_until(
+        lambda: client.get(
+            "/api/v1/ingest/dead-letters", params={"reason": "malformed_json"}, headers=_auth(tokens[Role.operator])
+        ).json()
+    )
+    assert any(r["payload"] == "{broken" and r["topic"].endswith("/readings") for r in rows)
+
+
+def test_concurrent_writers_never_open_two_alarms(seeded: Engine) -> None:
+    with seeded.connect() as c:
+        sensor_id, site_id = c.execute(text("SELECT id, site_id FROM sensors ORDER BY id DESC LIMIT 1")).one()
+    barrier = threading.Barrier(8)
+    errors: list[Exception] = []
+
+    def write(value: float) -> None:
+        try:
+            with Session(seeded) as s, s.begin():
+                writer = AlarmWriter(s, datetime.now(UTC))
+                barrier.wait()
+                writer.apply(
+                    Subject(f"sensor:{sensor_id}", site_id, sensor_id),
+                    "concurrency",
+                    rules.Decision("orange", value, 1.0),
+                )
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(1.0 + i / 100,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert errors == []
+    with seeded.connect() as c:
+        assert (
+            c.scalar(text("SELECT count(*) FROM alarms WHERE key = :k"), {"k": f"sensor:{sensor_id}:concurrency"}) == 1
+        )
+
+
+READY = """
+const done = arguments[arguments.length - 1];
+const wait = () => window.riskmap && window.riskmap.ready
+    ? window.riskmap.ready.then(() => done(true), e => done(String(e)))
+    : setTimeout(wait, 50);
+wait();
+"""
+
+
+def test_alert_panel_shows_a_new_alarm_within_two_seconds(
+    browser, live_server: str, seeded: Engine, gateway, artifacts, tokens: dict[Role, str]
+) -> None:
+    browser.get(live_server + "/")
+    assert browser.execute_async_script(READY) is True
+    wait_until(
+        lambda: browser.execute_script(
+            "return !!(window.riskmap.alerts.source && window.riskmap.alerts.source.readyState === 1)"
+        )
+    )
+    code, _ = sensor(seeded, "JL-COAL-0010", "methane")
+    gw = gateway("JL-COAL-0010")
+    t0 = time.monotonic()
+    gw.publish({"sensor": code, "ts": ts(1), "value": 2.2})
+    item = wait_until(
+        lambda: browser.execute_script(
+            "const li = [...document.querySelectorAll('.riskmap-alerts li')].find(l => l.dataset.site === arguments[0]);"
+            "return li ? li.innerText : null;",
+            "JL-COAL-0010",
+        ),
+        timeout=5,
+        interval=0.02,
+    )
+    elapsed = time.monotonic() - t0
+    assert elapsed < 2.0, f"alarm took {elapsed:.2f} s to appear"
+    assert "2.2" in item and "1.5" in item
+    rings = browser.execute_script("return window.riskmap.alerts.rings.getLayers().length")
+    assert rings >= 1
+    browser.save_screenshot(str(artifacts / "alert-panel.png"))
+    # An operator acknowledges from the panel.
+    browser.execute_script("sessionStorage.setItem('riskmapToken', arguments[0]);", tokens[Role.operator])
+    browser.execute_script(
+        "window.riskmap.alerts.byId && Object.values(window.riskmap.alerts.byId)"
+        ".forEach(a => a); document.querySelector('.riskmap-alerts input').value = arguments[0];"
+        "document.querySelector('.riskmap-alerts input').dispatchEvent(new Event('change'));",
+        tokens[Role.operator],
+    )
+    browser.execute_script(
+        "const li = [...document.querySelectorAll('.riskmap-alerts li')].find(l => l.dataset.site === arguments[0]);"
+        "li.querySelector('button.ack').click();",
+        "JL-COAL-0010",
+    )
+    wait_until(
+        lambda: browser.execute_script(
+            "const li = [...document.querySelectorAll('.riskmap-alerts li')].find(l => l.dataset.site === arguments[0]);"
+            "return li && li.classList.contains('acknowledged');",
+            "JL-COAL-0010",
+        )
+    )
+    browser.save_screenshot(str(artifacts / "alert-panel-acknowledged.png"))
