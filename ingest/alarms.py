@@ -160,6 +160,7 @@ class AlarmWriter:
         keys += [f"site:{rs[0].sensor.site_id}:covert" for rs in by_sensor.values()]
         opened = self.load_open(keys)
         history = self._history(by_sensor, opened)
+        window_min = self._window_minima(by_sensor)
         rollup_items: set[tuple[int, str]] = set()
         for sid, rs in by_sensor.items():
             sensor, subject = rs[0].sensor, subjects[sid]
@@ -188,16 +189,10 @@ class AlarmWriter:
                     )
                 if sensor.site_id and self._open.get(f"{subject.key_prefix}:threshold") != before:
                     rollup_items.add((sensor.site_id, sensor.kind))
-            if "rate_of_change" in t:
-                rule = t["rate_of_change"]
-                window = self._window(sid, rs[-1].ts - timedelta(seconds=rule["window_s"]), rs[-1].ts)
-                if window:
-                    self._decide(
-                        subject,
-                        "rate",
-                        rules.rate_decision(window, rule, self._open.get(f"{subject.key_prefix}:rate")),
-                        f"{sensor.kind} rate",
-                    )
+            if sid in window_min:
+                open_rate = self._open.get(f"{subject.key_prefix}:rate")
+                decision = rules.rate_decision(rs[-1].value, window_min[sid], t["rate_of_change"], open_rate)
+                self._decide(subject, "rate", decision, f"{sensor.kind} rate")
             covert = load("sensor_thresholds")["covert_production"]
             if "idle_max" in t and sensor.site_status in covert["statuses"]:
                 active = rules.is_active(rs[-1].value, t)
@@ -250,14 +245,26 @@ class AlarmWriter:
             out[sid].append((ts, value))
         return {sid: sorted(v) for sid, v in out.items()}
 
-    def _window(self, sensor_id: int, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
-        return [
-            tuple(r)
-            for r in self.session.execute(
-                text("SELECT ts, value FROM readings WHERE sensor_id = :s AND ts BETWEEN :a AND :b ORDER BY ts"),
-                {"s": sensor_id, "a": start, "b": end},
-            )
-        ]
+    def _window_minima(self, by_sensor: dict[int, list[Reading]]) -> dict[int, float]:
+        """For sensors with a rate-of-change rule: the lowest value within the rule's window
+        before their newest reading, in one query for the whole batch."""
+        wanted = {
+            sid: (rs[-1].ts - timedelta(seconds=rs[0].sensor.thresholds["rate_of_change"]["window_s"]), rs[-1].ts)
+            for sid, rs in by_sensor.items()
+            if "rate_of_change" in rs[0].sensor.thresholds
+        }
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            text("""
+            SELECT n.sid, m.low
+            FROM unnest(CAST(:ids AS int[]), CAST(:a AS timestamptz[]), CAST(:b AS timestamptz[])) AS n(sid, a, b)
+            CROSS JOIN LATERAL (SELECT min(value) AS low FROM readings
+                                WHERE sensor_id = n.sid AND ts BETWEEN n.a AND n.b) m
+            WHERE m.low IS NOT NULL"""),
+            {"ids": list(wanted), "a": [v[0] for v in wanted.values()], "b": [v[1] for v in wanted.values()]},
+        )
+        return dict(rows.all())
 
     def _rain_totals(self, sensor_id: int, t: dict[str, Any]) -> dict[float, float]:
         windows = sorted({float(lv["window_h"]) for lv in t.get("levels", []) if "window_h" in lv})

@@ -88,12 +88,9 @@ def _debounced(recent: list[tuple[datetime, float]], first: float, direction: st
     return True
 
 
-def rate_decision(
-    window: list[tuple[datetime, float]], rule: dict[str, Any], open_color: str | None
-) -> Decision | None:
+def rate_decision(value: float, window_min: float, rule: dict[str, Any], open_color: str | None) -> Decision | None:
     """Rise of the newest value over the lowest within the window (CO rising > 5 ppm)."""
-    _, value = window[-1]
-    rise = value - min(v for _, v in window)
+    rise = value - window_min
     if rise > rule["rise"]:
         return None if open_color == rule["color"] else Decision(rule["color"], value, rule["rise"])
     return Decision(None, value, None) if open_color else None
