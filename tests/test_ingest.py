@@ -35,12 +35,15 @@ def sensor(engine: Engine, site: str, kind: str, label: str | None = None, nth: 
     return rows[nth][0], rows[nth][1]
 
 
-def dead(engine: Engine, reason: str, needle: str) -> list:
+def dead(engine: Engine, reason: str, needle: str, topic: str, since: datetime) -> list:
+    """Dead letters of this test: its topic, its reason and text, received since it began."""
     return q(
         engine,
-        "SELECT reason, detail, topic FROM dead_letters WHERE reason = :r "
+        "SELECT reason, detail, topic FROM dead_letters WHERE reason = :r AND topic = :t AND received_at >= :since "
         "AND (convert_from(payload, 'UTF8') LIKE :n OR detail LIKE :n)",
         r=reason,
+        t=topic,
+        since=since,
         n=f"%{needle}%",
     )
 
@@ -115,9 +118,9 @@ def test_every_bad_input_is_dead_lettered_with_its_reason(seeded: Engine, gatewa
     gw = gateway(SITE)
     code, _ = sensor(seeded, SITE, "methane", "回风巷T2")
     other, _ = sensor(seeded, "JL-COAL-0002", "methane")
+    since = datetime.now(UTC) - timedelta(seconds=1)
     gw.publish(make(code, other))
-    found = wait_until(lambda: dead(seeded, reason, needle), timeout=10)
-    assert found[0][2] == gw.topic("readings")
+    wait_until(lambda: dead(seeded, reason, needle, gw.topic("readings"), since), timeout=10)
 
 
 def test_one_bad_reading_does_not_cost_the_good_ones(seeded: Engine, gateway) -> None:
@@ -125,6 +128,7 @@ def test_one_bad_reading_does_not_cost_the_good_ones(seeded: Engine, gateway) ->
     good, gid = sensor(seeded, SITE, "carbon_monoxide")
     errors_topic = gw.topic("errors")
     gw.client.subscribe(errors_topic, qos=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     gw.publish(
         {
             "readings": [
@@ -135,16 +139,19 @@ def test_one_bad_reading_does_not_cost_the_good_ones(seeded: Engine, gateway) ->
         }
     )
     wait_until(lambda: stored(seeded, gid, 3.25) == 1 and stored(seeded, gid, 35000.0) == 1)
-    rows = dead(seeded, "unknown_sensor", "GHOST-1")
+    rows = dead(seeded, "unknown_sensor", "GHOST-1", gw.topic("readings"), since)
     assert rows and "GHOST-1" in rows[0][1]
-    report = wait_until(lambda: [json.loads(p) for t, p in gw.received if t == errors_topic])
+    report = wait_until(
+        lambda: [r for t, p in gw.received if t == errors_topic for r in [json.loads(p)] if "GHOST-1" in r["detail"]]
+    )
     assert report[0]["reason"] == "unknown_sensor" and report[0]["reading"] == 1
 
 
 def test_unknown_gateway_and_bad_status_are_dead_lettered(seeded: Engine, gateway) -> None:
     gw = gateway(SITE)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     gw.publish("sleeping", channel="status")
-    assert wait_until(lambda: dead(seeded, "wrong_shape", "online"))
+    assert wait_until(lambda: dead(seeded, "wrong_shape", "online", gw.topic("status"), since))
 
 
 def test_fuzz_10000_malformed_messages_then_a_good_one(seeded: Engine, gateway) -> None:
