@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from backend.domain import alarm_rules as rules
 from backend.domain.standards import load
 from backend.risk.engine import regrade
+from backend.warnings.service import gauge_alarm
 from ingest.payload import Reading, SensorInfo
 
 RETURNED = "id, key, site_id, sensor_id, gateway_id, kind, color, state, value, threshold, message"
@@ -45,6 +46,7 @@ class AlarmWriter:
         self.session, self.now = session, now
         self.events: list[dict[str, Any]] = []
         self.sites: set[int] = set()
+        self.gauges: list[tuple[int, str]] = []  # rain gauges past a threshold: flood-season broadcasts
         self._open: dict[str, str] = {}
 
     # --- reading and writing alarms -------------------------------------------------------
@@ -145,12 +147,17 @@ class AlarmWriter:
         }
         self.events.append(payload)
         self.sites.add(row.site_id)
+        if kind == "rain" and event in {"raised", "escalated"} and row.color:
+            self.gauges.append((row.site_id, row.color))
         self.session.execute(text("SELECT pg_notify('riskmap_alarms', :p)"), {"p": json.dumps(payload)})
 
     def finish(self) -> None:
         """The sites whose alarms changed are regraded in the same transaction."""
         if self.sites:
             regrade(self.session, sorted(self.sites), self.now)
+        if self.gauges:
+            for site_id, color in self.gauges:
+                gauge_alarm(self.session, site_id, color, self.now)
 
     # --- the rules ---------------------------------------------------------------------------
 

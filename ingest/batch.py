@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from backend.core.config import IngestSettings
+from backend.warnings.service import WarningError, acknowledge
 from ingest.alarms import AlarmWriter, Subject
 from ingest.payload import Reading, Reason, Rejection, SensorInfo, Topic, check_reading, parse_message
 
@@ -89,6 +90,7 @@ class BatchWriter:
         readings: list[Reading] = []
         dead: list[dict[str, Any]] = []
         statuses: list[tuple[str, int, str]] = []
+        acks: list[tuple[Message, str, int, bool]] = []
         max_age = timedelta(seconds=self.settings.max_age_s)
         max_future = timedelta(seconds=self.settings.max_future_s)
 
@@ -107,7 +109,7 @@ class BatchWriter:
 
         for m in messages:
             topic = Topic.parse(m.topic, self.root)
-            if topic is None or topic.channel not in {"readings", "status"}:
+            if topic is None or topic.channel not in {"readings", "status", "ack"}:
                 reject(m, Rejection(Reason.TOPIC, f"not a topic of the contract: {m.topic[:200]}"))
                 continue
             gateway = self.register.gateways.get(topic.gateway_id)
@@ -116,6 +118,13 @@ class BatchWriter:
                     m,
                     Rejection(Reason.UNKNOWN_GATEWAY, f"no gateway {topic.gateway_id!r} at site {topic.site_code!r}"),
                 )
+                continue
+            if topic.channel == "ack":
+                try:
+                    body = json.loads(m.payload)
+                    acks.append((m, topic.site_code, int(body["broadcast"]), bool(body.get("evacuated", False))))
+                except (ValueError, KeyError, TypeError):
+                    reject(m, Rejection(Reason.SHAPE, 'ack must be {"broadcast": <id>, "evacuated": true|false}'))
                 continue
             if topic.channel == "status":
                 state = m.payload.decode(errors="replace").strip()
@@ -151,6 +160,19 @@ class BatchWriter:
                     dead,
                 )
             alarms = AlarmWriter(session, now)
+            for m, site_code, broadcast_id, evacuated in acks:
+                try:
+                    with session.begin_nested():
+                        acknowledge(session, broadcast_id, None, site_code, evacuated, "mqtt", now)
+                except WarningError as exc:
+                    out.rejected.append((m, Rejection("bad_ack", str(exc))))
+                    session.execute(
+                        text(
+                            "INSERT INTO dead_letters (topic, payload, reason, detail, ingester) "
+                            "VALUES (:t, :p, 'bad_ack', :d, :i)"
+                        ),
+                        {"t": m.topic, "p": m.payload, "d": str(exc), "i": self.name},
+                    )
             for gateway_id, site_id, state in statuses:
                 self._gateway_status(session, alarms, gateway_id, site_id, state, now)
             if readings:

@@ -80,7 +80,7 @@ class Ingester:
         root, group = self.settings.topic_root, self.settings.share_group
         options = SubscribeOptions(qos=1)
         client.subscribe(
-            [(f"$share/{group}/{root}/+/+/readings", options), (f"$share/{group}/{root}/+/+/status", options)]
+            [(f"$share/{group}/{root}/+/+/{channel}", options) for channel in ("readings", "status", "ack")]
         )
         self.connected.set()
         log.info(

@@ -8,7 +8,18 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from backend.api.routes import alarms, audit, enterprises, health, map, monitoring, regions, risk, sites
+from backend.api.routes import (
+    alarms,
+    audit,
+    broadcasts,
+    enterprises,
+    health,
+    map,
+    monitoring,
+    regions,
+    risk,
+    sites,
+)
 from backend.core.config import api_settings
 from maps.build import STATIC
 
@@ -33,7 +44,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimit)
     # Map layers are megabytes of repetitive JSON: a modest level halves the time on the wire.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
-    for module in (health, sites, enterprises, regions, risk, alarms, monitoring, audit, map):
+    for module in (health, sites, enterprises, regions, risk, alarms, monitoring, broadcasts, audit, map):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

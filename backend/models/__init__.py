@@ -2,6 +2,7 @@
 
 from backend.models.admin import ApiToken, AuditEntry
 from backend.models.base import Base
+from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
 from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, Reading, Sensor
 from backend.models.registry import (
     CoalMine,
@@ -22,6 +23,8 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "Broadcast",
+    "BroadcastEvent",
     "CoalMine",
     "DeadLetter",
     "Enterprise",
@@ -32,11 +35,14 @@ __all__ = [
     "InventoryItem",
     "NoncoalMine",
     "Reading",
+    "Recipient",
     "Region",
     "Sensor",
     "Site",
     "SiteRisk",
     "SiteRiskChange",
+    "SmsOutbox",
     "TailingsPond",
     "WeatherWarning",
+    "Webhook",
 ]

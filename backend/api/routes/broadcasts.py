@@ -1,0 +1,315 @@
+"""Flood-season early warning over HTTP: weather warnings in (CAP or JSON), broadcasts out
+(JSON, CAP XML, Atom), 叫应 acknowledgements, webhooks and the deadline sweep."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from xml.etree import ElementTree as ET
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from geoalchemy2.shape import to_shape
+from pydantic import BaseModel, Field, HttpUrl, model_validator
+from shapely.geometry import MultiPolygon, Polygon, mapping
+from sqlalchemy import select, text
+
+from backend.api.deps import Admin, Operator, ReadAccess, SessionDep
+from backend.core.audit import record
+from backend.domain import cap
+from backend.domain.cap import CapError
+from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
+from backend.warnings import service
+from backend.warnings.service import WarningError, WarningIn
+
+router = APIRouter(prefix="/api/v1", tags=["flood-season warnings"])
+Color = Literal["red", "orange", "yellow", "blue"]
+
+
+def _bad(exc: Exception, field: str) -> HTTPException:
+    return HTTPException(422, [{"loc": ["body", field], "msg": str(exc)}])
+
+
+class WeatherWarningJSON(BaseModel):
+    identifier: str = Field(min_length=1, max_length=128)
+    color: Color
+    polygon: dict[str, Any] | None = Field(None, description="GeoJSON Polygon or MultiPolygon")
+    adcodes: list[Annotated[str, Field(pattern=r"^\d{6}$")]] = Field(default_factory=list, max_length=200)
+    onset: datetime | None = None
+    expires: datetime | None = None
+    msg_type: Literal["Alert", "Update", "Cancel"] = "Alert"
+    references: list[str] = Field(default_factory=list)
+    status: Literal["Actual", "Exercise"] = "Actual"
+    sender: str = Field("", max_length=128)
+
+    @model_validator(mode="after")
+    def _area(self) -> WeatherWarningJSON:
+        if self.msg_type != "Cancel" and not self.polygon and not self.adcodes:
+            raise ValueError("give polygon or adcodes")
+        return self
+
+
+@router.post("/weather-warnings", status_code=201)
+async def receive_weather_warning(request: Request, session: SessionDep, caller: Operator) -> dict[str, Any]:
+    """A rainstorm warning as the weather service publishes it (CAP 1.2 XML), or JSON; Update
+    and Cancel handled. Matching rules issue broadcasts; covered sites are regraded."""
+    body = await request.body()
+    session.info["actor"] = caller.actor
+    now = service.utcnow()
+    try:
+        if "xml" in request.headers.get("content-type", ""):
+            w = cap.parse(body)
+            area = service.area_from(session, None, w.adcodes) if not w.rings else None
+            if w.rings:
+                area = MultiPolygon([Polygon(r) for r in w.rings])
+            warning = WarningIn(
+                w.identifier,
+                w.color,
+                area,
+                w.adcodes,
+                w.onset,
+                w.expires,
+                w.msg_type,
+                w.references,
+                "Exercise" if w.status == "Exercise" else w.status,
+                w.sender,
+                w.event,
+                body.decode("utf-8", "replace"),
+            )
+        else:
+            j = WeatherWarningJSON.model_validate_json(body)
+            area = service.area_from(session, j.polygon, j.adcodes) if j.msg_type != "Cancel" else None
+            warning = WarningIn(
+                j.identifier, j.color, area, j.adcodes, j.onset, j.expires, j.msg_type, j.references, j.status, j.sender
+            )
+        result = service.receive_warning(session, warning, now, caller.actor)
+    except CapError as exc:
+        raise _bad(exc, "cap") from None
+    except WarningError as exc:
+        raise _bad(exc, str(exc).split(":")[0]) from None
+    except ValueError as exc:  # pydantic's ValidationError is one
+        raise HTTPException(422, str(exc)[:1000]) from None
+    record(session, "weather_warning", "weather_warnings", warning.identifier, result)
+    session.commit()
+    return result
+
+
+class BroadcastIn(BaseModel):
+    action: Literal["evacuate", "prepare"] = "evacuate"
+    color: Color
+    polygon: dict[str, Any] | None = None
+    adcodes: list[Annotated[str, Field(pattern=r"^\d{6}$")]] = Field(default_factory=list, max_length=200)
+    sites: list[str] = Field(default_factory=list, max_length=5000, description="site codes; default: by area")
+    expires: datetime | None = None
+    exercise: bool = Field(False, description="a drill: CAP status Exercise, the whole flow, not real")
+    note: str = Field("", max_length=500)
+
+
+@router.post("/broadcasts", status_code=201)
+def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
+    """Issue a broadcast by hand (operator), or a drill with exercise=true."""
+    session.info["actor"] = caller.actor
+    try:
+        area = service.area_from(session, body.polygon, body.adcodes)
+        site_ids = None
+        if body.sites:
+            site_ids = list(session.scalars(text("SELECT id FROM sites WHERE code = ANY(:c)"), {"c": body.sites}))
+            if len(site_ids) != len(set(body.sites)):
+                raise WarningError("sites: unknown site code")
+        b = service.issue(
+            session,
+            body.action,
+            body.color,
+            area,
+            body.adcodes,
+            service.utcnow(),
+            caller.actor,
+            status="Exercise" if body.exercise else "Actual",
+            expires=body.expires,
+            site_ids=site_ids,
+            note=body.note,
+        )
+    except WarningError as exc:
+        raise _bad(exc, str(exc).split(":")[0]) from None
+    record(session, "broadcast_issue", "broadcasts", b.identifier, {"id": b.id, "status": b.status})
+    session.commit()
+    return service.broadcast_out(session, b, with_recipients=True)
+
+
+def _broadcast(session: Any, broadcast_id: int) -> Broadcast:
+    b = session.get(Broadcast, broadcast_id)
+    if b is None:
+        raise HTTPException(404, f"no broadcast {broadcast_id}")
+    return b
+
+
+class UpdateIn(BaseModel):
+    color: Color | None = None
+    action: Literal["evacuate", "prepare"] | None = None
+    expires: datetime | None = None
+    note: str = Field("", max_length=500)
+
+
+@router.post("/broadcasts/{broadcast_id}/update")
+def update_broadcast(broadcast_id: int, body: UpdateIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
+    """Issue a CAP Update that supersedes the broadcast (new colour, action or expiry)."""
+    session.info["actor"] = caller.actor
+    old = _broadcast(session, broadcast_id)
+    if old.state != "active" or old.msg_type == "Cancel":
+        raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
+    site_ids = list(session.scalars(select(Recipient.site_id).where(Recipient.broadcast_id == old.id)))
+    b = service.issue(
+        session,
+        body.action or old.action,
+        body.color or old.color,
+        to_shape(old.area),
+        old.adcodes,
+        service.utcnow(),
+        caller.actor,
+        rule=old.rule,
+        status=old.status,
+        expires=body.expires or old.expires,
+        weather_warning_id=old.weather_warning_id,
+        update_of=old,
+        site_ids=site_ids,
+        note=body.note,
+    )
+    record(session, "broadcast_update", "broadcasts", b.identifier, {"id": b.id, "references": old.identifier})
+    session.commit()
+    return service.broadcast_out(session, b, with_recipients=True)
+
+
+class CancelIn(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+@router.post("/broadcasts/{broadcast_id}/cancel")
+def cancel_broadcast(
+    broadcast_id: int, session: SessionDep, caller: Operator, body: CancelIn | None = None
+) -> dict[str, Any]:
+    """Cancel a broadcast: a CAP Cancel referencing it, and the sites' retained messages cleared."""
+    session.info["actor"] = caller.actor
+    old = _broadcast(session, broadcast_id)
+    if old.state != "active" or old.msg_type == "Cancel":
+        raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
+    c = service.cancel(session, old, service.utcnow(), caller.actor, (body or CancelIn()).reason)
+    record(session, "broadcast_cancel", "broadcasts", c.identifier, {"cancels": old.identifier})
+    session.commit()
+    return service.broadcast_out(session, c)
+
+
+@router.get("/broadcasts", dependencies=[ReadAccess])
+def list_broadcasts(
+    session: SessionDep, state: Literal["active", "all"] = "active", limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[dict[str, Any]]:
+    query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
+    if state == "active":
+        query = query.where(Broadcast.state == "active", Broadcast.msg_type != "Cancel")
+    return [service.broadcast_out(session, b) for b in session.scalars(query)]
+
+
+@router.get("/broadcasts/feed.atom", dependencies=[ReadAccess])
+def feed(request: Request, session: SessionDep) -> Response:
+    """An Atom feed of the current CAP alerts, each entry linking its CAP XML."""
+    atom = "http://www.w3.org/2005/Atom"
+    ET.register_namespace("", atom)
+    root = ET.Element(f"{{{atom}}}feed")
+    base = str(request.base_url).rstrip("/")
+    active = list(
+        session.scalars(
+            select(Broadcast)
+            .where(Broadcast.state == "active", Broadcast.msg_type != "Cancel")
+            .order_by(Broadcast.sent.desc())
+        )
+    )
+    for tag, value in (
+        ("id", f"{base}/api/v1/broadcasts/feed.atom"),
+        ("title", "汛期预警 · 吉林省安全风险平台"),
+        ("updated", (active[0].sent if active else service.utcnow()).isoformat()),
+    ):
+        ET.SubElement(root, f"{{{atom}}}{tag}").text = value
+    ET.SubElement(root, f"{{{atom}}}link", rel="self", href=f"{base}/api/v1/broadcasts/feed.atom")
+    for b in active:
+        e = ET.SubElement(root, f"{{{atom}}}entry")
+        ET.SubElement(e, f"{{{atom}}}id").text = f"urn:cap:{b.identifier}"
+        ET.SubElement(e, f"{{{atom}}}title").text = b.headline
+        ET.SubElement(e, f"{{{atom}}}updated").text = b.sent.isoformat()
+        ET.SubElement(e, f"{{{atom}}}summary").text = b.instruction
+        ET.SubElement(
+            e,
+            f"{{{atom}}}link",
+            rel="alternate",
+            type="application/cap+xml",
+            href=f"{base}/api/v1/broadcasts/{b.id}.xml",
+        )
+    return Response(ET.tostring(root, encoding="unicode", xml_declaration=True), media_type="application/atom+xml")
+
+
+@router.get("/broadcasts/{broadcast_id}.xml", dependencies=[ReadAccess])
+def cap_xml(broadcast_id: int, session: SessionDep) -> Response:
+    return Response(_broadcast(session, broadcast_id).cap_xml, media_type="application/cap+xml")
+
+
+@router.get("/broadcasts/{broadcast_id}", dependencies=[ReadAccess])
+def get_broadcast(broadcast_id: int, session: SessionDep) -> dict[str, Any]:
+    """One broadcast with its area, recipients and their status, and its events."""
+    b = _broadcast(session, broadcast_id)
+    out = service.broadcast_out(session, b, with_recipients=True)
+    out["area"] = mapping(to_shape(b.area))
+    out["events"] = [
+        {
+            "at": e.at.isoformat(),
+            "event": e.event,
+            "channel": e.channel,
+            "actor": e.actor,
+            "recipient": e.recipient_id,
+            "detail": e.detail,
+        }
+        for e in session.scalars(
+            select(BroadcastEvent).where(BroadcastEvent.broadcast_id == b.id).order_by(BroadcastEvent.id)
+        )
+    ]
+    return out
+
+
+class AckIn(BaseModel):
+    token: str = Field(min_length=10, max_length=100)
+    evacuated: bool = Field(False, description="停产撤人 is done")
+
+
+@router.post("/broadcasts/{broadcast_id}/ack")
+def acknowledge(broadcast_id: int, body: AckIn, session: SessionDep) -> dict[str, Any]:
+    """叫应: the enterprise answers with the token its site received; evacuated=true confirms
+    停产撤人, checked against the site's personnel and power sensors."""
+    try:
+        rec = service.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", service.utcnow())
+    except WarningError as exc:
+        raise HTTPException(404 if "no such" in str(exc) else 409, str(exc)) from None
+    session.commit()
+    return {"recipient": rec.id, "status": rec.status, "fake_evacuation": rec.fake_evacuation, "evidence": rec.evidence}
+
+
+@router.post("/broadcasts/sweep")
+def sweep(session: SessionDep, caller: Operator) -> dict[str, int]:
+    """Apply deadlines and escalation now (the platform also does it every minute)."""
+    counts = service.sweep(session, service.utcnow())
+    session.commit()
+    return counts
+
+
+class WebhookIn(BaseModel):
+    url: HttpUrl
+
+
+@router.post("/webhooks", status_code=201)
+def add_webhook(body: WebhookIn, session: SessionDep, caller: Admin) -> dict[str, Any]:
+    """Subscribe a URL to broadcasts; the secret for checking X-Riskmap-Signature is shown once."""
+    secret = secrets.token_urlsafe(32)
+    hook = Webhook(url=str(body.url), secret=secret)
+    session.add(hook)
+    session.info["actor"] = caller.actor
+    session.flush()
+    record(session, "webhook_add", "webhooks", str(hook.id), {"url": hook.url})
+    session.commit()
+    return {"id": hook.id, "url": hook.url, "secret": secret}
