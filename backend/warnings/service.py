@@ -65,10 +65,10 @@ def area_from(session: Session, geojson: dict[str, Any] | None, adcodes: list[st
             raise WarningError("area: expected a valid Polygon or MultiPolygon")
         parts += list(getattr(geom, "geoms", [geom]))
     for code in adcodes:
-        boundary = session.scalar(text("SELECT boundary FROM regions WHERE adcode = :a"), {"a": code})
+        boundary = session.scalar(text("SELECT ST_AsText(boundary) FROM regions WHERE adcode = :a"), {"a": code})
         if boundary is None:
             raise WarningError(f"adcodes: unknown region {code!r}")
-        parts += list(to_shape(boundary).geoms)
+        parts += list(wkt.loads(boundary).geoms)
     if not parts:
         raise WarningError("area: give a polygon or region codes")
     merged = parts[0].union(MultiPolygon(parts[1:])) if len(parts) > 1 else parts[0]
@@ -270,6 +270,11 @@ def issue(
     rule_spec = next((x for x in r["rules"] if x["name"] == rule), None)
     ids = site_ids if site_ids is not None else targets(session, area, rule_spec)
     adcode, region_name = _region_of(session, area)
+    if adcodes:  # named regions describe the area better than the one at its centre
+        names = session.scalars(
+            text("SELECT name FROM regions WHERE adcode = ANY(:a) ORDER BY adcode"), {"a": adcodes}
+        ).all()
+        adcode, region_name = (adcodes[0] if len(adcodes) == 1 else adcodes[0][:2] + "0000"), "、".join(names)
     deadline_min = r["deadlines_min"][color]
     words = {"area": region_name, "color_zh": r["color_zh"][color], "deadline_min": deadline_min}
     sites = session.execute(

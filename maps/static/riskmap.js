@@ -312,7 +312,115 @@
     }
     state.showReadings = showReadings;
 
-    state.ready = Promise.all([regionsLoaded, sitesLoaded]).then(startLive).then(function () {
+
+    // --- flood season: weather warnings, broadcasts and who has answered (叫应) ---------------
+    var STATUS_STYLE = {
+      waiting: ["#888", "待叫应"], acknowledged: ["#2c7bb6", "已应答"], evacuated: ["#1a9641", "已撤人"],
+      overdue: ["#d7191c", "超时未应"]
+    };
+    var flood = { warnings: L.layerGroup().addTo(map), targets: L.layerGroup().addTo(map), broadcasts: [] };
+    state.flood = flood;
+
+    function authHeaders() {
+      return { "Authorization": "Bearer " + (sessionStorage.getItem("riskmapToken") || ""),
+               "Content-Type": "application/json" };
+    }
+
+    function loadFlood() {
+      return Promise.all([
+        fetchJson(config.api + "/weather-warnings"),
+        fetchJson(config.api + "/broadcasts?state=active").then(function (list) {
+          return Promise.all(list.map(function (b) { return fetchJson(config.api + "/broadcasts/" + b.id); }));
+        })
+      ]).then(function (res) {
+        flood.warnings.clearLayers();
+        flood.targets.clearLayers();
+        L.geoJSON(res[0], {
+          style: function (f) { return { color: byColor[f.properties.color].hex, weight: 2, fillOpacity: 0.12 }; },
+          onEachFeature: function (f, l) { l.bindTooltip("气象预警 " + esc(f.properties.event) + " (" + esc(f.properties.color) + ")"); }
+        }).addTo(flood.warnings);
+        flood.broadcasts = res[1];
+        res[1].forEach(function (b) {
+          L.geoJSON(b.area, { style: { color: byColor[b.color].hex, weight: 2, dashArray: "8 5", fillOpacity: 0.06 },
+                              interactive: false }).addTo(flood.warnings);
+          b.recipients.forEach(function (r) {
+            var st = STATUS_STYLE[r.status] || STATUS_STYLE.waiting;
+            L.circleMarker([r.lat, r.lon], { renderer: ringRenderer, radius: 11, color: st[0], weight: 3, fill: false,
+              dashArray: r.status === "overdue" ? "3 3" : null, className: "riskmap-target " + r.status })
+              .bindTooltip(esc(r.site_name) + " · " + st[1] + (r.fake_evacuation ? " · 假停产假撤人" : ""))
+              .addTo(flood.targets);
+          });
+        });
+        renderBroadcasts();
+      });
+    }
+
+    var bpanel = L.control({ position: "bottomleft" });
+    var bbody;
+    bpanel.onAdd = function () {
+      var div = L.DomUtil.create("div", "riskmap-broadcasts");
+      div.innerHTML = '<div class="head">汛期预警 · 叫应</div><div class="list"></div>' +
+        '<form class="issue"><select name="color"><option value="red">红</option><option value="orange" selected>橙</option>' +
+        '<option value="yellow">黄</option></select><select name="action"><option value="evacuate">停产撤人</option>' +
+        '<option value="prepare">做好准备</option></select><select name="adcode"></select>' +
+        '<label><input type="checkbox" name="exercise" checked>演练</label><button>发布</button></form>';
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      bbody = div.querySelector(".list");
+      var form = div.querySelector("form");
+      fetchJson(config.api + "/regions?level=prefecture&simplify_m=5000").then(function (fc) {
+        form.adcode.innerHTML = fc.features.map(function (f) {
+          return '<option value="' + f.properties.adcode + '">' + esc(f.properties.name) + "</option>";
+        }).join("");
+      });
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        fetch(config.api + "/broadcasts", { method: "POST", headers: authHeaders(), body: JSON.stringify({
+          color: form.color.value, action: form.action.value, adcodes: [form.adcode.value],
+          exercise: form.exercise.checked
+        }) }).then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { throw new Error(t); }); })
+          .then(loadFlood, function (err) { state.errors.push(String(err)); alert("发布失败: " + err); });
+      });
+      bbody.addEventListener("click", function (e) {
+        var id = e.target.getAttribute("data-cancel");
+        if (!id) { return; }
+        fetch(config.api + "/broadcasts/" + id + "/cancel", { method: "POST", headers: authHeaders(), body: "{}" })
+          .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } }).then(loadFlood,
+            function (err) { state.errors.push(String(err)); alert("解除失败: " + err); });
+      });
+      return div;
+    };
+
+    function renderBroadcasts() {
+      if (!bbody) { return; }
+      bbody.innerHTML = flood.broadcasts.length ? flood.broadcasts.map(function (b) {
+        var c = b.counts || {};
+        var overdue = b.recipients.filter(function (r) { return r.status === "overdue"; });
+        return '<div class="bc" data-id="' + b.id + '"><i style="background:' + byColor[b.color].hex + '"></i>' +
+          (b.status === "Exercise" ? '<span class="drill">演练</span> ' : "") + "<b>" + esc(b.headline) + "</b><br>" +
+          Object.keys(STATUS_STYLE).map(function (k) {
+            return '<span class="st ' + k + '">' + STATUS_STYLE[k][1] + " " + (c[k] || 0) + "</span>";
+          }).join(" ") + ' <button data-cancel="' + b.id + '">解除</button>' +
+          (overdue.length ? '<div class="overdue">超时: ' + overdue.map(function (r) {
+            return esc(r.enterprise) + (r.escalation ? "（已上报" + (r.escalation > 1 ? "市州" : "县区") + "）" : "");
+          }).join("、") + "</div>" : "") +
+          (b.places && b.places.length ? '<div class="places">下游预警: ' + b.places.map(function (p) {
+            return esc(p.name) + " " + Math.round(p.distance_m) + "m";
+          }).join("、") + "</div>" : "") + "</div>";
+      }).join("") : '<div class="none">无生效预警</div>';
+    }
+
+    function startFlood() {
+      if (config.data) { return Promise.resolve(); }
+      bpanel.addTo(map);
+      control.addOverlay(flood.warnings, "预警区域");
+      control.addOverlay(flood.targets, "叫应状态");
+      setInterval(function () { loadFlood().catch(function (e) { state.errors.push(String(e)); }); }, 10000);
+      return loadFlood();
+    }
+    state.loadFlood = loadFlood;
+
+    state.ready = Promise.all([regionsLoaded, sitesLoaded]).then(startLive).then(startFlood).then(function () {
       status.textContent = "站点 " + state.siteCount + " 个" + (config.data ? " · 导出于 " + config.exportedAt : "");
       return state;
     }, function (err) {

@@ -16,6 +16,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping
 from sqlalchemy import select, text
 
 from backend.api.deps import Admin, Operator, ReadAccess, SessionDep
+from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.core.audit import record
 from backend.domain import cap
 from backend.domain.cap import CapError
@@ -93,6 +94,35 @@ async def receive_weather_warning(request: Request, session: SessionDep, caller:
     record(session, "weather_warning", "weather_warnings", warning.identifier, result)
     session.commit()
     return result
+
+
+@router.get("/weather-warnings", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+def active_weather_warnings(session: SessionDep) -> GeoJSONResponse:
+    """The weather warnings in force now, as GeoJSON polygons with their colour."""
+    rows = session.execute(
+        text(
+            "SELECT identifier, color, event, onset, expires, status, ST_AsGeoJSON(ST_SimplifyPreserveTopology(area, "
+            "0.002), 5) FROM weather_warnings WHERE cancelled_at IS NULL AND (onset IS NULL OR onset <= now()) "
+            "AND (expires IS NULL OR expires > now()) ORDER BY received_at DESC"
+        )
+    )
+    return GeoJSONResponse(
+        collection(
+            feature(
+                g,
+                {
+                    "identifier": i,
+                    "color": c,
+                    "event": e,
+                    "status": st,
+                    "onset": o.isoformat() if o else None,
+                    "expires": x.isoformat() if x else None,
+                },
+                i,
+            )
+            for i, c, e, o, x, st, g in rows
+        )
+    )
 
 
 class BroadcastIn(BaseModel):
