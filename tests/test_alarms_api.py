@@ -252,3 +252,28 @@ def test_alert_panel_shows_a_new_alarm_within_two_seconds(
         )
     )
     browser.save_screenshot(str(artifacts / "alert-panel-acknowledged.png"))
+
+
+def test_rolling_rainfall_and_the_gauge_alarm(client: TestClient, seeded: Engine, gateway) -> None:
+    code, _ = sensor(seeded, "JL-TSF-0040", "rainfall")
+    gw = gateway("JL-TSF-0040")
+    now = datetime.now(UTC).replace(microsecond=0)
+    # 18 readings of 3 mm over the last 3 h: 54 mm in 3 h (orange), well inside 6 h and 12 h too.
+    gw.publish(
+        {
+            "readings": [
+                {"sensor": code, "ts": (now - timedelta(minutes=10 * i + 1)).isoformat(), "value": 3.0}
+                for i in range(18)
+            ]
+        }
+    )
+    out = wait_until(lambda: (r := client.get(f"/api/v1/sensors/{code}/rainfall").json())["mm"]["3h"] == 54 and r)
+    assert out["mm"]["1h"] == 18 and out["mm"]["24h"] == 54 and out["signal"] == "orange"
+    alarm = wait_until(
+        lambda: [a for a in client.get("/api/v1/alarms", params={"site": "JL-TSF-0040"}).json() if a["kind"] == "rain"]
+    )
+    assert alarm[0]["color"] == "orange"
+    assert (
+        client.get(f"/api/v1/sensors/{sensor(seeded, 'JL-TSF-0040', 'dam_displacement')[0]}/rainfall").status_code
+        == 422
+    )

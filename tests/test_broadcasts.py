@@ -557,44 +557,68 @@ wait();
 """
 
 
-def test_map_shows_warning_areas_targets_and_the_broadcast_panel(browser, live_server: str, client: TestClient,
-                                                                 tokens: dict[Role, str], session: Session,
-                                                                 seeded: Engine, artifacts) -> None:
+def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
+    browser, live_server: str, client: TestClient, tokens: dict[Role, str], session: Session, seeded: Engine, artifacts
+) -> None:
     for b in client.get("/api/v1/broadcasts").json():  # start from a clean slate
         client.post(f"/api/v1/broadcasts/{b['id']}/cancel", headers=_auth(tokens[Role.operator]))
     sites = ["JL-COAL-0016", "JL-COAL-0017"]
     pts = [site_point(seeded, s) for s in sites]
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    poly = {"type": "Polygon", "coordinates": [[[min(xs) - .05, min(ys) - .05], [max(xs) + .05, min(ys) - .05],
-                                                [max(xs) + .05, max(ys) + .05], [min(xs) - .05, max(ys) + .05],
-                                                [min(xs) - .05, min(ys) - .05]]]}
-    b = client.post("/api/v1/broadcasts", headers=_auth(tokens[Role.operator]),
-                    json={"color": "red", "sites": sites, "polygon": poly}).json()
+    poly = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [min(xs) - 0.05, min(ys) - 0.05],
+                [max(xs) + 0.05, min(ys) - 0.05],
+                [max(xs) + 0.05, max(ys) + 0.05],
+                [min(xs) - 0.05, max(ys) + 0.05],
+                [min(xs) - 0.05, min(ys) - 0.05],
+            ]
+        ],
+    }
+    b = client.post(
+        "/api/v1/broadcasts",
+        headers=_auth(tokens[Role.operator]),
+        json={"color": "red", "sites": sites, "polygon": poly},
+    ).json()
     token = "k" * 32
     first = next(r for r in b["recipients"] if r["site"] == sites[0])
-    session.execute(text("UPDATE broadcast_recipients SET token_hash = :h WHERE id = :r"),
-                    {"h": service.token_digest(token), "r": first["id"]})
+    session.execute(
+        text("UPDATE broadcast_recipients SET token_hash = :h WHERE id = :r"),
+        {"h": service.token_digest(token), "r": first["id"]},
+    )
     session.commit()
     assert client.post(f"/api/v1/broadcasts/{b['id']}/ack", json={"token": token, "evacuated": True}).status_code == 200
     service.sweep(session, datetime.now(UTC) + timedelta(minutes=16))  # the other one is now overdue
     session.commit()
     browser.get(live_server + "/")
     assert browser.execute_async_script(READY) is True
-    panel = wait_until(lambda: browser.execute_script(
-        "const el = document.querySelector('.riskmap-broadcasts .bc[data-id=\"' + arguments[0] + '\"]');"
-        "return el ? el.innerText : null;", b["id"]))
+    panel = wait_until(
+        lambda: browser.execute_script(
+            "const el = document.querySelector('.riskmap-broadcasts .bc[data-id=\"' + arguments[0] + '\"]');"
+            "return el ? el.innerText : null;",
+            b["id"],
+        )
+    )
     assert "已撤人 1" in panel and "超时未应 1" in panel and "超时:" in panel
-    drawn = browser.execute_script("return [window.riskmap.flood.warnings.getLayers().length, "
-                                   "window.riskmap.flood.targets.getLayers().length]")
+    drawn = browser.execute_script(
+        "return [window.riskmap.flood.warnings.getLayers().length, window.riskmap.flood.targets.getLayers().length]"
+    )
     assert drawn[0] >= 1 and drawn[1] == 2
     browser.save_screenshot(str(artifacts / "flood-panel.png"))
     # An operator issues a drill from the form.
     browser.execute_script("sessionStorage.setItem('riskmapToken', arguments[0]);", tokens[Role.operator])
-    browser.execute_script("const f = document.querySelector('.riskmap-broadcasts form');"
-                           "f.adcode.value = '220600'; f.color.value = 'orange'; f.requestSubmit();")
-    wait_until(lambda: browser.execute_script(
-        "return [...document.querySelectorAll('.riskmap-broadcasts .bc')].some(e => e.innerText.includes('演练'))"),
-        timeout=15)
+    browser.execute_script(
+        "const f = document.querySelector('.riskmap-broadcasts form');"
+        "f.adcode.value = '220600'; f.color.value = 'orange'; f.requestSubmit();"
+    )
+    wait_until(
+        lambda: browser.execute_script(
+            "return [...document.querySelectorAll('.riskmap-broadcasts .bc')].some(e => e.innerText.includes('演练'))"
+        ),
+        timeout=15,
+    )
     drill = next(x for x in client.get("/api/v1/broadcasts").json() if x["status"] == "Exercise")
     assert drill["adcodes"] == ["220600"] and drill["color"] == "orange"
     browser.save_screenshot(str(artifacts / "flood-drill.png"))

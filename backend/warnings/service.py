@@ -24,7 +24,7 @@ import httpx
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import wkt
 from shapely.geometry import MultiPolygon, Polygon, shape
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from backend.core.config import MqttSettings, mqtt_url
@@ -355,30 +355,37 @@ def issue(
             r.site_id: r for r in session.scalars(select(Recipient).where(Recipient.broadcast_id == update_of.id))
         }
     deadline = sent + timedelta(minutes=deadline_min)
-    tokens: dict[int, str] = {}
-    for site_id, _, _, credit, _ in sites:
+    rows, secrets_by_site = [], {}
+    for site_id, _, _, _, _ in sites:
         token = secrets.token_urlsafe(24)
+        secrets_by_site[site_id] = token
         prior = carried.get(site_id)
         keep = prior is not None and update_of is not None and update_of.color == color
-        rec = Recipient(
-            broadcast_id=b.id,
-            site_id=site_id,
-            token_hash=token_digest(token),
-            status=prior.status if keep else "waiting",
-            deadline=deadline,
-            acknowledged_at=prior.acknowledged_at if keep else None,
-            evacuated_at=prior.evacuated_at if keep else None,
+        rows.append(
+            {
+                "broadcast_id": b.id,
+                "site_id": site_id,
+                "token_hash": token_digest(token),
+                "status": prior.status if keep else "waiting",
+                "deadline": deadline,
+                "acknowledged_at": prior.acknowledged_at if keep else None,
+                "evacuated_at": prior.evacuated_at if keep else None,
+            }
         )
-        session.add(rec)
-        session.flush()
-        tokens[rec.id] = token
-        session.add(
-            SmsOutbox(
-                broadcast_id=b.id,
-                recipient_id=rec.id,
-                to_enterprise=credit,
-                text=f"【{r['sender_name']}】{alert.headline}。{alert.instruction}"[:500],
-            )
+    tokens: dict[int, str] = {}
+    if rows:  # one statement for all recipients, however many
+        ids = session.execute(
+            insert(Recipient).returning(Recipient.id, Recipient.site_id, sort_by_parameter_order=True), rows
+        ).all()
+        tokens = {rid: secrets_by_site[sid] for rid, sid in ids}
+        credit = {s[0]: s[3] for s in sites}
+        sms = f"【{r['sender_name']}】{alert.headline}。{alert.instruction}"[:500]
+        session.execute(
+            insert(SmsOutbox),
+            [
+                {"broadcast_id": b.id, "recipient_id": rid, "to_enterprise": credit[sid], "text": sms}
+                for rid, sid in ids
+            ],
         )
     _event(
         session,

@@ -117,3 +117,39 @@ def dead_letters(
         }
         for i, at, topic, idx, r, detail, ing, payload in rows
     ]
+
+
+RAIN_WINDOWS_H = (1, 3, 6, 12, 24)
+
+
+@router.get("/sensors/{code}/rainfall", dependencies=[ReadAccess])
+def rainfall(code: CodePath, session: SessionDep, at: datetime | None = None) -> dict[str, Any]:
+    """A rain gauge's rolling rainfall over 1, 3, 6, 12 and 24 h, and the rainstorm signal it reaches."""
+    sensor = session.execute(text("SELECT id, kind, thresholds FROM sensors WHERE code = :c"), {"c": code}).first()
+    if sensor is None:
+        raise HTTPException(404, f"no sensor {code!r}")
+    if sensor.kind != "rainfall":
+        raise HTTPException(422, f"sensor {code!r} is a {sensor.kind} sensor, not a rain gauge")
+    at = at or datetime.now(UTC)
+    sums = session.execute(
+        text(
+            "SELECT "
+            + ", ".join(
+                f"coalesce(sum(value) FILTER (WHERE ts > :at - interval '{h} hours'), 0)" for h in RAIN_WINDOWS_H
+            )
+            + " FROM readings WHERE sensor_id = :s AND ts > :at - interval '24 hours' AND ts <= :at"
+        ),
+        {"s": sensor.id, "at": at},
+    ).one()
+    totals = {f"{h}h": round(float(v), 2) for h, v in zip(RAIN_WINDOWS_H, sums, strict=True)}
+    reached = None
+    for lv in sensor.thresholds.get("levels", []):
+        if "window_h" in lv and totals.get(f"{int(lv['window_h'])}h", 0) >= lv["value"]:
+            reached = lv["color"]
+    return {
+        "sensor": code,
+        "at": at.isoformat(),
+        "mm": totals,
+        "signal": reached,
+        "thresholds": [lv for lv in sensor.thresholds.get("levels", []) if "window_h" in lv],
+    }
