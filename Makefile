@@ -48,7 +48,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 bench: deps
-	$(BIN)/python -m bench.registry
+	$(BIN)/python -m bench.risk
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.broadcast
 
 clean:
 	-$(BIN)/riskmap services down
