@@ -143,8 +143,18 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
+@pytest.fixture
+def browser(chromium):
+    """The browser for one test: its log drained first, its page left blank after (an open map
+    keeps polling the API)."""
+    chromium.get("about:blank")
+    chromium.get_log("browser")
+    yield chromium
+    chromium.get("about:blank")
+
+
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory):
+def chromium(tmp_path_factory: pytest.TempPathFactory):
     """Debian's headless Chromium, unable to resolve any host but the loopback address."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -279,3 +289,18 @@ def ingester(seeded: Engine, stack: Stack):
     yield ing
     stop.set()
     thread.join(15)
+
+
+MAP_READY = """
+const done = arguments[arguments.length - 1];
+const wait = () => window.riskmap && window.riskmap.ready
+    ? window.riskmap.ready.then(() => done(true), e => done(String(e)))
+    : setTimeout(wait, 50);
+wait();
+"""
+
+
+def open_map(browser, url: str) -> None:
+    """Load the map page and wait until every layer has been drawn."""
+    browser.get(url)
+    assert browser.execute_async_script(MAP_READY) is True

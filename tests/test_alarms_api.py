@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from backend.domain import alarm_rules as rules
 from backend.domain.kinds import Role
 from ingest.alarms import AlarmWriter, Subject
-from tests.conftest import wait_until
+from tests.conftest import open_map, wait_until
 
 pytestmark = pytest.mark.usefixtures("ingester")
 
@@ -193,20 +193,10 @@ def test_concurrent_writers_never_open_two_alarms(seeded: Engine) -> None:
         )
 
 
-READY = """
-const done = arguments[arguments.length - 1];
-const wait = () => window.riskmap && window.riskmap.ready
-    ? window.riskmap.ready.then(() => done(true), e => done(String(e)))
-    : setTimeout(wait, 50);
-wait();
-"""
-
-
 def test_alert_panel_shows_a_new_alarm_within_two_seconds(
     browser, live_server: str, seeded: Engine, gateway, artifacts, tokens: dict[Role, str]
 ) -> None:
-    browser.get(live_server + "/")
-    assert browser.execute_async_script(READY) is True
+    open_map(browser, live_server + "/")
     wait_until(
         lambda: browser.execute_script(
             "return !!(window.riskmap.alerts.source && window.riskmap.alerts.source.readyState === 1)"

@@ -22,7 +22,7 @@ from backend.domain import cap
 from backend.domain.kinds import Role
 from backend.models import Broadcast, Recipient
 from backend.warnings import service
-from tests.conftest import wait_until
+from tests.conftest import open_map, wait_until
 
 pytestmark = pytest.mark.usefixtures("ingester")
 SUMMER = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # in the flood season
@@ -39,6 +39,14 @@ def site_point(engine: Engine, code: str) -> tuple[float, float]:
         return tuple(
             c.execute(text("SELECT ST_X(location), ST_Y(location) FROM sites WHERE code = :c"), {"c": code}).one()
         )
+
+
+def square(x: float, y: float, d: float = 0.01) -> dict:
+    """A GeoJSON square of half-side d degrees around (x, y)."""
+    return {
+        "type": "Polygon",
+        "coordinates": [[[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]],
+    }
 
 
 def valid_cap(xml: str) -> etree._Element:
@@ -265,18 +273,7 @@ def test_ack_over_http_with_the_token_the_site_received(
             "action": "evacuate",
             "color": "red",
             "sites": [site],
-            "polygon": {
-                "type": "Polygon",
-                "coordinates": [
-                    [
-                        [x - 0.01, y - 0.01],
-                        [x + 0.01, y - 0.01],
-                        [x + 0.01, y + 0.01],
-                        [x - 0.01, y + 0.01],
-                        [x - 0.01, y - 0.01],
-                    ]
-                ],
-            },
+            "polygon": square(x, y),
         },
     )
     assert r.status_code == 201, r.text
@@ -318,18 +315,7 @@ def test_ack_over_mqtt_from_the_sites_gateway(
             "color": "orange",
             "sites": [site],
             "adcodes": [],
-            "polygon": {
-                "type": "Polygon",
-                "coordinates": [
-                    [
-                        [x - 0.01, y - 0.01],
-                        [x + 0.01, y - 0.01],
-                        [x + 0.01, y + 0.01],
-                        [x - 0.01, y + 0.01],
-                        [x - 0.01, y - 0.01],
-                    ]
-                ],
-            },
+            "polygon": square(x, y),
         },
     ).json()
     gateway(site).publish({"broadcast": b["id"], "evacuated": True}, channel="ack")
@@ -412,18 +398,7 @@ def test_update_and_cancel_reference_the_earlier_alert(
 ) -> None:
     site = "JL-COAL-0013"
     x, y = site_point(seeded, site)
-    poly = {
-        "type": "Polygon",
-        "coordinates": [
-            [
-                [x - 0.01, y - 0.01],
-                [x + 0.01, y - 0.01],
-                [x + 0.01, y + 0.01],
-                [x - 0.01, y + 0.01],
-                [x - 0.01, y - 0.01],
-            ]
-        ],
-    }
+    poly = square(x, y)
     first = client.post(
         "/api/v1/broadcasts",
         headers=_auth(tokens[Role.operator]),
@@ -463,18 +438,7 @@ def test_drill_runs_the_whole_flow_marked_exercise(
 ) -> None:
     site = "JL-COAL-0014"
     x, y = site_point(seeded, site)
-    poly = {
-        "type": "Polygon",
-        "coordinates": [
-            [
-                [x - 0.01, y - 0.01],
-                [x + 0.01, y - 0.01],
-                [x + 0.01, y + 0.01],
-                [x - 0.01, y + 0.01],
-                [x - 0.01, y - 0.01],
-            ]
-        ],
-    }
+    poly = square(x, y)
     b = client.post(
         "/api/v1/broadcasts",
         headers=_auth(tokens[Role.operator]),
@@ -509,18 +473,7 @@ def test_webhooks_are_signed(client: TestClient, tokens: dict[Role, str], seeded
     secret = client.post("/api/v1/webhooks", json={"url": url}, headers=_auth(tokens[Role.admin])).json()["secret"]
     site = "JL-COAL-0015"
     x, y = site_point(seeded, site)
-    poly = {
-        "type": "Polygon",
-        "coordinates": [
-            [
-                [x - 0.01, y - 0.01],
-                [x + 0.01, y - 0.01],
-                [x + 0.01, y + 0.01],
-                [x - 0.01, y + 0.01],
-                [x - 0.01, y - 0.01],
-            ]
-        ],
-    }
+    poly = square(x, y)
     b = client.post(
         "/api/v1/broadcasts",
         headers=_auth(tokens[Role.operator]),
@@ -546,15 +499,6 @@ def test_gauge_past_orange_in_season_broadcasts_to_its_site(session: Session, se
     assert service.gauge_alarm(session, site_id, "red", datetime(2026, 12, 1, tzinfo=UTC)) is None
     session.commit()
     valid_cap(b.cap_xml)
-
-
-READY = """
-const done = arguments[arguments.length - 1];
-const wait = () => window.riskmap && window.riskmap.ready
-    ? window.riskmap.ready.then(() => done(true), e => done(String(e)))
-    : setTimeout(wait, 50);
-wait();
-"""
 
 
 def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
@@ -592,8 +536,7 @@ def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
     assert client.post(f"/api/v1/broadcasts/{b['id']}/ack", json={"token": token, "evacuated": True}).status_code == 200
     service.sweep(session, datetime.now(UTC) + timedelta(minutes=16))  # the other one is now overdue
     session.commit()
-    browser.get(live_server + "/")
-    assert browser.execute_async_script(READY) is True
+    open_map(browser, live_server + "/")
     panel = wait_until(
         lambda: browser.execute_script(
             "const el = document.querySelector('.riskmap-broadcasts .bc[data-id=\"' + arguments[0] + '\"]');"

@@ -90,7 +90,7 @@ def test_gateway_publishes_only_under_its_own_site(session: Session, stack: Stac
     gid, password = _new_gateway(session, stack, "JL-TSF-0010")
     address = BrokerAddress.parse(stack.mosquitto.url())
     watcher = connect(address)  # the platform's own user
-    watcher.c.subscribe("riskmap/v1/#", qos=1)
+    watcher.c.subscribe("riskmap/v1/+/+/readings", qos=1)
     assert wait_for(watcher, lambda: watcher.subacks)
     gw = connect(address, gid, password)
     assert gw.connack == "Success"
@@ -111,7 +111,7 @@ def test_mqtt311_gateway_is_confined_too(session: Session, stack: Stack) -> None
     gid, password = _new_gateway(session, stack, "JL-COAL-0010")
     address = BrokerAddress.parse(stack.mosquitto.url())
     watcher = connect(address)
-    watcher.c.subscribe("riskmap/v1/#", qos=1)
+    watcher.c.subscribe("riskmap/v1/+/+/readings", qos=1)
     assert wait_for(watcher, lambda: watcher.subacks)
     gw = connect(address, gid, password, MQTTProtocolVersion.MQTTv311)
     assert gw.connack == "Success"

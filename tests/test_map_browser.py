@@ -12,14 +12,7 @@ from typer.testing import CliRunner
 from backend.cli import app as cli
 from backend.models import Region, Site
 from backend.risk.engine import regrade
-
-READY = """
-const done = arguments[arguments.length - 1];
-const wait = () => window.riskmap && window.riskmap.ready
-    ? window.riskmap.ready.then(() => done(true), e => done(String(e)))
-    : setTimeout(wait, 50);
-wait();
-"""
+from tests.conftest import open_map
 
 DRAWN = """
 const r = window.riskmap, map = r.map;
@@ -51,8 +44,7 @@ def four_colours(seeded: Engine) -> None:
 
 
 def load(browser, url: str) -> dict:
-    browser.get(url)
-    assert browser.execute_async_script(READY) is True
+    open_map(browser, url)
     return browser.execute_script(DRAWN)
 
 

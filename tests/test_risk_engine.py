@@ -45,7 +45,8 @@ def blue_site(session: Session, kind: str) -> str:
     return session.scalar(
         text(
             "SELECT s.code FROM site_risk r JOIN sites s ON s.id = r.site_id JOIN enterprises e ON e.id = s.enterprise_id "
-            "WHERE r.inherent_level = 4 AND s.kind = :k AND e.status = 'operating' AND s.code LIKE 'JL-%'"
+            "WHERE r.inherent_level = 4 AND s.kind = :k AND e.status = 'operating' AND s.code LIKE 'JL-%' "
+            "AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.site_id = s.id AND a.state IN ('raised', 'acknowledged'))"
             " ORDER BY s.code LIMIT 1"
         ),
         {"k": kind},
@@ -142,6 +143,10 @@ def test_suspended_mine_drawing_power_is_red(session: Session) -> None:
         {"i": sid},
     )
     reporting(session, code, WINTER)
+    session.execute(
+        text("UPDATE sensors SET last_value = 0 WHERE site_id = :i AND kind IN ('power_draw', 'personnel_count')"),
+        {"i": sid},
+    )
     session.execute(text("UPDATE sensors SET last_value = 240 WHERE site_id = :i AND kind = 'power_draw'"), {"i": sid})
     regrade(session, [sid], WINTER)
     session.commit()
@@ -149,7 +154,7 @@ def test_suspended_mine_drawing_power_is_red(session: Session) -> None:
     session.execute(text("UPDATE sensors SET last_value = 0 WHERE site_id = :i AND kind = 'power_draw'"), {"i": sid})
     regrade(session, [sid], WINTER)
     session.commit()
-    assert risk(session, code)[1] == 4
+    assert risk(session, code)[1] == 4, risk(session, code)
 
 
 def test_rainstorm_warning_covering_a_pond_in_season(session: Session) -> None:
