@@ -193,7 +193,7 @@ def ingest_cmd(
 @app.command("simulate")
 def simulate_cmd(
     speed: Annotated[float, typer.Option(help="how much faster than real time sensors report")] = 1.0,
-    rate: Annotated[float, typer.Option(help="messages per second at most")] = 200.0,
+    rate: Annotated[float, typer.Option(help="messages per second at most")] = 1000.0,
     site: Annotated[list[str] | None, typer.Option(help="only these sites")] = None,
     limit: Annotated[int | None, typer.Option(help="only this many gateways")] = None,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,

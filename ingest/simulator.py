@@ -181,7 +181,9 @@ class Simulator:
                 budget = min(self.rate, budget + (now - last) * self.rate)
                 last = now
                 day_fraction = ((time.time() * self.speed) % 86_400) / 86_400
-                for gw in self.gateways:
+                # Start where the last tick stopped, so that a tight rate starves no gateway.
+                start_at = self.published % max(len(self.gateways), 1)
+                for gw in self.gateways[start_at:] + self.gateways[:start_at]:
                     if budget < 1:
                         break
                     due = [s for s in gw.sensors if s.next_due <= now]
