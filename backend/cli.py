@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import logging
 import signal
@@ -234,6 +235,13 @@ def up(
     Ctrl-C stops them all and the private services.
     """
     stack = default_stack()
+    stack.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (stack.data_dir / "up.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        typer.echo(f"another `riskmap up` is running with {stack.data_dir}; stop it first", err=True)
+        raise typer.Exit(1) from None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     children: list[subprocess.Popen[bytes]] = []
     try:
