@@ -564,4 +564,22 @@ def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
     )
     drill = next(x for x in client.get("/api/v1/broadcasts").json() if x["status"] == "Exercise")
     assert drill["adcodes"] == ["220600"] and drill["color"] == "orange"
+    assert drill["places"] and all(p["geometry"]["type"] == "Point" for p in drill["places"])
+    wait_until(
+        lambda: browser.execute_script(
+            "return window.riskmap.flood.broadcasts.some(b => b.id === arguments[0])", drill["id"]
+        )
+    )
     browser.save_screenshot(str(artifacts / "flood-drill.png"))
+    # ... and raises it to red from the panel: a CAP Update that supersedes it.
+    browser.execute_script(
+        "document.querySelector('button[data-raise=\"' + arguments[0] + '\"]').click();", drill["id"]
+    )
+    raised = wait_until(
+        lambda: [
+            x for x in client.get("/api/v1/broadcasts").json() if x["status"] == "Exercise" and x["color"] == "red"
+        ],
+        timeout=15,
+    )
+    assert raised[0]["references"] == drill["id"]
+    assert client.get(f"/api/v1/broadcasts/{drill['id']}").json()["state"] == "superseded"

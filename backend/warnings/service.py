@@ -288,7 +288,11 @@ def issue(
     codes = {s.id: s.code for s in sites}
     ponds = list(session.scalars(text("SELECT site_id FROM tailings_ponds WHERE site_id = ANY(:ids)"), {"ids": ids}))
     downstream = exposure.downstream(session, exposure.Source.sites(ponds)) if ponds else {}
-    places = [p.as_dict() | {"pond": codes[pid]} for pid in ponds for p in downstream.get(pid, [])]
+    places = [
+        p.as_dict() | {"pond": codes[pid], "geometry": json.loads(p.geometry) if p.geometry else None}
+        for pid in ponds
+        for p in downstream.get(pid, [])
+    ]
     description = (
         f"{region_name}发布暴雨{r['color_zh'][color]}色预警。涉及{len(sites)}家矿山、尾矿库企业："
         + "、".join(s[2] for s in sites[:30])

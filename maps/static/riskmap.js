@@ -343,6 +343,13 @@
         res[1].forEach(function (b) {
           L.geoJSON(b.area, { style: { color: byColor[b.color].hex, weight: 2, dashArray: "8 5", fillOpacity: 0.06 },
                               interactive: false }).addTo(flood.warnings);
+          (b.places || []).forEach(function (p) {
+            if (!p.geometry || p.geometry.type !== "Point") { return; }
+            L.circleMarker([p.geometry.coordinates[1], p.geometry.coordinates[0]], {
+              renderer: ringRenderer, radius: 5, color: "#6a51a3", weight: 2, fillColor: "#fff", fillOpacity: 1
+            }).bindTooltip("下游预警: " + esc(p.name) + " " + Math.round(p.distance_m) + " m" +
+              (p.population ? "，" + p.population + " 人" : "")).addTo(flood.targets);
+          });
           b.recipients.forEach(function (r) {
             var st = STATUS_STYLE[r.status] || STATUS_STYLE.waiting;
             L.circleMarker([r.lat, r.lon], { renderer: ringRenderer, radius: 11, color: st[0], weight: 3, fill: false,
@@ -382,11 +389,12 @@
           .then(loadFlood, function (err) { state.errors.push(String(err)); alert("发布失败: " + err); });
       });
       bbody.addEventListener("click", function (e) {
-        var id = e.target.getAttribute("data-cancel");
+        var raise = e.target.getAttribute("data-raise"), id = e.target.getAttribute("data-cancel") || raise;
         if (!id) { return; }
-        fetch(config.api + "/broadcasts/" + id + "/cancel", { method: "POST", headers: authHeaders(), body: "{}" })
+        var path = raise ? "/update" : "/cancel", body = raise ? { color: "red", action: "evacuate" } : {};
+        fetch(config.api + "/broadcasts/" + id + path, { method: "POST", headers: authHeaders(), body: JSON.stringify(body) })
           .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } }).then(loadFlood,
-            function (err) { state.errors.push(String(err)); alert("解除失败: " + err); });
+            function (err) { state.errors.push(String(err)); alert("操作失败: " + err); });
       });
       return div;
     };
@@ -400,7 +408,8 @@
           (b.status === "Exercise" ? '<span class="drill">演练</span> ' : "") + "<b>" + esc(b.headline) + "</b><br>" +
           Object.keys(STATUS_STYLE).map(function (k) {
             return '<span class="st ' + k + '">' + STATUS_STYLE[k][1] + " " + (c[k] || 0) + "</span>";
-          }).join(" ") + ' <button data-cancel="' + b.id + '">解除</button>' +
+          }).join(" ") + (b.color !== "red" ? ' <button data-raise="' + b.id + '">升级红色</button>' : "") +
+          ' <button data-cancel="' + b.id + '">解除</button>' +
           (overdue.length ? '<div class="overdue">超时: ' + overdue.map(function (r) {
             return esc(r.enterprise) + (r.escalation ? "（已上报" + (r.escalation > 1 ? "市州" : "县区") + "）" : "");
           }).join("、") + "</div>" : "") +
