@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.domain.dynamic import ActiveAlarm, Activity, HiddenHazard, RainWarning, SiteNow, dynamic_level
@@ -18,7 +18,6 @@ from backend.domain.levels import Reason, color_of
 from backend.domain.major_hazard import Held
 from backend.domain.season import in_flood_season
 from backend.domain.substances import UnknownSubstance
-from backend.models import SiteRisk
 from backend.risk import exposure
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -256,7 +255,3 @@ def regrade(session: Session, ids: list[int] | None = None, now: datetime | None
     if changed:
         session.execute(text("SELECT pg_notify('riskmap_risk', :n)"), {"n": str(changed)})
     return RegradeReport(len(graded), changed, errors)
-
-
-def last_graded_at(session: Session) -> datetime | None:
-    return session.scalar(select(func.max(SiteRisk.graded_at)))

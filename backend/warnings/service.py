@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from backend.core.config import MqttSettings, mqtt_url
+from backend.core.security import token_digest
 from backend.domain import cap
 from backend.domain.season import in_flood_season
 from backend.domain.standards import load
@@ -47,10 +48,6 @@ class WarningError(ValueError):
 
 def rules() -> dict[str, Any]:
     return load("flood_warning")
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # --- areas ----------------------------------------------------------------------------------
