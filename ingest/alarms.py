@@ -169,6 +169,7 @@ class AlarmWriter:
         history = self._history(by_sensor, opened)
         window_min = self._window_minima(by_sensor)
         rollup_items: set[tuple[int, str]] = set()
+        covert = load("sensor_thresholds")["covert_production"]
         for sid, rs in by_sensor.items():
             sensor, subject = rs[0].sensor, subjects[sid]
             t = sensor.thresholds
@@ -194,13 +195,12 @@ class AlarmWriter:
                         ),
                         sensor.kind,
                     )
-                if sensor.site_id and self._open.get(f"{subject.key_prefix}:threshold") != before:
+                if sensor.site_kind == "tailings_pond" and self._open.get(f"{subject.key_prefix}:threshold") != before:
                     rollup_items.add((sensor.site_id, sensor.kind))
             if sid in window_min:
                 open_rate = self._open.get(f"{subject.key_prefix}:rate")
                 decision = rules.rate_decision(rs[-1].value, window_min[sid], t["rate_of_change"], open_rate)
                 self._decide(subject, "rate", decision, f"{sensor.kind} rate")
-            covert = load("sensor_thresholds")["covert_production"]
             if "idle_max" in t and sensor.site_status in covert["statuses"]:
                 active = rules.is_active(rs[-1].value, t)
                 key = f"site:{sensor.site_id}:covert"
@@ -228,8 +228,8 @@ class AlarmWriter:
         need: dict[int, tuple[datetime, int]] = {}
         for sid, rs in by_sensor.items():
             sensor = rs[0].sensor
-            n = int(rules.debounce_of(sensor.kind, sensor.thresholds).get("readings", 1))
-            seconds = rules.debounce_of(sensor.kind, sensor.thresholds).get("seconds")
+            debounce = rules.debounce_of(sensor.kind, sensor.thresholds)
+            n, seconds = int(debounce.get("readings", 1)), debounce.get("seconds")
             beyond = any(rules.level_for(r.value, sensor.thresholds) for r in rs)
             if beyond and f"sensor:{sid}:threshold" not in opened and (n > 1 or seconds):
                 need[sid] = (rs[0].ts, max(n, 64 if seconds else n))
@@ -290,11 +290,6 @@ class AlarmWriter:
     def _rollup(self, items: set[tuple[int, str]]) -> None:
         """GB 39496 roll-up of a tailings pond's monitoring item from its points' alarms."""
         for site_id, kind in sorted(items):
-            is_pond = self.session.scalar(
-                text("SELECT kind = 'tailings_pond' FROM sites WHERE id = :i"), {"i": site_id}
-            )
-            if not is_pond:
-                continue
             colors = list(
                 self.session.scalars(
                     text(
@@ -307,7 +302,7 @@ class AlarmWriter:
             )
             color = rules.rollup_color(colors)
             key = f"site:{site_id}:rollup_{kind}"
-            current = self.load_open([f"{key}"]).get(key)
+            current = self.load_open([key]).get(key)
             if color != current:
                 self.apply(
                     Subject(f"site:{site_id}", site_id),

@@ -57,7 +57,7 @@ class Register:
             rows = c.execute(
                 text("""
                 SELECT se.code, se.id, s.code, se.gateway_id, se.kind, se.unit, se.interval_s, se.thresholds,
-                       s.id, e.status
+                       s.id, e.status, s.kind
                 FROM sensors se JOIN sites s ON s.id = se.site_id
                 JOIN enterprises e ON e.id = s.enterprise_id""")
             )

@@ -48,6 +48,7 @@ class SensorInfo:
     thresholds: dict[str, Any]
     site_id: int
     site_status: str
+    site_kind: str
 
 
 @dataclass(frozen=True)

@@ -284,8 +284,7 @@ def ingester(seeded: Engine, stack: Stack):
     stop = threading.Event()
     thread = threading.Thread(target=ing.run, args=(stop, True), daemon=True)
     thread.start()
-    assert ing.connected.wait(10), "the ingester did not connect"
-    time.sleep(0.3)  # subscriptions granted
+    assert ing.subscribed.wait(10), "the ingester did not connect and subscribe"
     yield ing
     stop.set()
     thread.join(15)

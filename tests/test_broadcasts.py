@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -47,6 +48,16 @@ def square(x: float, y: float, d: float = 0.01) -> dict:
         "type": "Polygon",
         "coordinates": [[[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]],
     }
+
+
+def broadcast_to(client: TestClient, tokens: dict[Role, str], engine: Engine, site: str, **fields):
+    """An operator's broadcast to one site, a small square around it as the area."""
+    x, y = site_point(engine, site)
+    return client.post(
+        "/api/v1/broadcasts",
+        headers=_auth(tokens[Role.operator]),
+        json={"sites": [site], "polygon": square(x, y), **fields},
+    )
 
 
 def valid_cap(xml: str) -> etree._Element:
@@ -265,17 +276,7 @@ def test_ack_over_http_with_the_token_the_site_received(
 ) -> None:
     site = "JL-COAL-0011"
     gw = gateway(site)
-    x, y = site_point(seeded, site)
-    r = client.post(
-        "/api/v1/broadcasts",
-        headers=_auth(tokens[Role.operator]),
-        json={
-            "action": "evacuate",
-            "color": "red",
-            "sites": [site],
-            "polygon": square(x, y),
-        },
-    )
+    r = broadcast_to(client, tokens, seeded, site, action="evacuate", color="red")
     assert r.status_code == 201, r.text
     b = r.json()
     gw.client.subscribe(f"riskmap/v1/{site}/broadcast", qos=1)
@@ -306,18 +307,7 @@ def test_ack_over_mqtt_from_the_sites_gateway(
     client: TestClient, tokens: dict[Role, str], seeded: Engine, gateway
 ) -> None:
     site = "JL-COAL-0012"
-    x, y = site_point(seeded, site)
-    b = client.post(
-        "/api/v1/broadcasts",
-        headers=_auth(tokens[Role.operator]),
-        json={
-            "action": "evacuate",
-            "color": "orange",
-            "sites": [site],
-            "adcodes": [],
-            "polygon": square(x, y),
-        },
-    ).json()
+    b = broadcast_to(client, tokens, seeded, site, action="evacuate", color="orange").json()
     gateway(site).publish({"broadcast": b["id"], "evacuated": True}, channel="ack")
     rec = wait_until(
         lambda: (
@@ -397,13 +387,7 @@ def test_update_and_cancel_reference_the_earlier_alert(
     client: TestClient, tokens: dict[Role, str], seeded: Engine, gateway
 ) -> None:
     site = "JL-COAL-0013"
-    x, y = site_point(seeded, site)
-    poly = square(x, y)
-    first = client.post(
-        "/api/v1/broadcasts",
-        headers=_auth(tokens[Role.operator]),
-        json={"color": "yellow", "action": "prepare", "sites": [site], "polygon": poly},
-    ).json()
+    first = broadcast_to(client, tokens, seeded, site, color="yellow", action="prepare").json()
     updated = client.post(
         f"/api/v1/broadcasts/{first['id']}/update",
         headers=_auth(tokens[Role.operator]),
@@ -427,8 +411,6 @@ def test_update_and_cancel_reference_the_earlier_alert(
     # A gateway connecting now finds no retained broadcast for its site.
     late = gateway(site)
     late.client.subscribe(f"riskmap/v1/{site}/broadcast", qos=1)
-    import time
-
     time.sleep(0.5)
     assert not [p for t, p in late.received if p]
 
@@ -437,13 +419,7 @@ def test_drill_runs_the_whole_flow_marked_exercise(
     client: TestClient, tokens: dict[Role, str], seeded: Engine, gateway
 ) -> None:
     site = "JL-COAL-0014"
-    x, y = site_point(seeded, site)
-    poly = square(x, y)
-    b = client.post(
-        "/api/v1/broadcasts",
-        headers=_auth(tokens[Role.operator]),
-        json={"color": "red", "sites": [site], "polygon": poly, "exercise": True},
-    ).json()
+    b = broadcast_to(client, tokens, seeded, site, color="red", exercise=True).json()
     assert b["status"] == "Exercise"
     assert (
         valid_cap(client.get(f"/api/v1/broadcasts/{b['id']}.xml").text).findtext("c:status", namespaces=NS)
@@ -472,13 +448,7 @@ def test_webhooks_are_signed(client: TestClient, tokens: dict[Role, str], seeded
     assert client.post("/api/v1/webhooks", json={"url": url}, headers=_auth(tokens[Role.operator])).status_code == 403
     secret = client.post("/api/v1/webhooks", json={"url": url}, headers=_auth(tokens[Role.admin])).json()["secret"]
     site = "JL-COAL-0015"
-    x, y = site_point(seeded, site)
-    poly = square(x, y)
-    b = client.post(
-        "/api/v1/broadcasts",
-        headers=_auth(tokens[Role.operator]),
-        json={"color": "orange", "sites": [site], "polygon": poly},
-    ).json()
+    b = broadcast_to(client, tokens, seeded, site, color="orange").json()
     server.shutdown()
     with seeded.connect() as c:
         c.execute(text("UPDATE webhooks SET active = false"))

@@ -125,54 +125,59 @@ def group() -> str:
     return f"durable-{uuid.uuid4().hex[:6]}"
 
 
-def test_sigkill_mid_stream_loses_nothing_and_stores_once(seeded: Engine, gateway, target, ingesters) -> None:
+def stream_through(seeded: Engine, gateway, target, ingester: IngesterProcess, disrupt, join_s: float = 120) -> Stream:
+    """Stream N readings through the ingester, disrupt() a quarter of the way in, and wait
+    until all N are stored."""
     code, sid = target
-    g = group()
-    first = ingesters("kill-a", g)
-    stream = Stream(gateway(SITE), code)
-    first.ready()
-    stream.start()
-    wait_until(lambda: stored(seeded, sid, stream.start_ts) >= N // 4, timeout=60)
-    first.kill()
-    time.sleep(1)
-    again = ingesters("kill-a", g)  # same name: the same persistent session
-    stream.join(120)
-    wait_until(lambda: stored(seeded, sid, stream.start_ts) == N, timeout=90)
-    time.sleep(1)
-    assert stored(seeded, sid, stream.start_ts) == N
-    again.stop()
-
-
-def test_postgres_restart_mid_stream_loses_nothing(seeded: Engine, gateway, target, stack: Stack, ingesters) -> None:
-    code, sid = target
-    ingester = ingesters("pg-restart", group())
     stream = Stream(gateway(SITE), code)
     ingester.ready()
     stream.start()
     wait_until(lambda: stored(seeded, sid, stream.start_ts) >= N // 4, timeout=60)
-    stack.postgres.stop()
-    time.sleep(2)
-    stack.postgres.start()
-    seeded.dispose()
-    stream.join(120)
+    disrupt()
+    stream.join(join_s)
     wait_until(lambda: stored(seeded, sid, stream.start_ts) == N, timeout=90)
+    return stream
+
+
+def test_sigkill_mid_stream_loses_nothing_and_stores_once(seeded: Engine, gateway, target, ingesters) -> None:
+    g = group()
+    running = [ingesters("kill-a", g)]
+
+    def kill_and_restart() -> None:
+        running[0].kill()
+        time.sleep(1)
+        running.append(ingesters("kill-a", g))  # same name: the same persistent session
+
+    stream = stream_through(seeded, gateway, target, running[0], kill_and_restart)
+    time.sleep(1)
+    assert stored(seeded, target[1], stream.start_ts) == N
+    running[-1].stop()
+
+
+def test_postgres_restart_mid_stream_loses_nothing(seeded: Engine, gateway, target, stack: Stack, ingesters) -> None:
+    ingester = ingesters("pg-restart", group())
+
+    def restart() -> None:
+        stack.postgres.stop()
+        time.sleep(2)
+        stack.postgres.start()
+        seeded.dispose()
+
+    stream_through(seeded, gateway, target, ingester, restart)
     assert "database unavailable" in Path(ingester.log).read_text()
     ingester.stop()
 
 
 def test_mosquitto_restart_mid_stream_loses_nothing(seeded: Engine, gateway, target, stack: Stack, ingesters) -> None:
-    code, sid = target
     ingester = ingesters("mqtt-restart", group())
-    stream = Stream(gateway(SITE), code)
-    ingester.ready()
-    stream.start()
-    wait_until(lambda: stored(seeded, sid, stream.start_ts) >= N // 4, timeout=60)
-    stack.mosquitto.stop()
-    time.sleep(1)
-    stack.mosquitto.start()
-    stream.join(180)
+
+    def restart() -> None:
+        stack.mosquitto.stop()
+        time.sleep(1)
+        stack.mosquitto.start()
+
+    stream = stream_through(seeded, gateway, target, ingester, restart, join_s=180)
     assert stream.accepted == N
-    wait_until(lambda: stored(seeded, sid, stream.start_ts) == N, timeout=90)
     ingester.stop()
 
 

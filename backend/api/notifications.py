@@ -25,7 +25,6 @@ class Channel:
         self.name, self.queue_size = name, queue_size
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.task: asyncio.Task[None] | None = None
-        self.listening = asyncio.Event()
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.queue_size)
@@ -42,16 +41,13 @@ class Channel:
             try:
                 async with await psycopg.AsyncConnection.connect(database_url(), autocommit=True) as conn:
                     await conn.execute(f"LISTEN {self.name}")
-                    self.listening.set()
                     async for note in conn.notifies():
                         self._fan_out(json.loads(note.payload))
                         if not self.subscribers:
                             break
             except (psycopg.Error, OSError) as exc:
-                self.listening.clear()
                 log.warning("LISTEN %s lost (%s); reconnecting", self.name, exc)
                 await asyncio.sleep(1)
-        self.listening.clear()
 
     def _fan_out(self, payload: dict[str, Any]) -> None:
         for q in list(self.subscribers):

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from geoalchemy2.elements import WKBElement, WKTElement
+from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import to_shape
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session, UOWTransaction
@@ -24,10 +24,6 @@ class UnattributedChange(RuntimeError):
 def _json(value: Any) -> Any:
     if isinstance(value, WKBElement):
         return to_shape(value).wkt
-    if isinstance(value, WKTElement):
-        return value.data
-    if isinstance(value, str) and value.startswith("SRID="):
-        return value.split(";", 1)[1]
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):

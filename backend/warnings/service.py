@@ -266,12 +266,13 @@ def issue(
     spec = r["actions"][action]
     rule_spec = next((x for x in r["rules"] if x["name"] == rule), None)
     ids = site_ids if site_ids is not None else targets(session, area, rule_spec)
-    adcode, region_name = _region_of(session, area)
     if adcodes:  # named regions describe the area better than the one at its centre
         names = session.scalars(
             text("SELECT name FROM regions WHERE adcode = ANY(:a) ORDER BY adcode"), {"a": adcodes}
         ).all()
         adcode, region_name = (adcodes[0] if len(adcodes) == 1 else adcodes[0][:2] + "0000"), "、".join(names)
+    else:
+        adcode, region_name = _region_of(session, area)
     deadline_min = r["deadlines_min"][color]
     words = {"area": region_name, "color_zh": r["color_zh"][color], "deadline_min": deadline_min}
     sites = session.execute(

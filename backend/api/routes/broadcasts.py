@@ -61,9 +61,9 @@ async def receive_weather_warning(request: Request, session: SessionDep, caller:
     try:
         if "xml" in request.headers.get("content-type", ""):
             w = cap.parse(body)
-            area = service.area_from(session, None, w.adcodes) if not w.rings else None
-            if w.rings:
-                area = MultiPolygon([Polygon(r) for r in w.rings])
+            area = (
+                MultiPolygon([Polygon(r) for r in w.rings]) if w.rings else service.area_from(session, None, w.adcodes)
+            )
             warning = WarningIn(
                 w.identifier,
                 w.color,
@@ -73,7 +73,7 @@ async def receive_weather_warning(request: Request, session: SessionDep, caller:
                 w.expires,
                 w.msg_type,
                 w.references,
-                "Exercise" if w.status == "Exercise" else w.status,
+                w.status,
                 w.sender,
                 w.event,
                 body.decode("utf-8", "replace"),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import Operator, ReadAccess, SessionDep
 from backend.api.geojson import GeoJSONResponse, collection, feature
-from backend.api.routes.sites import AdcodeParam, CodePath, site_filters
+from backend.api.routes.sites import AdcodeParam, CodePath, site_filters, site_or_404
 from backend.domain.geo import GeometryError, check_geometry
 from backend.domain.inherent import PondFacts, tailings_level
 from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind
@@ -177,17 +177,10 @@ def _grid(session: Session, resolution: int) -> dict[str, Any]:
     return collection(features, resolution=resolution)
 
 
-def _site(session: Session, code: str) -> Site:
-    site = session.scalar(select(Site).where(Site.code == code))
-    if site is None:
-        raise HTTPException(404, f"no site with code {code!r}")
-    return site
-
-
 @router.get("/sites/{code}/risk-history", dependencies=[ReadAccess])
 def risk_history(code: CodePath, session: SessionDep) -> list[dict[str, Any]]:
     """Every change of the site's level, newest first, with the reasons at the time."""
-    site = _site(session, code)
+    site = site_or_404(session, code)
     return [
         {
             "at": c.at.isoformat(),
@@ -209,7 +202,7 @@ def risk_history(code: CodePath, session: SessionDep) -> list[dict[str, Any]]:
 def site_exposure(code: CodePath, session: SessionDep) -> GeoJSONResponse:
     """The area a site's level was measured over (500 m ring, or 1 km downstream zone) and the
     places found in it, with their distances."""
-    site = _site(session, code)
+    site = site_or_404(session, code)
     zone = exposure.exposure_shape(session, site.id, site.kind)
     source = exposure.Source.sites([site.id])
     found = (
@@ -240,7 +233,7 @@ class HazardIn(BaseModel):
 def report_hazard(code: CodePath, body: HazardIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Record a hidden hazard (隐患); a major one (重大隐患) makes the site red until rectified."""
     session.info["actor"] = caller.actor
-    site = _site(session, code)
+    site = site_or_404(session, code)
     hazard = HiddenHazard(site_id=site.id, title=body.title, major=body.major, deadline=body.deadline)
     session.add(hazard)
     session.flush()

@@ -127,21 +127,23 @@ def list_sites(
     )
 
 
-def _load_site(session: Session, code: str) -> Site:
-    site = session.scalar(
-        select(Site)
-        .where(Site.code == code)
-        .options(
-            selectinload(Site.inventory),
-            selectinload(Site.enterprise),
-            selectinload(Site.tailings_pond),
-            selectinload(Site.coal_mine),
-            selectinload(Site.noncoal_mine),
-        )
-    )
+def site_or_404(session: Session, code: str, *options: Any) -> Site:
+    site = session.scalar(select(Site).where(Site.code == code).options(*options))
     if site is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site with code {code!r}")
     return site
+
+
+def _load_site(session: Session, code: str) -> Site:
+    return site_or_404(
+        session,
+        code,
+        selectinload(Site.inventory),
+        selectinload(Site.enterprise),
+        selectinload(Site.tailings_pond),
+        selectinload(Site.coal_mine),
+        selectinload(Site.noncoal_mine),
+    )
 
 
 def _geojson(session: Session, geom: Any) -> Any:
