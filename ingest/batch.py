@@ -3,25 +3,42 @@
 Readings go through COPY into a staging table and then `INSERT … ON CONFLICT DO NOTHING`, so
 a redelivered message is stored once. Each sensor's latest reading is moved forward under a
 row lock, which also serialises alarm decisions for a sensor across ingesters: only readings
-newer than what the sensor had are judged. Rejected input goes to dead_letters with its reason.
+newer than what the sensor had are judged. Rejected input goes to dead_letters with its reason,
+cut to a bounded size and within a per-gateway budget.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, text
+import psycopg
+from sqlalchemy import Engine, insert, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from backend.core.config import IngestSettings
+from backend.models import DeadLetter
 from backend.warnings.service import WarningError, acknowledge
 from ingest.alarms import AlarmWriter, Subject
-from ingest.payload import Reading, Reason, Rejection, SensorInfo, Topic, check_reading, parse_message
+from ingest.payload import (
+    MAX_CODE_CHARS,
+    Ack,
+    Reading,
+    Reason,
+    Rejection,
+    SensorInfo,
+    Topic,
+    check_reading,
+    parse_ack,
+    parse_message,
+    parse_status,
+)
 
 
 @dataclass
@@ -31,6 +48,7 @@ class Message:
     mid: int = 0
     generation: int = 0
     received: float = field(default_factory=time.monotonic)
+    qos: int = 1
 
 
 @dataclass
@@ -39,29 +57,109 @@ class Outcome:
     duplicates: int = 0
     rejected: list[tuple[Message, Rejection]] = field(default_factory=list)
     alarm_events: list[dict[str, Any]] = field(default_factory=list)
+    suppressed: int = 0  # rejects not stored: their gateway is over its dead-letter budget
+
+    def merge(self, other: Outcome) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+        self.alarm_events.extend(other.alarm_events)
+        self.suppressed += other.suppressed
+
+
+@dataclass
+class Prepared:
+    """A batch after validation: what to write, and what to dead-letter with why."""
+
+    readings: list[Reading] = field(default_factory=list)
+    dead: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[tuple[str, int, str]] = field(default_factory=list)
+    acks: list[tuple[Message, str, Ack]] = field(default_factory=list)
+    outcome: Outcome = field(default_factory=Outcome)
+
+
+def clean_text(value: str, limit: int) -> str:
+    """PostgreSQL text cannot hold NUL; bound what we store."""
+    return value.replace("\x00", "\\0")[:limit]
+
+
+def describe_error(exc: BaseException) -> str:
+    """The database's own words (SQLSTATE and first line), never the offending data in full."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    first = (str(orig).splitlines() or [""])[0]
+    return clean_text(f"{type(orig).__name__}{f' [{state}]' if state else ''}: {first}", 500)
+
+
+# SQLSTATE classes that say the database (not the data) is the problem: retry, never dead-letter.
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the database is unreachable or busy (retry the same data); False when it refused
+    the data itself (find the message and dead-letter it)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, psycopg.errors.QueryCanceled):
+        return True  # a statement timeout: the database was slow, the data may be fine
+    state = getattr(orig, "sqlstate", None)
+    if state:
+        return state[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError | ConnectionError | TimeoutError)
+
+
+class DeadLetterBudget:
+    """How many rejects of one gateway are stored per window: a gateway flooding garbage costs
+    a bounded number of rows; the rest are counted, and reported as one summary row."""
+
+    def __init__(self, max_rows: int, max_bytes: int, window_s: float) -> None:
+        self.max_rows, self.max_bytes, self.window_s = max_rows, max_bytes, window_s
+        self.window_start = time.monotonic()
+        self.used: dict[str, tuple[int, int]] = {}
+        self.suppressed: dict[str, int] = defaultdict(int)
+
+    def admit(self, gateway: str, size: int) -> bool:
+        if time.monotonic() - self.window_start > self.window_s:
+            self.window_start, self.used = time.monotonic(), {}
+        rows, used = self.used.get(gateway, (0, 0))
+        if rows >= self.max_rows or used + size > self.max_bytes:
+            self.suppressed[gateway] += 1
+            return False
+        self.used[gateway] = (rows + 1, used + size)
+        return True
+
+    def take_suppressed(self) -> dict[str, int]:
+        taken, self.suppressed = dict(self.suppressed), defaultdict(int)
+        return taken
 
 
 class Register:
-    """The sensors and gateways the ingester checks messages against, reloaded when stale."""
+    """The sensors and gateways the ingester checks messages against. Reloaded when a change to
+    the register is notified (see `listen`), when stale, and once on an unknown sensor or gateway."""
 
-    def __init__(self, engine: Engine, max_age_s: float = 30) -> None:
-        self.engine, self.max_age_s = engine, max_age_s
+    def __init__(self, engine: Engine, max_age_s: float = 30, miss_reload_s: float = 1) -> None:
+        self.engine, self.max_age_s, self.miss_reload_s = engine, max_age_s, miss_reload_s
         self.sensors: dict[str, SensorInfo] = {}
         self.gateways: dict[str, tuple[str, int]] = {}  # id -> (site code, site id)
         self.loaded_at = 0.0
+        self.changed = threading.Event()
 
     def refresh(self, force: bool = False) -> None:
+        if self.changed.is_set():
+            force = True
         if not force and time.monotonic() - self.loaded_at < self.max_age_s:
             return
+        self.changed.clear()
         with self.engine.connect() as c:
             rows = c.execute(
                 text("""
-                SELECT se.code, se.id, s.code, se.gateway_id, se.kind, se.unit, se.interval_s, se.thresholds,
-                       s.id, e.status, s.kind
+                SELECT se.code, se.id, s.code AS site_code, se.gateway_id, se.kind, se.unit, se.interval_s,
+                       se.thresholds, s.id AS site_id, e.status AS site_status, s.kind AS site_kind
                 FROM sensors se JOIN sites s ON s.id = se.site_id
                 JOIN enterprises e ON e.id = s.enterprise_id""")
-            )
-            self.sensors = {r[0]: SensorInfo(*r[1:]) for r in rows}
+            ).mappings()
+            self.sensors = {r["code"]: SensorInfo(**{k: v for k, v in r.items() if k != "code"}) for r in rows}
             self.gateways = {
                 g: (code, sid)
                 for g, code, sid in c.execute(
@@ -70,10 +168,33 @@ class Register:
             }
         self.loaded_at = time.monotonic()
 
+    def _reload_on_miss(self) -> None:
+        if time.monotonic() - self.loaded_at > self.miss_reload_s:
+            self.refresh(force=True)
+
     def lookup(self, code: str) -> SensorInfo | None:
-        if code not in self.sensors and time.monotonic() - self.loaded_at > 5:
-            self.refresh(force=True)  # a sensor registered since the last load
+        if code not in self.sensors:
+            self._reload_on_miss()  # a sensor registered since the last load
         return self.sensors.get(code)
+
+    def gateway(self, gateway_id: str) -> tuple[str, int] | None:
+        if gateway_id not in self.gateways:
+            self._reload_on_miss()  # a gateway registered since the last load
+        return self.gateways.get(gateway_id)
+
+    def listen(self, database_url: str, stop: threading.Event) -> None:
+        """Mark the register changed on every NOTIFY riskmap_register (sent by triggers on the
+        gateways, sensors, sites and enterprises tables); reconnects when the database drops."""
+        while not stop.is_set():
+            try:
+                with psycopg.connect(database_url, autocommit=True) as conn:
+                    conn.execute("LISTEN riskmap_register")
+                    self.changed.set()  # anything may have changed while we were not listening
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.changed.set()
+            except psycopg.Error:
+                stop.wait(2)
 
 
 class BatchWriter:
@@ -81,121 +202,161 @@ class BatchWriter:
         self.engine, self.settings, self.name = engine, settings, name
         self.register = Register(engine)
         self.root = settings.topic_root
+        self.budget = DeadLetterBudget(
+            settings.dead_letter_max_rows, settings.dead_letter_max_bytes, settings.dead_letter_window_s
+        )
 
-    def process(self, messages: list[Message], now: datetime | None = None) -> Outcome:
-        """Validate and store the batch; raises (and stores nothing) if the database fails."""
-        now = now or datetime.now(UTC)
+    def _dead_row(self, m: Message, r: Rejection, body: bytes | None = None) -> dict[str, Any] | None:
+        """A dead letter, its stored payload cut to the configured size; None when the gateway
+        is over its budget."""
+        payload = body if body is not None else m.payload
+        topic = Topic.parse(m.topic, self.root)
+        gateway = topic.gateway_id if topic else "?"
+        if not self.budget.admit(gateway, min(len(payload), self.settings.dead_letter_payload_bytes)):
+            return None
+        detail = r.detail
+        if len(payload) > self.settings.dead_letter_payload_bytes:
+            detail = f"{detail} (payload {len(payload)} bytes, first {self.settings.dead_letter_payload_bytes} kept)"
+        return {
+            "topic": clean_text(m.topic, 256),
+            "payload": payload[: self.settings.dead_letter_payload_bytes],
+            "reading_index": r.index,
+            "reason": r.reason,
+            "detail": clean_text(detail, 500),
+            "ingester": self.name,
+            "gateway_id": clean_text(gateway, 64) if topic else None,
+            "payload_size": len(payload),
+        }
+
+    def validate(self, messages: list[Message], now: datetime) -> Prepared:
+        """Check every message and reading against the contract and the register: pure of writes."""
         self.register.refresh()
-        out = Outcome()
-        readings: list[Reading] = []
-        dead: list[dict[str, Any]] = []
-        statuses: list[tuple[str, int, str]] = []
-        acks: list[tuple[Message, str, int, bool]] = []
+        prep = Prepared()
         max_age = timedelta(seconds=self.settings.max_age_s)
         max_future = timedelta(seconds=self.settings.max_future_s)
 
         def reject(m: Message, r: Rejection, body: bytes | None = None) -> None:
-            out.rejected.append((m, r))
-            dead.append(
-                {
-                    "topic": m.topic[:256],
-                    "payload": body if body is not None else m.payload,
-                    "reading_index": r.index,
-                    "reason": r.reason,
-                    "detail": r.detail[:500],
-                    "ingester": self.name,
-                }
-            )
+            prep.outcome.rejected.append((m, r))
+            row = self._dead_row(m, r, body)
+            if row is None:
+                prep.outcome.suppressed += 1
+            else:
+                prep.dead.append(row)
 
         for m in messages:
             topic = Topic.parse(m.topic, self.root)
             if topic is None or topic.channel not in {"readings", "status", "ack"}:
-                reject(m, Rejection(Reason.TOPIC, f"not a topic of the contract: {m.topic[:200]}"))
+                reject(m, Rejection(Reason.TOPIC, f"not a topic of the contract: {m.topic[:200]!r}"))
                 continue
-            gateway = self.register.gateways.get(topic.gateway_id)
+            gateway = self.register.gateway(topic.gateway_id)
             if gateway is None or gateway[0] != topic.site_code:
                 reject(
                     m,
-                    Rejection(Reason.UNKNOWN_GATEWAY, f"no gateway {topic.gateway_id!r} at site {topic.site_code!r}"),
+                    Rejection(
+                        Reason.UNKNOWN_GATEWAY, f"no gateway {topic.gateway_id[:64]!r} at site {topic.site_code[:64]!r}"
+                    ),
                 )
                 continue
             if topic.channel == "ack":
-                try:
-                    body = json.loads(m.payload)
-                    acks.append((m, topic.site_code, int(body["broadcast"]), bool(body.get("evacuated", False))))
-                except (ValueError, KeyError, TypeError):
-                    reject(m, Rejection(Reason.SHAPE, 'ack must be {"broadcast": <id>, "evacuated": true|false}'))
+                ack = parse_ack(m.payload)
+                if isinstance(ack, Rejection):
+                    reject(m, ack)
+                else:
+                    prep.acks.append((m, topic.site_code, ack))
                 continue
             if topic.channel == "status":
-                state = m.payload.decode(errors="replace").strip()
-                if state not in {"online", "offline"}:
-                    reject(m, Rejection(Reason.SHAPE, "status must be 'online' or 'offline'"))
+                state = parse_status(m.payload)
+                if isinstance(state, Rejection):
+                    reject(m, state)
                 else:
-                    statuses.append((topic.gateway_id, gateway[1], state))
+                    prep.statuses.append((topic.gateway_id, gateway[1], state))
                 continue
             items, refused = parse_message(m.payload, self.settings.max_payload_bytes)
             if refused:
-                reject(m, refused, m.payload[: self.settings.max_payload_bytes])
+                reject(m, refused)
                 continue
             for i, item in enumerate(items):
                 if isinstance(item, dict) and isinstance(item.get("sensor"), str):
-                    self.register.lookup(item["sensor"])  # reloads once for a newly registered sensor
+                    self.register.lookup(item["sensor"][:MAX_CODE_CHARS])
                 checked = check_reading(item, i, topic, self.register.sensors, now, max_age, max_future)
                 if isinstance(checked, Rejection):
-                    reject(m, checked, json.dumps(item, ensure_ascii=False, default=str)[:4000].encode())
+                    reject(m, checked, json.dumps(item, ensure_ascii=False, default=str).encode())
                 else:
-                    readings.append(checked)
+                    prep.readings.append(checked)
+        return prep
 
-        with Session(self.engine) as session, session.begin():
-            session.info["actor"] = f"ingest:{self.name}"
-            if readings:
-                out.stored = self._store(session, readings)
-                out.duplicates = len(readings) - out.stored
-            if dead:
-                session.execute(
-                    text(
-                        "INSERT INTO dead_letters (topic, payload, reading_index, reason, detail, ingester) "
-                        "VALUES (:topic, :payload, :reading_index, :reason, :detail, :ingester)"
-                    ),
-                    dead,
-                )
-            alarms = AlarmWriter(session, now)
-            for m, site_code, broadcast_id, evacuated in acks:
-                try:
-                    with session.begin_nested():
-                        acknowledge(session, broadcast_id, None, site_code, evacuated, "mqtt", now)
-                except WarningError as exc:
-                    out.rejected.append((m, Rejection("bad_ack", str(exc))))
-                    session.execute(
-                        text(
-                            "INSERT INTO dead_letters (topic, payload, reason, detail, ingester) "
-                            "VALUES (:t, :p, 'bad_ack', :d, :i)"
-                        ),
-                        {"t": m.topic, "p": m.payload, "d": str(exc), "i": self.name},
-                    )
-            for gateway_id, site_id, state in statuses:
-                self._gateway_status(session, alarms, gateway_id, site_id, state, now)
-            if readings:
-                self._judge(session, alarms, readings)
-            alarms.finish()
-            out.alarm_events = alarms.events
+    def write(self, session: Session, prep: Prepared, now: datetime) -> Outcome:
+        """Store a validated batch in the caller's transaction."""
+        out = prep.outcome
+        if prep.readings:
+            out.stored = self._store(session, prep.readings)
+            out.duplicates = len(prep.readings) - out.stored
+        dead = list(prep.dead)
+        alarms = AlarmWriter(session, now)
+        for m, site_code, ack in prep.acks:
+            try:
+                with session.begin_nested():
+                    acknowledge(session, ack.broadcast_id, None, site_code, ack.evacuated, "mqtt", now)
+            except WarningError as exc:
+                rejection = Rejection(Reason.BAD_ACK, str(exc))
+                out.rejected.append((m, rejection))
+                row = self._dead_row(m, rejection)
+                if row is not None:
+                    dead.append(row)
+        if dead:
+            session.execute(insert(DeadLetter), dead)
+        for gateway_id, site_id, state in prep.statuses:
+            self._gateway_status(session, alarms, gateway_id, site_id, state, now)
+        if prep.readings:
+            self._judge(session, alarms, prep.readings)
+        alarms.finish()
+        out.alarm_events = alarms.events
         return out
 
-    def keep_failed(self, messages: list[Message], exc: Exception) -> Outcome:
-        """Store a batch that could not be processed, as received, with the error."""
-        detail = f"{type(exc).__name__}: {exc}"[:500]
+    def process(self, messages: list[Message], now: datetime | None = None) -> Outcome:
+        """Validate and store the batch in one transaction; raises (and stores nothing) if the
+        database refuses it."""
+        now = now or datetime.now(UTC)
+        prep = self.validate(messages, now)
         with Session(self.engine) as session, session.begin():
-            session.execute(
-                text(
-                    "INSERT INTO dead_letters (topic, payload, reason, detail, ingester) "
-                    "VALUES (:topic, :payload, 'ingest_error', :detail, :ingester)"
-                ),
-                [
-                    {"topic": m.topic[:256], "payload": m.payload, "detail": detail, "ingester": self.name}
-                    for m in messages
-                ],
-            )
-        return Outcome(rejected=[(m, Rejection("ingest_error", detail)) for m in messages])
+            session.info["actor"] = f"ingest:{self.name}"
+            return self.write(session, prep, now)
+
+    def keep_failed(self, message: Message, exc: Exception) -> Outcome:
+        """Dead-letter one message that passed validation but that the database refused."""
+        rejection = Rejection(Reason.POISON, describe_error(exc))
+        out = Outcome(rejected=[(message, rejection)])
+        row = self._dead_row(message, rejection)
+        if row is None:
+            out.suppressed = 1
+            return out
+        with Session(self.engine) as session, session.begin():
+            session.execute(insert(DeadLetter), [row])
+        return out
+
+    def write_suppressed_summary(self) -> int:
+        """One dead letter per gateway over its budget, saying how many rejects were not kept."""
+        taken = self.budget.take_suppressed()
+        if not taken:
+            return 0
+        rows = [
+            {
+                "topic": f"{self.root}/?/{gateway}/*"[:256],
+                "payload": b"",
+                "reading_index": None,
+                "reason": "dead_letter_cap",
+                "detail": f"{n} rejects of gateway {gateway!r} not stored: over its dead-letter budget "
+                f"({self.settings.dead_letter_max_rows} rows or {self.settings.dead_letter_max_bytes} bytes "
+                f"per {self.settings.dead_letter_window_s:g} s)",
+                "ingester": self.name,
+                "gateway_id": gateway[:64],
+                "payload_size": 0,
+            }
+            for gateway, n in taken.items()
+        ]
+        with Session(self.engine) as session, session.begin():
+            session.execute(insert(DeadLetter), rows)
+        return sum(taken.values())
 
     def _store(self, session: Session, readings: list[Reading]) -> int:
         session.execute(

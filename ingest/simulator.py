@@ -151,7 +151,7 @@ class Simulator:
         self.published = 0
 
     def _connect(self, gw: SimGateway) -> None:
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-{gw.id}", protocol=MQTTProtocolVersion.MQTTv311)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=gw.id, protocol=MQTTProtocolVersion.MQTTv311)
         c.username_pw_set(gw.id, gw.password)
         status = f"{self.root}/{gw.site_code}/{gw.id}/status"
         c.will_set(status, "offline", qos=1, retain=True)

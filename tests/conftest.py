@@ -217,7 +217,7 @@ class GatewayClient:
         self.received: list[tuple[str, bytes]] = []
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"t-{gateway_id}-{os.urandom(3).hex()}",
+            client_id=gateway_id,  # the broker binds a gateway's client id to its user name
             protocol=protocol or MQTTProtocolVersion.MQTTv311,
         )
         self.client.username_pw_set(gateway_id, password)
@@ -259,16 +259,24 @@ def gateway(stack: Stack, gateway_secrets: dict[str, str]):
     from ingest.mqtt import BrokerAddress
 
     address = BrokerAddress.parse(stack.mosquitto.url())
-    opened: list[GatewayClient] = []
+    opened: dict[str, tuple[object, GatewayClient]] = {}
 
     def connect(site_code: str, n: int = 1, protocol=None) -> GatewayClient:
+        """One connection per gateway: its client id is its own id, so a second connection would
+        take the first one's session over."""
         gid = f"{site_code}-GW{n:02d}"
+        if gid in opened:
+            was, client = opened.pop(gid)
+            if was == protocol and client.client.is_connected():
+                opened[gid] = (was, client)
+                return client
+            client.close()
         client = GatewayClient(address, gid, site_code, gateway_secrets[gid], protocol)
-        opened.append(client)
+        opened[gid] = (protocol, client)
         return client
 
     yield connect
-    for c in opened:
+    for _, c in opened.values():
         c.close()
 
 

@@ -6,17 +6,19 @@ from sqlalchemy.orm import Session
 
 from backend.domain.kinds import Role
 from backend.models import Site
+from tests.conftest import wait_until
 
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_healthz_checks_database_and_broker(client: TestClient) -> None:
-    r = client.get("/healthz")
-    assert r.status_code == 200
+def test_healthz_checks_database_broker_and_ingester(client: TestClient, ingester) -> None:
+    r = wait_until(lambda: (r := client.get("/healthz")).status_code == 200 and r)
     body = r.json()
     assert body["ok"] and body["database"]["postgis"].startswith("3.") and body["broker"]["ok"]
+    mine = [i for i in body["ingest"]["ingesters"] if i["name"] == ingester.name]
+    assert mine and mine[0]["alive"] and mine[0]["connected"] and mine[0]["lag_s"] < 60
 
 
 def test_sites_is_geojson_with_total_and_paging(client: TestClient, session: Session) -> None:

@@ -32,8 +32,10 @@ def connect(
     username: str | None = None,
     password: str | None = None,
     protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
+    client_id: str | None = None,
 ) -> Probe:
-    p = Probe(client(address, f"test-{uuid.uuid4().hex[:8]}", username, password, protocol))
+    # A gateway must connect with its own id as client id (the broker guard binds them).
+    p = Probe(client(address, client_id or username or f"test-{uuid.uuid4().hex[:8]}", username, password, protocol))
 
     def on_connect(c, u, flags, reason, props) -> None:
         p.connack = str(reason)
@@ -124,12 +126,13 @@ def test_mqtt311_gateway_is_confined_too(session: Session, stack: Stack) -> None
 
 
 def test_gateway_cannot_read_another_sites_topics(session: Session, stack: Stack) -> None:
-    """Mosquitto 2 grants the subscription but delivers only what the ACL lets the user read."""
+    """The broker guard refuses the foreign subscription at once; the ACL would not deliver anyway."""
     gid, password = _new_gateway(session, stack, "JL-HAZ-0020")
     address = BrokerAddress.parse(stack.mosquitto.url())
     gw = connect(address, gid, password)
     gw.c.subscribe([("riskmap/v1/JL-HAZ-0021/broadcast", 1), ("riskmap/v1/JL-HAZ-0020/broadcast", 1)])
     assert wait_for(gw, lambda: len(gw.subacks) == 2)
+    assert gw.subacks == ["Not authorized", "Granted QoS 1"]
     platform = connect(address)
     platform.c.publish("riskmap/v1/JL-HAZ-0021/broadcast", b"not yours", qos=1)
     platform.c.publish("riskmap/v1/JL-HAZ-0020/broadcast", b"yours", qos=1)

@@ -16,6 +16,7 @@ from backend.api.routes import (
     broadcasts,
     enterprises,
     health,
+    ingest,
     map,
     monitoring,
     regions,
@@ -55,7 +56,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimit)
     # Map layers are megabytes of repetitive JSON: a modest level halves the time on the wire.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
-    for module in (health, sites, enterprises, regions, risk, alarms, monitoring, broadcasts, audit, map):
+    for module in (health, ingest, sites, enterprises, regions, risk, alarms, monitoring, broadcasts, audit, map):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -35,6 +35,8 @@ class MqttSettings(BaseSettings):
     model_config = _CONFIG
     mqtt_url: str | None = None
     topic_root: str = "riskmap/v1"
+    # The private broker refuses larger MQTT packets: a reading message's payload limit plus headers.
+    max_packet_bytes: int = 256 * 1024 + 4096
 
 
 class ApiSettings(BaseSettings):
@@ -63,6 +65,16 @@ class IngestSettings(BaseSettings):
     max_inflight: int = 4000
     session_expiry_s: int = 7 * 86_400  # the broker keeps our queue this long while we are away
     offline_sweep_s: float = 15
+    # Dead letters: the stored payload is cut to this size, and each gateway may fill at most
+    # this many rows or bytes per window; beyond it rejects are counted, not stored.
+    dead_letter_payload_bytes: int = 4096
+    dead_letter_max_rows: int = 2000
+    dead_letter_max_bytes: int = 2 * 1024 * 1024
+    dead_letter_window_s: float = 3600
+    heartbeat_s: float = 5  # how often the ingester reports itself for /healthz
+    # /healthz: an ingester silent this long is dead; one this far behind is not keeping up.
+    health_stale_s: float = 30
+    health_max_lag_s: float = 60
 
     @property
     def topic_root(self) -> str:

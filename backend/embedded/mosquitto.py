@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.core.config import MqttSettings
 from backend.core.security import mosquitto_hash, new_secret
 from backend.embedded.system import (
     ServiceError,
@@ -19,11 +21,41 @@ from backend.embedded.system import (
     is_root,
     port_open,
 )
-from backend.registry.gateways import BrokerUser, render_acl, render_password_file
+from backend.registry.gateways import BrokerUser, render_acl, render_guard_rules, render_password_file
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 OS_USER = "mosquitto"
 PLATFORM_USER = "riskmap-platform"
+GUARD_SOURCE = Path(__file__).with_name("broker_guard.c")
+# The plugin is compiled against the broker's own headers, from these Debian packages.
+GUARD_BUILD_PACKAGES = ["mosquitto-dev", "libmosquitto-dev", "gcc", "libc6-dev"]
+GUARD_HEADERS = [Path("/usr/include/mosquitto_broker.h"), Path("/usr/include/mosquitto.h"), Path("/usr/bin/gcc")]
+
+
+def build_guard(target: Path) -> Path:
+    """Compile the broker guard plugin (broker_guard.c) into `target`, unless it is up to date.
+
+    The plugin enforces what Mosquitto's ACL file cannot: no share groups or foreign topics at
+    subscribe time, client ids bound to gateway user names, retained messages only on status.
+    """
+    ensure_debian_packages(GUARD_BUILD_PACKAGES, GUARD_HEADERS)
+    source = GUARD_SOURCE.read_bytes()
+    stamp = target.with_suffix(".sha256")
+    digest = hashlib.sha256(source).hexdigest()
+    if target.exists() and stamp.exists() and stamp.read_text() == digest:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp.so")
+    built = subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", str(tmp), str(GUARD_SOURCE)],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        raise ServiceError(f"could not build the broker guard plugin: {built.stderr[-2000:]}")
+    tmp.replace(target)
+    stamp.write_text(digest)
+    return target
 
 
 @dataclass
@@ -50,13 +82,19 @@ class EmbeddedMosquitto:
 
     def install(self) -> None:
         ensure_debian_packages(["mosquitto"], [MOSQUITTO])
+        build_guard(self._file("broker_guard.so"))
 
     def write_auth(self, gateways: list[BrokerUser]) -> None:
-        """Write the password file and ACL; a running broker reloads them on SIGHUP."""
+        """Write the password file, ACL and guard rules; a running broker reloads them on SIGHUP."""
         self.root.mkdir(parents=True, exist_ok=True)
         platform = BrokerUser(PLATFORM_USER, mosquitto_hash(self._platform_password()), None)
         users = [platform, *gateways]
-        for name, text in (("passwd", render_password_file(users)), ("acl", render_acl(users))):
+        files = (
+            ("passwd", render_password_file(users)),
+            ("acl", render_acl(users)),
+            ("guard.rules", render_guard_rules(users)),
+        )
+        for name, text in files:
             tmp = self._file(name + ".tmp")
             tmp.write_text(text)
             tmp.chmod(0o600)
@@ -75,6 +113,10 @@ class EmbeddedMosquitto:
                 "allow_anonymous false",
                 f"password_file {self._file('passwd')}",
                 f"acl_file {self._file('acl')}",
+                f"plugin {self._file('broker_guard.so')}",
+                f"plugin_opt_rules_file {self._file('guard.rules')}",
+                # Larger packets are refused at the broker, and MQTT 5 clients are told the limit.
+                f"max_packet_size {MqttSettings().max_packet_bytes}",
                 "persistence true",
                 f"persistence_location {data}/",
                 "autosave_interval 10",
@@ -103,7 +145,7 @@ class EmbeddedMosquitto:
         if self._pid():
             self.stop()
         self._file("data").mkdir(parents=True, exist_ok=True)
-        if not self._file("passwd").exists():
+        if not all(self._file(f).exists() for f in ("passwd", "acl", "guard.rules")):
             self.write_auth([])
         port_file = self._file("port")
         port = int(port_file.read_text()) if port_file.exists() else free_port()

@@ -3,7 +3,7 @@
 from backend.models.admin import ApiToken, AuditEntry
 from backend.models.base import Base
 from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
-from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, Reading, Sensor
+from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, IngesterStatus, Reading, Sensor
 from backend.models.registry import (
     CoalMine,
     Enterprise,
@@ -32,6 +32,7 @@ __all__ = [
     "ExposedPlace",
     "Gateway",
     "HiddenHazard",
+    "IngesterStatus",
     "InventoryItem",
     "NoncoalMine",
     "Reading",

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Double,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import Audited, Base, Timestamped, geometry
@@ -92,6 +94,25 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(String(32), index=True)
     detail: Mapped[str] = mapped_column(String(500))
     ingester: Mapped[str] = mapped_column(String(64))
+    gateway_id: Mapped[str | None] = mapped_column(String(64), index=True)  # from the topic, as sent
+    payload_size: Mapped[int | None] = mapped_column(Integer)  # as received; `payload` may be cut short
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replay_result: Mapped[str | None] = mapped_column(String(32))
+
+
+class IngesterStatus(Base):
+    """Each ingester's heartbeat, so that /healthz can tell alive, connected and keeping up."""
+
+    __tablename__ = "ingester_status"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    connected: Mapped[bool] = mapped_column(Boolean)
+    lag_s: Mapped[float] = mapped_column(Double)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
 class AlarmEvent(Base):

@@ -1,18 +1,55 @@
-"""Liveness of what the platform depends on: the database (with PostGIS) and the broker."""
+"""Liveness of what the platform depends on: the database (with PostGIS), the broker, and the
+ingesters (alive, connected, keeping up), from the heartbeats they write."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from backend.api.deps import SessionDep
-from backend.core.config import ServiceNotConfigured
+from backend.core.config import IngestSettings, ServiceNotConfigured
+from backend.models import IngesterStatus
 from ingest.mqtt import check_broker
 
 router = APIRouter(tags=["health"])
+
+
+def ingest_health(session: Session, now: datetime, settings: IngestSettings) -> dict[str, Any]:
+    """OK when at least one ingester reported recently, and none that is alive is disconnected
+    or behind by more than the allowed lag (a wedged ingester shows as growing lag)."""
+    ingesters = []
+    for s in session.scalars(select(IngesterStatus).order_by(IngesterStatus.name)):
+        age = (now - s.heartbeat_at).total_seconds()
+        alive = age <= settings.health_stale_s
+        ingesters.append(
+            {
+                "name": s.name,
+                "host": s.host,
+                "pid": s.pid,
+                "alive": alive,
+                "connected": s.connected,
+                "lag_s": s.lag_s,
+                "heartbeat_age_s": round(age, 1),
+                "batches_retried": s.stats.get("batches_retried", 0),
+                "poison": s.stats.get("poison", 0),
+                "dead_letters_suppressed": s.stats.get("dead_letters_suppressed", 0),
+                "stats": s.stats,
+            }
+        )
+    live = [i for i in ingesters if i["alive"]]
+    problems = [
+        f"{i['name']}: " + ("not connected to the broker" if not i["connected"] else f"{i['lag_s']:.0f} s behind")
+        for i in live
+        if not i["connected"] or i["lag_s"] > settings.health_max_lag_s
+    ]
+    if not live:
+        problems.append(f"no ingester has reported in the last {settings.health_stale_s:g} s")
+    return {"ok": not problems, "problems": problems, "ingesters": ingesters}
 
 
 @router.get("/healthz")
@@ -23,6 +60,7 @@ def healthz(session: SessionDep) -> JSONResponse:
             "ok": True,
             "postgis": session.scalar(text("SELECT postgis_lib_version()")),
         }
+        checks["ingest"] = ingest_health(session, datetime.now(UTC), IngestSettings())
     except Exception as exc:
         checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
     try:
