@@ -177,6 +177,7 @@ def test_fuzz_10000_malformed_messages_then_a_good_one(seeded: Engine, gateway) 
     infos = [gw.client.publish(gw.topic("readings"), rng.choice(shapes)(), qos=1) for _ in range(10_000)]
     for info in infos:
         info.wait_for_publish(30)
+
     def accounted() -> int:
         """Rejects kept as rows, plus those counted in the gateway's over-budget summaries."""
         kept = q(seeded, "SELECT count(*) FROM dead_letters WHERE topic = :t", t=gw.topic("readings"))[0][0]
