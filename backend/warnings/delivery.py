@@ -76,6 +76,10 @@ class TargetRefused(ValueError):
     pass
 
 
+class TargetUnresolved(TargetRefused):
+    """The name does not resolve (now): refused at registration, retried at delivery."""
+
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -111,7 +115,7 @@ def resolve_target(url: str, settings: WebhookSettings | None = None) -> list[IP
     try:
         infos = socket.getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise TargetRefused(f"url: cannot resolve {parsed.host!r} ({exc})") from None
+        raise TargetUnresolved(f"url: cannot resolve {parsed.host!r} ({exc})") from None
     addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
     if settings.allow_private:
         return addresses
@@ -166,6 +170,7 @@ class Outcome:
     error: str | None = None
     status: int | None = None
     duration_ms: int = 0
+    permanent: bool = False  # no retry can succeed (a refused target): dead at once
 
 
 CLAIM = text("""
@@ -303,13 +308,15 @@ class Worker:
         """POST to the checked address (pinned: no second DNS lookup), signed, with the key."""
         started = time.monotonic()
 
-        def done(ok: bool, error: str | None = None, status: int | None = None) -> Outcome:
-            return Outcome(ok, error, status, int((time.monotonic() - started) * 1000))
+        def done(ok: bool, error: str | None = None, status: int | None = None, permanent: bool = False) -> Outcome:
+            return Outcome(ok, error, status, int((time.monotonic() - started) * 1000), permanent)
 
         try:
             ip = resolve_target(row.target)[0]
+        except TargetUnresolved as exc:
+            return done(False, str(exc).removeprefix("url: "))
         except TargetRefused as exc:
-            return done(False, f"refused: {str(exc).removeprefix('url: ')}")
+            return done(False, f"refused: {str(exc).removeprefix('url: ')}", permanent=True)
         url = httpx.URL(row.target)
         headers = {"Content-Type": "application/json", **(row.headers or {}), "X-Riskmap-Delivery": row.key}
         headers["Host"] = url.netloc.decode("ascii")
@@ -354,7 +361,7 @@ class Worker:
                 params = []
                 for r in failed:
                     attempt = r.attempts + 1
-                    is_dead = attempt >= self.settings.max_attempts
+                    is_dead = attempt >= self.settings.max_attempts or outcomes[r.id].permanent
                     params.append(
                         {
                             "i": r.id,
