@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -368,3 +369,63 @@ def test_the_migration_matches_the_models_for_the_delivery_tables(seeded: Engine
     with seeded.connect() as c:
         diff = compare_metadata(MigrationContext.configure(c, opts={"include_object": ours}), Base.metadata)
     assert diff == []
+
+
+def test_messages_to_one_topic_go_out_in_order_and_a_bad_topic_is_dead_at_once(seeded: Engine, stack: Stack) -> None:
+    run = os.urandom(3).hex()
+    topic = f"riskmap/v1/ORDER-{run}/broadcast"
+    alert, clear, bad = delivery.new_key(), delivery.new_key(), delivery.new_key()
+    with Session(seeded) as s, s.begin():
+        delivery.enqueue(
+            s,
+            [
+                {
+                    "kind": "mqtt",
+                    "target": topic,
+                    "payload": b"alert",
+                    "headers": {"qos": 1, "retain": True},
+                    "key": alert,
+                },
+                {"kind": "mqtt", "target": topic, "payload": b"", "headers": {"qos": 1, "retain": True}, "key": clear},
+                {"kind": "mqtt", "target": "riskmap/v1/+/broadcast", "payload": b"x", "headers": {}, "key": bad},
+            ],
+        )
+    address = BrokerAddress.parse(stack.mosquitto.url())
+    settings = DeliverySettings(batch=10_000, lease_s=1, backoff_base_s=0.5)
+    first, second = Worker(seeded, f"a-{run}", settings, address), Worker(seeded, f"b-{run}", settings, address)
+    claimed = {c.key: c for c in first.claim()}
+    assert alert in claimed and clear not in claimed  # the clear waits for the alert
+    assert clear not in {c.key for c in second.claim()}
+    first.record([claimed[alert]], {claimed[alert].id: delivery.Outcome(False, "broker away")})
+    assert clear not in {c.key for c in second.claim()}  # still behind the alert, now backing off
+    with running_worker(seeded, stack):
+        wait_until(lambda: _state(seeded, [alert, clear, bad]) == ["delivered", "delivered", "dead"], timeout=20)
+    with seeded.connect() as c:
+        order = c.scalars(
+            text(
+                "SELECT o.key FROM outbox_attempts a JOIN outbox o ON o.id = a.outbox_id "
+                "WHERE a.ok AND o.key = ANY(:k) ORDER BY a.id"
+            ),
+            {"k": [alert, clear]},
+        ).all()
+        error = c.scalar(text("SELECT last_error FROM outbox WHERE key = :k"), {"k": bad})
+    assert order == [alert, clear] and "cannot publish" in error
+    sub, got = _subscriber(stack, topic)  # what a gateway connecting now finds: no retained alert
+    time.sleep(0.5)  # a retained message arrives right after the SUBACK
+    sub.disconnect()
+    sub.loop_stop()
+    assert got == []
+
+
+def _state(engine: Engine, keys: list[str]) -> list[str]:
+    with engine.connect() as c:
+        rows = dict(
+            c.execute(
+                text(
+                    "SELECT key, CASE WHEN delivered_at IS NOT NULL THEN 'delivered' WHEN dead_at IS NOT NULL "
+                    "THEN 'dead' ELSE 'pending' END FROM outbox WHERE key = ANY(:k)"
+                ),
+                {"k": keys},
+            ).all()
+        )
+    return [rows[k] for k in keys]

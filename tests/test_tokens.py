@@ -18,7 +18,7 @@ from backend.models import ApiToken
 from backend.registry.tokens import create_token
 
 runner = CliRunner()
-SWEEP = "/api/v1/broadcasts/sweep"  # an operator endpoint that changes nothing here
+OPERATOR_ONLY = "/api/v1/broadcasts/999999/cancel"  # an operator endpoint: 404 once the token is accepted
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -33,7 +33,7 @@ def _create(*args: str) -> str:
 
 def test_a_token_expires_after_its_days_and_then_answers_401(client: TestClient, seeded: Engine) -> None:
     token = _create("--role", "operator", "--name", "tok-expiry", "--days", "7")
-    assert client.post(SWEEP, headers=_auth(token)).status_code == 200
+    assert client.post(OPERATOR_ONLY, headers=_auth(token)).status_code == 404
     with seeded.connect() as c:
         expires, last_used = c.execute(
             text("SELECT expires_at, last_used_at FROM api_tokens WHERE name = 'tok-expiry'")
@@ -43,7 +43,7 @@ def test_a_token_expires_after_its_days_and_then_answers_401(client: TestClient,
     with Session(seeded) as s, s.begin():  # as if seven days had passed
         s.info["actor"] = "test"
         s.execute(text("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE name = 'tok-expiry'"))
-    r = client.post(SWEEP, headers=_auth(token))
+    r = client.post(OPERATOR_ONLY, headers=_auth(token))
     assert r.status_code == 401 and r.json()["detail"] == "token expired"
     assert runner.invoke(app, ["token", "create", "--name", "x", "--days", "0"]).exit_code != 0
 
@@ -74,15 +74,15 @@ def test_list_shows_every_token_but_never_its_secret(seeded: Engine) -> None:
 def test_revoke_by_name_or_id_answers_401_and_is_audited(client: TestClient, seeded: Engine) -> None:
     first = _create("--role", "operator", "--name", "tok-revoked")
     second = _create("--role", "operator", "--name", "tok-by-id")
-    assert client.post(SWEEP, headers=_auth(first)).status_code == 200
+    assert client.post(OPERATOR_ONLY, headers=_auth(first)).status_code == 404
     r = runner.invoke(app, ["token", "revoke", "tok-revoked"])
     assert r.exit_code == 0 and "revoked 1 token" in r.output
-    assert client.post(SWEEP, headers=_auth(first)).status_code == 401
-    assert client.post(SWEEP, headers=_auth(second)).status_code == 200  # the other one still works
+    assert client.post(OPERATOR_ONLY, headers=_auth(first)).status_code == 401
+    assert client.post(OPERATOR_ONLY, headers=_auth(second)).status_code == 404  # the other one still works
     with seeded.connect() as c:
         second_id = c.scalar(text("SELECT id FROM api_tokens WHERE name = 'tok-by-id'"))
     assert runner.invoke(app, ["token", "revoke", str(second_id)]).exit_code == 0
-    assert client.post(SWEEP, headers=_auth(second)).status_code == 401
+    assert client.post(OPERATOR_ONLY, headers=_auth(second)).status_code == 401
     again = runner.invoke(app, ["token", "revoke", "tok-revoked"])
     assert again.exit_code == 2 and "no unrevoked token" in again.output
     listed = runner.invoke(app, ["token", "list"]).output

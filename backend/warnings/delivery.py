@@ -280,13 +280,16 @@ class Worker:
             if connack["reason"].is_failure:
                 return fail(f"broker refused the connection: {connack['reason']}")
             infos = []
+            out: dict[int, Outcome] = {}
             for r in rows:
                 h = r.headers or {}
-                infos.append(
-                    (r, c.publish(r.target, r.payload, qos=int(h.get("qos", 1)), retain=bool(h.get("retain"))))
-                )
+                try:
+                    infos.append(
+                        (r, c.publish(r.target, r.payload, qos=int(h.get("qos", 1)), retain=bool(h.get("retain"))))
+                    )
+                except (ValueError, TypeError) as exc:  # a topic or payload no broker can take
+                    out[r.id] = Outcome(False, f"cannot publish: {exc}", permanent=True)
             deadline = time.monotonic() + timeout
-            out: dict[int, Outcome] = {}
             for r, info in infos:
                 try:
                     info.wait_for_publish(max(0.05, deadline - time.monotonic()))
@@ -449,8 +452,12 @@ class Worker:
                 try:
                     if self.run_once():
                         continue
-                except DBAPIError as exc:
+                except DBAPIError as exc:  # the database is away: claims wait for their lease
                     log.warning("delivery round failed, retrying: %s", str(exc).splitlines()[0])
+                    stop.wait(self.settings.poll_s)
+                except Exception:  # never let one bad row stop every delivery
+                    log.exception("delivery round failed, retrying")
+                    stop.wait(self.settings.poll_s)
                 if listener is None or listener.closed:
                     listener = self._listen()
                 if listener is None:
