@@ -237,7 +237,8 @@ class Worker:
         if not claimed:
             return 0
         hooks = [c for c in claimed if c.kind == "webhook"]
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(hooks)))) as pool:
+        # All webhooks of a batch at once, so that a batch ends well within its lease.
+        with ThreadPoolExecutor(max_workers=max(1, min(32, len(hooks)))) as pool:
             posting: dict[int, Future[Outcome]] = {c.id: pool.submit(self._post, c) for c in hooks}
             mqtt = [c for c in claimed if c.kind == "mqtt"]
             if mqtt:  # recorded as soon as the broker confirmed, not after the slowest webhook
@@ -246,7 +247,7 @@ class Worker:
                 self.record(hooks, {i: f.result() for i, f in posting.items()})
         other = [c for c in claimed if c.kind not in {"mqtt", "webhook"}]
         if other:
-            self.record(other, {c.id: Outcome(False, f"unknown kind {c.kind!r}") for c in other})
+            self.record(other, {c.id: Outcome(False, f"unknown kind {c.kind!r}", permanent=True) for c in other})
         return len(claimed)
 
     def _publish(self, rows: list[Claimed]) -> dict[int, Outcome]:
