@@ -429,3 +429,41 @@ def _state(engine: Engine, keys: list[str]) -> list[str]:
             ).all()
         )
     return [rows[k] for k in keys]
+
+
+def test_a_notify_wakes_the_worker_long_before_its_poll(seeded: Engine, stack: Stack) -> None:
+    run = os.urandom(3).hex()
+    sub, got = _subscriber(stack, f"riskmap/v1/WAKE-{run}/#")
+    with running_worker(seeded, stack, poll_s=60) as worker:
+        time.sleep(0.5)  # idle, waiting on LISTEN
+        key = delivery.new_key()
+        started = time.monotonic()
+        with Session(seeded) as s, s.begin():
+            delivery.enqueue(
+                s, [{"kind": "mqtt", "target": f"riskmap/v1/WAKE-{run}/x", "payload": key.encode(), "key": key}]
+            )
+        wait_until(lambda: key.encode() in got, timeout=5)
+        assert time.monotonic() - started < 5 and worker.delivered >= 1
+    sub.disconnect()
+    sub.loop_stop()
+
+
+def test_a_webhook_that_keeps_failing_is_dead_after_max_attempts(
+    client: TestClient, tokens: dict[Role, str], seeded: Engine, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKMAP_WEBHOOK_ALLOW_PRIVATE", "true")
+    receiver = Receiver([502])
+    hook = client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=_auth(tokens[Role.admin])).json()
+    try:
+        with running_worker(seeded, stack, backoff_base_s=0.2, max_attempts=3):
+            b = _issue(client, tokens, seeded, "JL-COAL-0043")
+            wait_until(lambda: _outbox(seeded, b["id"], "webhook")[0].dead_at, timeout=20)
+    finally:
+        with seeded.begin() as c:
+            c.execute(text("UPDATE webhooks SET active = false WHERE id = :i"), {"i": hook["id"]})
+        receiver.close()
+    (row,) = _outbox(seeded, b["id"], "webhook")
+    assert len(receiver.requests) == 3 and row.attempts == 3 and row.delivered_at is None
+    events = client.get(f"/api/v1/broadcasts/{b['id']}", headers=_auth(tokens[Role.operator])).json()["events"]
+    failed = [e["detail"] for e in events if e["event"] == "delivery_failed"]
+    assert failed == [{"delivery": row.key, "attempts": 3, "webhook": hook["id"], "status": 502, "error": "HTTP 502"}]

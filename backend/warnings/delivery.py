@@ -465,8 +465,7 @@ class Worker:
                     stop.wait(self.settings.poll_s)
                     continue
                 try:
-                    for _ in listener.notifies(timeout=self.settings.poll_s, stop_after=1):
-                        pass
+                    self._wait(listener, stop)
                 except psycopg.Error:
                     listener.close()
                     listener = None
@@ -474,6 +473,13 @@ class Worker:
         finally:
             if listener is not None:
                 listener.close()
+
+    def _wait(self, listener: psycopg.Connection[Any], stop: threading.Event) -> None:
+        """Until a NOTIFY, poll_s, or stop: in short slices, so that stopping is prompt."""
+        deadline = time.monotonic() + self.settings.poll_s
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            for _ in listener.notifies(timeout=min(0.5, left), stop_after=1):
+                return
 
     def drain(self, timeout_s: float = 30.0) -> int:
         """Deliver until nothing is due (for benchmarks and one-off runs); returns rows claimed."""
