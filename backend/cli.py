@@ -10,11 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.core.config import RiskSettings, api_settings, database_url, mqtt_url, paths
 from backend.core.db import session_scope
@@ -22,10 +25,10 @@ from backend.core.migrate import upgrade
 from backend.domain.kinds import Role
 from backend.embedded.stack import default_stack, sync_broker_auth
 from backend.models import Gateway, Site
-from backend.registry.gateways import UnknownSite, add_gateway
+from backend.registry.gateways import UnknownGateway, UnknownSite, add_gateway, rotate_password, set_disabled
 from backend.registry.importer import ImportReport, Layer, import_file
 from backend.registry.seed import seed as seed_sample
-from backend.registry.tokens import create_token
+from backend.registry.tokens import TokenNotFound, create_token, list_tokens, revoke_token
 from backend.risk.engine import regrade
 from backend.warnings import service as warning_service
 from maps.build import export_map
@@ -104,22 +107,94 @@ def gateway_add(
 @gateway_app.command("list")
 def gateway_list(site: Annotated[str | None, typer.Option(help="only this site")] = None) -> None:
     with session_scope(actor()) as session:
-        query = select(Gateway.id, Site.code, Gateway.name).join(Site).order_by(Gateway.id)
+        query = select(Gateway.id, Site.code, Gateway.name, Gateway.disabled_at).join(Site).order_by(Gateway.id)
         if site:
             query = query.where(Site.code == site)
-        for gid, code, name in session.execute(query):
-            typer.echo(f"{gid}\t{code}\t{name}")
+        for gid, code, name, disabled_at in session.execute(query):
+            typer.echo(f"{gid}\t{code}\t{name}" + ("\tdisabled" if disabled_at else ""))
+
+
+def _gateway_change(change: Callable[[Session], object]) -> object:
+    """Apply a change to one gateway and reload the broker's credentials, in one transaction."""
+    try:
+        with session_scope(actor()) as session:
+            result = change(session)
+            sync_broker_auth(session)
+    except UnknownGateway as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    return result
+
+
+@gateway_app.command("rotate")
+def gateway_rotate(gateway_id: Annotated[str, typer.Argument(help="e.g. JL-TSF-0007-GW01")]) -> None:
+    """A new password, printed once; the old one is refused once the broker has reloaded."""
+    password = _gateway_change(lambda s: rotate_password(s, gateway_id))
+    typer.echo(f"gateway id: {gateway_id}\npassword:   {password}\n(shown once: store it in the gateway now)")
+
+
+@gateway_app.command("disable")
+def gateway_disable(gateway_id: Annotated[str, typer.Argument()]) -> None:
+    """Remove the gateway from the broker's password file: it can no longer connect.
+
+    Mosquitto 2.0 keeps a connection that is already open until it ends; see docs/mqtt.md.
+    """
+    _gateway_change(lambda s: set_disabled(s, gateway_id, True))
+    typer.echo(f"{gateway_id} disabled")
+
+
+@gateway_app.command("enable")
+def gateway_enable(gateway_id: Annotated[str, typer.Argument()]) -> None:
+    """Let a disabled gateway connect again, with its existing password."""
+    _gateway_change(lambda s: set_disabled(s, gateway_id, False))
+    typer.echo(f"{gateway_id} enabled")
 
 
 @token_app.command("create")
 def token_create(
     role: Annotated[Role, typer.Option()] = Role.viewer,
     name: Annotated[str, typer.Option(help="who or what holds it")] = "",
+    days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="valid for this many days (default RISKMAP_TOKEN_DAYS, 90)")
+    ] = None,
 ) -> None:
-    """Create an API token with a role; it is printed once."""
+    """Create an API token with a role and an expiry; it is printed once."""
     with session_scope(actor()) as session:
-        token = create_token(session, name or f"{role}-{int(time.time())}", role)
+        token = create_token(session, name or f"{role}-{int(time.time())}", role, days)
     typer.echo(token)
+
+
+def _when(t: datetime | None) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if t else "-"
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token: id, name, role, created, expires, revoked, last used (never the secret)."""
+    now = datetime.now(UTC)
+    with session_scope(actor()) as session:
+        typer.echo("id\tname\trole\tcreated\texpires\trevoked\tlast used\tstate")
+        for t in list_tokens(session):
+            state = "revoked" if t.revoked_at else "expired" if t.expires_at and t.expires_at <= now else "active"
+            typer.echo(
+                f"{t.id}\t{t.name}\t{t.role}\t{_when(t.created_at)}\t{_when(t.expires_at)}\t"
+                f"{_when(t.revoked_at)}\t{_when(t.last_used_at)}\t{state}"
+            )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name_or_id: Annotated[str, typer.Argument(help="the token's id, or its name (all of that name)")],
+) -> None:
+    """Revoke a token at once: it answers 401 from now on."""
+    try:
+        with session_scope(actor()) as session:
+            revoked = revoke_token(session, name_or_id)
+            ids = [t.id for t in revoked]
+    except TokenNotFound as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"revoked {len(ids)} token(s): {', '.join(map(str, ids))}")
 
 
 @services_app.command("up")
@@ -191,6 +266,21 @@ def ingest_cmd(
     typer.echo(f"ingester stopped: {ingester.stats}")
 
 
+@app.command("deliver")
+def deliver_cmd(
+    name: Annotated[str | None, typer.Option(help="this worker's name (recorded with each attempt)")] = None,
+) -> None:
+    """Run the delivery worker: broadcasts to site topics and webhooks from the outbox, with
+    retries (several can run at once; Ctrl-C stops)."""
+    from backend.core.db import engine
+    from backend.warnings.delivery import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    worker = Worker(engine(), name)
+    worker.run(_until_signalled())
+    typer.echo(f"delivery worker stopped: {worker.delivered} delivered, {worker.failed} failed attempts")
+
+
 @app.command("simulate")
 def simulate_cmd(
     speed: Annotated[float, typer.Option(help="how much faster than real time sensors report")] = 1.0,
@@ -258,6 +348,7 @@ def up(
         threading.Thread(target=_regrade_every, args=(RiskSettings().regrade_interval_s, stop), daemon=True).start()
         me = [sys.executable, "-m", "backend.cli"]
         children.append(subprocess.Popen([*me, "ingest", "--name", "ingest-1"]))
+        children.append(subprocess.Popen([*me, "deliver", "--name", "deliver-1"]))
         if simulate:
             children.append(subprocess.Popen([*me, "simulate", "--speed", str(speed)]))
         s = api_settings()

@@ -311,3 +311,38 @@ def open_map(browser, url: str) -> None:
     """Load the map page and wait until every layer has been drawn."""
     browser.get(url)
     assert browser.execute_async_script(MAP_READY) is True
+
+
+# --- delivery: the outbox worker, for modules that expect what they issue to go out ---
+
+
+@pytest.fixture(scope="module")
+def delivery_worker(seeded: Engine, stack: Stack):
+    """The real delivery worker in a thread, for the module (module scope, so that tests that
+    run their own workers, e.g. to kill them, have the outbox to themselves)."""
+    from backend.warnings.delivery import DeliverySettings, Worker
+    from ingest.mqtt import BrokerAddress
+
+    settings = DeliverySettings(poll_s=0.2, backoff_base_s=0.5, backoff_cap_s=5, lease_s=30)
+    worker = Worker(seeded, f"test-deliver-{os.urandom(3).hex()}", settings, BrokerAddress.parse(stack.mosquitto.url()))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    assert worker.ready.wait(10), "the delivery worker did not start"
+    yield worker
+    stop.set()
+    thread.join(30)
+
+
+def wait_delivered(engine: Engine, broadcast_id: int, timeout: float = 15.0) -> None:
+    """Until the outbox holds nothing pending for the broadcast."""
+    from sqlalchemy import text as _text
+
+    def done() -> bool:
+        with engine.connect() as c:
+            return not c.scalar(
+                _text("SELECT count(*) FROM outbox WHERE broadcast_id = :b AND delivered_at IS NULL"),
+                {"b": broadcast_id},
+            )
+
+    wait_until(done, timeout)

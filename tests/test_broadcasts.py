@@ -23,9 +23,9 @@ from backend.domain import cap
 from backend.domain.kinds import Role
 from backend.models import Broadcast, Recipient
 from backend.warnings import service
-from tests.conftest import open_map, wait_until
+from tests.conftest import open_map, wait_delivered, wait_until
 
-pytestmark = pytest.mark.usefixtures("ingester")
+pytestmark = pytest.mark.usefixtures("ingester", "delivery_worker")
 SUMMER = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # in the flood season
 NS = {"c": cap.NS}
 GEOD = Geod(ellps="WGS84")
@@ -295,7 +295,13 @@ def test_ack_over_http_with_the_token_the_site_received(
     assert done.json()["status"] == "evacuated"
     detail = client.get(f"/api/v1/broadcasts/{b['id']}").json()
     assert detail["recipients"][0]["acknowledged_via"] == "http"
-    assert [e["event"] for e in detail["events"]][:3] == ["issued", "delivered", "queued"]
+    # Issued and queued in the issuing transaction; delivered by the outbox worker after it.
+    assert [(e["event"], e["channel"]) for e in detail["events"]][:3] == [
+        ("issued", None),
+        ("queued", "mqtt"),
+        ("queued", "sms"),
+    ]
+    assert ("delivered", "mqtt") in [(e["event"], e["channel"]) for e in detail["events"]]
     assert {"acknowledged", "evacuation_confirmed"} <= {e["event"] for e in detail["events"]}
     feed = client.get("/api/v1/broadcasts/feed.atom")
     assert feed.headers["content-type"].startswith("application/atom+xml")
@@ -408,7 +414,8 @@ def test_update_and_cancel_reference_the_earlier_alert(
         client.post(f"/api/v1/broadcasts/{updated['id']}/cancel", headers=_auth(tokens[Role.operator])).status_code
         == 409
     )
-    # A gateway connecting now finds no retained broadcast for its site.
+    # A gateway connecting now (the clearing delivered) finds no retained broadcast for its site.
+    wait_delivered(seeded, updated["id"])
     late = gateway(site)
     late.client.subscribe(f"riskmap/v1/{site}/broadcast", qos=1)
     time.sleep(0.5)
@@ -429,7 +436,10 @@ def test_drill_runs_the_whole_flow_marked_exercise(
     wait_until(lambda: client.get(f"/api/v1/broadcasts/{b['id']}").json()["recipients"][0]["status"] == "acknowledged")
 
 
-def test_webhooks_are_signed(client: TestClient, tokens: dict[Role, str], seeded: Engine) -> None:
+def test_webhooks_are_signed(
+    client: TestClient, tokens: dict[Role, str], seeded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKMAP_WEBHOOK_ALLOW_PRIVATE", "true")  # the receiver is on the loopback
     got: list[tuple[bytes, str]] = []
 
     class Hook(BaseHTTPRequestHandler):
@@ -449,6 +459,7 @@ def test_webhooks_are_signed(client: TestClient, tokens: dict[Role, str], seeded
     secret = client.post("/api/v1/webhooks", json={"url": url}, headers=_auth(tokens[Role.admin])).json()["secret"]
     site = "JL-COAL-0015"
     b = broadcast_to(client, tokens, seeded, site, color="orange").json()
+    wait_until(lambda: any(json.loads(bd)["broadcast"] == b["id"] for bd, _ in got))
     server.shutdown()
     with seeded.connect() as c:
         c.execute(text("UPDATE webhooks SET active = false"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.core.config import api_settings
@@ -37,18 +38,34 @@ class Caller:
         return f"token:{self.name}"
 
 
+LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most this often per token
+
+
 def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Caller | None:
+    """The token's holder, or 401 when it is unknown, revoked or expired."""
     if credentials is None:
         return None
-    token = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == token_digest(credentials.credentials),
-            ApiToken.revoked_at.is_(None),
-        )
-    )
-    if token is None:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(credentials.credentials)))
+    if token is None or token.revoked_at is not None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
+    now = datetime.now(UTC)
+    if token.expires_at is not None and token.expires_at <= now:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "token expired", {"WWW-Authenticate": "Bearer"})
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
+        # Its own short transaction: a read-only request never commits its session, and this is
+        # bookkeeping, not a change to audit.
+        with session.get_bind().begin() as conn:
+            conn.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
     return Caller(token.name, Role(token.role))
+
+
+def optional_caller(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller | None:
+    """The caller when a token is sent (401 if it is not valid), else None: for open reads that
+    show more to operators."""
+    return _caller(session, credentials)
 
 
 def require(role: Role):
@@ -85,3 +102,4 @@ def read_access(
 ReadAccess = Depends(read_access)
 Operator = Annotated[Caller, Depends(require(Role.operator))]
 Admin = Annotated[Caller, Depends(require(Role.admin))]
+MaybeCaller = Annotated[Caller | None, Depends(optional_caller)]

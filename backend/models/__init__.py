@@ -4,6 +4,7 @@ from backend.models.admin import ApiToken, AuditEntry
 from backend.models.base import Base
 from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
 from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, IngesterStatus, Reading, Sensor
+from backend.models.outbox import OutboxAttempt, OutboxMessage
 from backend.models.registry import (
     CoalMine,
     Enterprise,
@@ -35,6 +36,8 @@ __all__ = [
     "IngesterStatus",
     "InventoryItem",
     "NoncoalMine",
+    "OutboxAttempt",
+    "OutboxMessage",
     "Reading",
     "Recipient",
     "Region",

@@ -8,11 +8,14 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base
+from backend.models.base import Audited, Base
 
 
-class ApiToken(Base):
+class ApiToken(Audited, Base):
+    """An API token; only its digest is kept. It expires, and can be revoked."""
+
     __tablename__ = "api_tokens"
+    __audit_exclude__ = frozenset({"token_hash", "last_used_at"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -21,6 +24,8 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):

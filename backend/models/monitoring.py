@@ -39,6 +39,10 @@ class Gateway(Audited, Timestamped, Base):
     # Its birth message and Last Will on riskmap/v1/{site}/{gateway}/status.
     status: Mapped[str | None] = mapped_column(String(8))
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A disabled gateway is left out of the broker's password file, so it cannot connect.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the password was last replaced (the hash itself is not audited).
+    password_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     site: Mapped[Site] = relationship()
 

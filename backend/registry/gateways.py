@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -49,12 +50,47 @@ def add_gateway(session: Session, site_code: str, name: str = "") -> tuple[Gatew
     return gateway, password
 
 
+class UnknownGateway(LookupError):
+    pass
+
+
+def _gateway(session: Session, gateway_id: str) -> Gateway:
+    gateway = session.get(Gateway, gateway_id)
+    if gateway is None:
+        raise UnknownGateway(f"no gateway {gateway_id!r}")
+    return gateway
+
+
+def rotate_password(session: Session, gateway_id: str) -> str:
+    """A new password for the gateway, returned once; the old one stops working when the
+    broker reloads its password file (sync_broker_auth). Audited as password_rotated_at."""
+    gateway = _gateway(session, gateway_id)
+    password = new_secret()
+    gateway.password_hash = mosquitto_hash(password)
+    gateway.password_rotated_at = datetime.now(UTC)
+    session.flush()
+    return password
+
+
+def set_disabled(session: Session, gateway_id: str, disabled: bool) -> Gateway:
+    """Disable (or enable again) a gateway: a disabled one is left out of the broker's password
+    file, so it cannot connect once the broker reloads. Audited as disabled_at."""
+    gateway = _gateway(session, gateway_id)
+    if disabled and gateway.disabled_at is None:
+        gateway.disabled_at = datetime.now(UTC)
+    elif not disabled:
+        gateway.disabled_at = None
+    session.flush()
+    return gateway
+
+
 def broker_users(session: Session) -> list[BrokerUser]:
-    """Gateways that have a password; one imported without a password cannot connect yet."""
+    """Enabled gateways that have a password; one imported without a password cannot connect yet,
+    nor can a disabled one."""
     rows = session.execute(
         select(Gateway.id, Gateway.password_hash, Site.code)
         .join(Site)
-        .where(Gateway.password_hash.startswith("$7$"))
+        .where(Gateway.password_hash.startswith("$7$"), Gateway.disabled_at.is_(None))
         .order_by(Gateway.id)
     )
     return [BrokerUser(gid, h, code) for gid, h, code in rows]

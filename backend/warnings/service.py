@@ -15,19 +15,17 @@ import hmac
 import json
 import logging
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import wkt
 from shapely.geometry import MultiPolygon, Polygon, shape
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from backend.core.config import MqttSettings, mqtt_url
+from backend.core.config import MqttSettings
 from backend.core.security import token_digest
 from backend.domain import cap
 from backend.domain.season import in_flood_season
@@ -36,8 +34,7 @@ from backend.models import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Weat
 from backend.models.base import SRID
 from backend.risk import exposure
 from backend.risk.engine import CHINA_TZ, regrade
-from ingest.mqtt import BrokerAddress
-from ingest.mqtt import client as mqtt_client
+from backend.warnings import delivery
 
 log = logging.getLogger("riskmap.warnings")
 
@@ -456,7 +453,7 @@ def cancel(session: Session, b: Broadcast, now: datetime, actor: str, reason: st
     b.state = "cancelled"
     session.flush()
     _event(session, b.id, None, "cancelled", None, actor, {"cancel": identifier, "reason": reason})
-    _publish_to_sites(session, b, None, clear=True)
+    _queue_site_messages(session, b, None, clear=True)
     return c
 
 
@@ -481,8 +478,12 @@ def site_message(b: Broadcast, code: str, token: str | None) -> dict[str, Any]:
     }
 
 
-def _publish_to_sites(session: Session, b: Broadcast, tokens: dict[int, str] | None, clear: bool = False) -> int:
-    """Each targeted site's broadcast topic: retained while active, cleared when it ends."""
+def _queue_site_messages(session: Session, b: Broadcast, tokens: dict[int, str] | None, clear: bool = False) -> int:
+    """Each targeted site's broadcast topic: retained while active, cleared when it ends.
+
+    Queued in the outbox in this transaction (backend/warnings/delivery.py sends them once it
+    commits, in order per topic); each message carries its delivery key for de-duplication.
+    """
     rows = session.execute(
         text(
             "SELECT r.id, s.code FROM broadcast_recipients r JOIN sites s ON s.id = r.site_id "
@@ -490,43 +491,39 @@ def _publish_to_sites(session: Session, b: Broadcast, tokens: dict[int, str] | N
         ),
         {"b": b.id},
     ).all()
-    if not rows:
-        return 0
     root = MqttSettings().topic_root
-    address = BrokerAddress.parse(mqtt_url())
-    c = mqtt_client(address)
-    c.connect(address.host, address.port)
-    c.loop_start()
-    infos = []
+    out: list[dict[str, Any]] = []
     for rid, code in rows:
         topic = f"{root}/{code}/broadcast"
+        refs = {"kind": "mqtt", "target": topic, "broadcast_id": b.id, "recipient_id": rid}
         if clear:
-            infos.append(c.publish(topic, b"", qos=1, retain=True))
-            infos.append(
-                c.publish(
-                    topic,
-                    json.dumps({"broadcast": b.id, "msg_type": "Cancel", "site": code}, ensure_ascii=False),
-                    qos=1,
-                )
+            out.append(refs | {"payload": b"", "headers": {"qos": 1, "retain": True}, "event": "cleared"})
+            key = delivery.new_key()
+            body = {"broadcast": b.id, "msg_type": "Cancel", "site": code, "delivery": key}
+            out.append(
+                refs
+                | {"key": key, "payload": json.dumps(body, ensure_ascii=False).encode(), "headers": {"qos": 1}}
+                | {"event": "cancel_sent"}
             )
         else:
-            body = json.dumps(site_message(b, code, (tokens or {}).get(rid)), ensure_ascii=False)
-            infos.append(c.publish(topic, body, qos=1, retain=True))
-    for info in infos:
-        info.wait_for_publish(10)
-    c.disconnect()
-    c.loop_stop()
+            key = delivery.new_key()
+            body = site_message(b, code, (tokens or {}).get(rid)) | {"delivery": key}
+            out.append(
+                refs
+                | {"key": key, "payload": json.dumps(body, ensure_ascii=False).encode()}
+                | {"headers": {"qos": 1, "retain": True}, "event": "delivered"}
+            )
+    delivery.enqueue(session, out)
     return len(rows)
 
 
 def deliver(session: Session, b: Broadcast, tokens: dict[int, str], now: datetime) -> None:
-    sent = _publish_to_sites(session, b, tokens)
-    session.execute(
-        text("UPDATE broadcast_recipients SET delivered_at = :t WHERE broadcast_id = :b"), {"t": now, "b": b.id}
-    )
-    _event(session, b.id, None, "delivered", "mqtt", "system", {"sites": sent})
-    _event(session, b.id, None, "queued", "sms", "system", {"messages": len(tokens)})
+    """Queue the broadcast for every channel: site topics, webhooks; the SMS rows are already
+    in sms_outbox for the SMS gateway adapter. The delivery worker records each delivery."""
+    sites = _queue_site_messages(session, b, tokens)
     hooks = [(h.id, h.url, h.secret) for h in session.scalars(select(Webhook).where(Webhook.active))]
+    _event(session, b.id, None, "queued", "mqtt", "system", {"sites": sites, "webhooks": len(hooks)})
+    _event(session, b.id, None, "queued", "sms", "system", {"messages": len(tokens)})
     if hooks:
         body = json.dumps(
             {
@@ -541,37 +538,28 @@ def deliver(session: Session, b: Broadcast, tokens: dict[int, str], now: datetim
             },
             ensure_ascii=False,
         ).encode()
-        results = post_webhooks(hooks, body)
-        for hook_id, outcome in results.items():
-            _event(session, b.id, None, "webhook", "webhook", "system", {"webhook": hook_id, **outcome})
+        delivery.enqueue(session, webhook_rows(hooks, body, b.id))
 
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def post_webhooks(hooks: list[tuple[int, str, str]], body: bytes, timeout_s: float = 5) -> dict[int, dict[str, Any]]:
-    """POST the body to each webhook, signed (X-Riskmap-Signature), in parallel, with a timeout."""
-    results: dict[int, dict[str, Any]] = {}
-
-    def post(hook_id: int, url: str, secret: str) -> None:
-        try:
-            r = httpx.post(
-                url,
-                content=body,
-                timeout=timeout_s,
-                headers={"Content-Type": "application/json", "X-Riskmap-Signature": sign(secret, body)},
-            )
-            results[hook_id] = {"status": r.status_code}
-        except httpx.HTTPError as exc:
-            results[hook_id] = {"error": str(exc)[:200]}
-
-    threads = [threading.Thread(target=post, args=h) for h in hooks]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout_s + 1)
-    return results
+def webhook_rows(hooks: list[tuple[int, str, str]], body: bytes, broadcast_id: int | None) -> list[dict[str, Any]]:
+    """Outbox rows POSTing the body to each webhook, signed (X-Riskmap-Signature); the worker
+    adds X-Riskmap-Delivery, the key a receiver uses to drop a repeat."""
+    return [
+        {
+            "kind": "webhook",
+            "target": url,
+            "payload": body,
+            "headers": {"X-Riskmap-Signature": sign(secret, body)},
+            "broadcast_id": broadcast_id,
+            "webhook_id": hook_id,
+            "event": "webhook",
+        }
+        for hook_id, url, secret in hooks
+    ]
 
 
 def _event(
@@ -664,7 +652,7 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
         b.state = "expired"
         counts["expired"] += 1
         _event(session, b.id, None, "expired", None, "system", {})
-        _publish_to_sites(session, b, None, clear=True)
+        _queue_site_messages(session, b, None, clear=True)
     pending = session.execute(
         select(Recipient, Broadcast)
         .join(Broadcast, Broadcast.id == Recipient.broadcast_id)

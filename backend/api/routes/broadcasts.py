@@ -8,20 +8,21 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from xml.etree import ElementTree as ET
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 from shapely.geometry import MultiPolygon, Polygon, mapping
 from sqlalchemy import select, text
 
-from backend.api.deps import Admin, Operator, ReadAccess, SessionDep
+from backend.api.deps import Admin, MaybeCaller, Operator, ReadAccess, SessionDep
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.core.audit import record
 from backend.domain import cap
 from backend.domain.cap import CapError
+from backend.domain.kinds import Role
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
-from backend.warnings import service
+from backend.warnings import delivery, service
 from backend.warnings.service import WarningError, WarningIn
 
 router = APIRouter(prefix="/api/v1", tags=["flood-season warnings"])
@@ -51,11 +52,19 @@ class WeatherWarningJSON(BaseModel):
         return self
 
 
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
 @router.post("/weather-warnings", status_code=201)
-async def receive_weather_warning(request: Request, session: SessionDep, caller: Operator) -> dict[str, Any]:
+def receive_weather_warning(
+    request: Request, session: SessionDep, caller: Operator, body: Annotated[bytes, Depends(_raw_body)]
+) -> dict[str, Any]:
     """A rainstorm warning as the weather service publishes it (CAP 1.2 XML), or JSON; Update
-    and Cancel handled. Matching rules issue broadcasts; covered sites are regraded."""
-    body = await request.body()
+    and Cancel handled. Matching rules issue broadcasts; covered sites are regraded.
+
+    A plain function, so FastAPI runs it in its thread pool: the database work never blocks the
+    event loop, and the deliveries it decides go to the outbox, sent after the commit."""
     session.info["actor"] = caller.actor
     now = service.utcnow()
     try:
@@ -282,9 +291,11 @@ def cap_xml(broadcast_id: int, session: SessionDep) -> Response:
 
 
 @router.get("/broadcasts/{broadcast_id}", dependencies=[ReadAccess])
-def get_broadcast(broadcast_id: int, session: SessionDep) -> dict[str, Any]:
-    """One broadcast with its area, recipients and their status, and its events."""
+def get_broadcast(broadcast_id: int, session: SessionDep, caller: MaybeCaller) -> dict[str, Any]:
+    """One broadcast with its area, recipients and their status, its events and its deliveries
+    by channel. Delivery error texts (they can name internal hosts) only for operators."""
     b = _broadcast(session, broadcast_id)
+    operator = caller is not None and caller.role.rank >= Role.operator.rank
     out = service.broadcast_out(session, b, with_recipients=True)
     out["area"] = mapping(to_shape(b.area))
     out["events"] = [
@@ -294,10 +305,24 @@ def get_broadcast(broadcast_id: int, session: SessionDep) -> dict[str, Any]:
             "channel": e.channel,
             "actor": e.actor,
             "recipient": e.recipient_id,
-            "detail": e.detail,
+            "detail": e.detail if operator else {k: v for k, v in e.detail.items() if k != "error"},
         }
         for e in session.scalars(
             select(BroadcastEvent).where(BroadcastEvent.broadcast_id == b.id).order_by(BroadcastEvent.id)
+        )
+    ]
+    out["deliveries"] = [
+        dict(r._mapping) | ({} if operator else {"last_error": None})
+        for r in session.execute(
+            text(
+                "SELECT kind AS channel, count(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered, "
+                "count(*) FILTER (WHERE delivered_at IS NULL AND dead_at IS NULL) AS pending, "
+                "count(*) FILTER (WHERE dead_at IS NOT NULL) AS failed, "
+                "max(attempts) AS max_attempts, "
+                "(array_agg(last_error ORDER BY id DESC) FILTER (WHERE last_error IS NOT NULL))[1] AS last_error "
+                "FROM outbox WHERE broadcast_id = :b GROUP BY kind ORDER BY kind"
+            ),
+            {"b": b.id},
         )
     ]
     return out
@@ -334,7 +359,16 @@ class WebhookIn(BaseModel):
 
 @router.post("/webhooks", status_code=201)
 def add_webhook(body: WebhookIn, session: SessionDep, caller: Admin) -> dict[str, Any]:
-    """Subscribe a URL to broadcasts; the secret for checking X-Riskmap-Signature is shown once."""
+    """Subscribe a URL to broadcasts; the secret for checking X-Riskmap-Signature is shown once.
+
+    The URL must resolve to public addresses only (no loopback, link-local, private, multicast
+    or unspecified one) unless RISKMAP_WEBHOOK_ALLOW_PRIVATE or RISKMAP_WEBHOOK_ALLOW_CIDRS
+    allow it; checked again before every delivery. Deliveries are at least once: each carries
+    X-Riskmap-Delivery, the same on a retry, for the receiver to drop repeats."""
+    try:
+        delivery.resolve_target(str(body.url))
+    except delivery.TargetRefused as exc:
+        raise _bad(exc, "url") from None
     secret = secrets.token_urlsafe(32)
     hook = Webhook(url=str(body.url), secret=secret)
     session.add(hook)

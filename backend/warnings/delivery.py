@@ -1,0 +1,493 @@
+"""Delivery outside transactions: the outbox and the worker that empties it.
+
+Whatever the platform sends out — a broadcast's retained message on a site's MQTT topic, its
+clearing, a webhook POST — is written as a row of `outbox` in the transaction that decides it,
+so it goes out if and only if that transaction commits, and nothing is sent while row locks are
+held. `riskmap deliver` (started by `riskmap up`) claims due rows with FOR UPDATE SKIP LOCKED
+and a lease, delivers them after the claim has committed, and records every attempt. A failure
+is retried with exponential backoff up to a cap; after `max_attempts` the row is dead.
+
+The contract is **at least once**: a worker killed after the broker or the receiver accepted a
+message but before it recorded that, leaves the row to be sent again when its lease runs out.
+Every delivery carries its key — `X-Riskmap-Delivery` on a webhook, `"delivery"` in an MQTT
+broadcast payload — so a receiver drops the repeat. Messages to one MQTT topic go out in the
+order they were written (a clear never overtakes the alert it clears).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Engine, insert, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from backend.models import BroadcastEvent, OutboxAttempt, OutboxMessage
+from ingest.mqtt import BrokerAddress
+from ingest.mqtt import client as mqtt_client
+
+log = logging.getLogger("riskmap.delivery")
+CHANNEL = "riskmap_outbox"  # NOTIFY channel of the insert trigger (migration 0005)
+ACTOR = "system:deliver"
+
+
+class DeliverySettings(BaseSettings):
+    """The delivery worker (env prefix RISKMAP_DELIVERY_)."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_DELIVERY_", extra="ignore")
+    poll_s: float = 2.0  # also woken by NOTIFY on every insert
+    batch: int = 200
+    lease_s: float = 60.0  # a crashed worker's claim is free again after this
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 600.0
+    max_attempts: int = 15
+    webhook_timeout_s: float = 5.0
+    mqtt_timeout_s: float = 10.0
+
+
+class WebhookSettings(BaseSettings):
+    """Which webhook targets are allowed (env prefix RISKMAP_WEBHOOK_)."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_WEBHOOK_", extra="ignore")
+    allow_private: bool = False  # loopback, link-local, private, ... allowed (tests, closed networks)
+    allow_cidrs: str = ""  # comma-separated networks allowed although not public, e.g. "10.20.0.0/16"
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(c.strip(), strict=False) for c in self.allow_cidrs.split(",") if c.strip()]
+
+
+# --- webhook targets ------------------------------------------------------------------------
+
+
+class TargetRefused(ValueError):
+    pass
+
+
+class TargetUnresolved(TargetRefused):
+    """The name does not resolve (now): refused at registration, retried at delivery."""
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _why_not(ip: IPAddress) -> str | None:
+    """Why an address is not a public unicast one (None when it is)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    for label, flag in (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+        ("not public", not ip.is_global),
+    ):
+        if flag:
+            return label
+    return None
+
+
+def resolve_target(url: str, settings: WebhookSettings | None = None) -> list[IPAddress]:
+    """The addresses a webhook URL resolves to, all of them allowed, or TargetRefused.
+
+    Checked at registration and again before each delivery (DNS may have changed); the POST
+    then goes to the checked address, so a second lookup cannot point it elsewhere.
+    """
+    settings = settings or WebhookSettings()
+    parsed = httpx.URL(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise TargetRefused("url: only http and https URLs with a host")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TargetUnresolved(f"url: cannot resolve {parsed.host!r} ({exc})") from None
+    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+    if settings.allow_private:
+        return addresses
+    allowed = settings.networks()
+    for ip in addresses:
+        reason = _why_not(ip)
+        if reason and not any(ip in net for net in allowed):
+            raise TargetRefused(
+                f"url: {parsed.host} resolves to {ip}, a {reason} address; "
+                "allow it with RISKMAP_WEBHOOK_ALLOW_CIDRS or RISKMAP_WEBHOOK_ALLOW_PRIVATE"
+            )
+    return addresses
+
+
+# --- writing to the outbox (inside the caller's transaction) ---------------------------------
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue deliveries in the session's transaction; each row: kind, target, payload and
+    optionally key, headers, broadcast_id, recipient_id, webhook_id, event."""
+    if not rows:
+        return
+    defaults = {"headers": {}, "broadcast_id": None, "recipient_id": None, "webhook_id": None, "event": "delivered"}
+    session.execute(insert(OutboxMessage), [defaults | {"key": new_key()} | r for r in rows])
+
+
+# --- the worker -----------------------------------------------------------------------------
+
+
+@dataclass
+class Claimed:
+    id: int
+    key: str
+    kind: str
+    target: str
+    payload: bytes
+    headers: dict[str, Any]
+    attempts: int
+    broadcast_id: int | None
+    recipient_id: int | None
+    webhook_id: int | None
+    event: str
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    error: str | None = None
+    status: int | None = None
+    duration_ms: int = 0
+    permanent: bool = False  # no retry can succeed (a refused target): dead at once
+
+
+CLAIM = text("""
+WITH due AS (
+    SELECT o.id FROM outbox o
+    WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now()
+      AND (o.claimed_until IS NULL OR o.claimed_until < now())
+      AND NOT (o.kind = 'mqtt' AND EXISTS (
+          SELECT 1 FROM outbox p WHERE p.target = o.target AND p.id < o.id AND p.kind = 'mqtt'
+            AND p.delivered_at IS NULL AND p.dead_at IS NULL))
+    ORDER BY o.id LIMIT :n
+    FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE outbox SET claimed_by = :me, claimed_until = now() + make_interval(secs => :lease)
+FROM due WHERE outbox.id = due.id
+RETURNING outbox.id, outbox.key, outbox.kind, outbox.target, outbox.payload, outbox.headers, outbox.attempts,
+          outbox.broadcast_id, outbox.recipient_id, outbox.webhook_id, outbox.event
+""")
+
+
+def backoff_s(attempt: int, settings: DeliverySettings) -> float:
+    """The wait after the attempt-th failure: base, 2·base, 4·base, ... at most the cap."""
+    return min(settings.backoff_cap_s, settings.backoff_base_s * 2 ** max(0, attempt - 1))
+
+
+class Worker:
+    """Claims due outbox rows, delivers them, records the outcome. Several may run at once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str | None = None,
+        settings: DeliverySettings | None = None,
+        address: BrokerAddress | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or DeliverySettings()
+        self.name = name or f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._address = address
+        self.delivered = 0
+        self.failed = 0
+        self.ready = threading.Event()  # set once it listens for NOTIFY
+
+    @property
+    def address(self) -> BrokerAddress:
+        if self._address is None:
+            from backend.core.config import mqtt_url
+
+            self._address = BrokerAddress.parse(mqtt_url())
+        return self._address
+
+    # one round
+
+    def claim(self) -> list[Claimed]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(CLAIM, {"n": self.settings.batch, "me": self.name, "lease": self.settings.lease_s})
+            claimed = [Claimed(*r) for r in rows]
+        claimed.sort(key=lambda c: c.id)
+        return claimed
+
+    def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many rows were claimed."""
+        claimed = self.claim()
+        if not claimed:
+            return 0
+        hooks = [c for c in claimed if c.kind == "webhook"]
+        # All webhooks of a batch at once, so that a batch ends well within its lease.
+        with ThreadPoolExecutor(max_workers=max(1, min(32, len(hooks)))) as pool:
+            posting: dict[int, Future[Outcome]] = {c.id: pool.submit(self._post, c) for c in hooks}
+            mqtt = [c for c in claimed if c.kind == "mqtt"]
+            if mqtt:  # recorded as soon as the broker confirmed, not after the slowest webhook
+                self.record(mqtt, self._publish(mqtt))
+            if hooks:
+                self.record(hooks, {i: f.result() for i, f in posting.items()})
+        other = [c for c in claimed if c.kind not in {"mqtt", "webhook"}]
+        if other:
+            self.record(other, {c.id: Outcome(False, f"unknown kind {c.kind!r}", permanent=True) for c in other})
+        return len(claimed)
+
+    def _publish(self, rows: list[Claimed]) -> dict[int, Outcome]:
+        """Publish at QoS 1 over one connection; a row succeeds when the broker's PUBACK came."""
+        started = time.monotonic()
+        timeout = self.settings.mqtt_timeout_s
+        address = self.address
+
+        def fail(error: str) -> dict[int, Outcome]:
+            ms = int((time.monotonic() - started) * 1000)
+            return {r.id: Outcome(False, error, duration_ms=ms) for r in rows}
+
+        c = mqtt_client(address, client_id=f"riskmap-deliver-{uuid.uuid4().hex[:12]}")
+        c.max_inflight_messages_set(100)
+        connack: dict[str, Any] = {}
+        connected = threading.Event()
+
+        def on_connect(cl: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+            connack["reason"] = reason
+            connected.set()
+
+        c.on_connect = on_connect
+        try:
+            c.connect(address.host, address.port, keepalive=30)
+        except OSError as exc:
+            return fail(f"broker unreachable: {exc}")
+        c.loop_start()
+        try:
+            if not connected.wait(timeout):
+                return fail(f"no CONNACK from the broker in {timeout} s")
+            if connack["reason"].is_failure:
+                return fail(f"broker refused the connection: {connack['reason']}")
+            infos = []
+            out: dict[int, Outcome] = {}
+            for r in rows:
+                h = r.headers or {}
+                try:
+                    infos.append(
+                        (r, c.publish(r.target, r.payload, qos=int(h.get("qos", 1)), retain=bool(h.get("retain"))))
+                    )
+                except (ValueError, TypeError) as exc:  # a topic or payload no broker can take
+                    out[r.id] = Outcome(False, f"cannot publish: {exc}", permanent=True)
+            deadline = time.monotonic() + timeout
+            for r, info in infos:
+                try:
+                    info.wait_for_publish(max(0.05, deadline - time.monotonic()))
+                except (RuntimeError, ValueError) as exc:
+                    out[r.id] = Outcome(False, f"publish failed: {exc}")
+                    continue
+                ms = int((time.monotonic() - started) * 1000)
+                out[r.id] = (
+                    Outcome(True, duration_ms=ms)
+                    if info.is_published()
+                    else Outcome(False, f"no PUBACK in {timeout} s", duration_ms=ms)
+                )
+            return out
+        finally:
+            c.disconnect()
+            c.loop_stop()
+
+    def _post(self, row: Claimed) -> Outcome:
+        """POST to the checked address (pinned: no second DNS lookup), signed, with the key."""
+        started = time.monotonic()
+
+        def done(ok: bool, error: str | None = None, status: int | None = None, permanent: bool = False) -> Outcome:
+            return Outcome(ok, error, status, int((time.monotonic() - started) * 1000), permanent)
+
+        try:
+            ip = resolve_target(row.target)[0]
+        except TargetUnresolved as exc:
+            return done(False, str(exc).removeprefix("url: "))
+        except TargetRefused as exc:
+            return done(False, f"refused: {str(exc).removeprefix('url: ')}", permanent=True)
+        url = httpx.URL(row.target)
+        headers = {"Content-Type": "application/json", **(row.headers or {}), "X-Riskmap-Delivery": row.key}
+        headers["Host"] = url.netloc.decode("ascii")
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        try:
+            with httpx.Client(timeout=self.settings.webhook_timeout_s, follow_redirects=False) as client:
+                r = client.post(
+                    url.copy_with(host=str(ip)), content=row.payload, headers=headers, extensions=extensions
+                )
+        except httpx.HTTPError as exc:
+            return done(False, f"{type(exc).__name__}: {exc}"[:500])
+        if 200 <= r.status_code < 300:
+            return done(True, status=r.status_code)
+        return done(False, f"HTTP {r.status_code}", r.status_code)
+
+    def record(self, rows: Iterable[Claimed], outcomes: dict[int, Outcome]) -> None:
+        """Every attempt, the rows delivered or rescheduled (or dead), and the broadcast events."""
+        rows = list(rows)
+        ok = [r for r in rows if outcomes[r.id].ok]
+        failed = [r for r in rows if not outcomes[r.id].ok]
+        with Session(self.engine) as session, session.begin():
+            session.info["actor"] = ACTOR
+            newly: set[int] = set()
+            if ok:
+                newly = set(
+                    session.scalars(
+                        text(
+                            "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, claimed_until = NULL, "
+                            "last_error = NULL WHERE id = ANY(:ids) AND delivered_at IS NULL RETURNING id"
+                        ),
+                        {"ids": [r.id for r in ok]},
+                    )
+                )
+                recipients = [r.recipient_id for r in ok if r.id in newly and r.recipient_id and r.event == "delivered"]
+                if recipients:
+                    session.execute(
+                        text("UPDATE broadcast_recipients SET delivered_at = now() WHERE id = ANY(:ids)"),
+                        {"ids": recipients},
+                    )
+            dead: list[Claimed] = []
+            if failed:
+                params = []
+                for r in failed:
+                    attempt = r.attempts + 1
+                    is_dead = attempt >= self.settings.max_attempts or outcomes[r.id].permanent
+                    params.append(
+                        {
+                            "i": r.id,
+                            "me": self.name,
+                            "err": outcomes[r.id].error,
+                            "dead": is_dead,
+                            "wait": backoff_s(attempt, self.settings),
+                        }
+                    )
+                    if is_dead:
+                        dead.append(r)
+                session.execute(
+                    text(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = :err, claimed_until = NULL, "
+                        "dead_at = CASE WHEN CAST(:dead AS boolean) THEN now() END, "
+                        "next_attempt_at = now() + make_interval(secs => :wait) "
+                        "WHERE id = :i AND claimed_by = :me AND delivered_at IS NULL"
+                    ),
+                    params,
+                )
+            session.execute(
+                insert(OutboxAttempt),
+                [
+                    {
+                        "outbox_id": r.id,
+                        "attempt": r.attempts + 1,
+                        "worker": self.name,
+                        "ok": outcomes[r.id].ok,
+                        "status": outcomes[r.id].status,
+                        "error": outcomes[r.id].error,
+                        "duration_ms": outcomes[r.id].duration_ms,
+                    }
+                    for r in rows
+                ],
+            )
+            events = [self._event(r, outcomes[r.id]) for r in ok if r.id in newly and r.broadcast_id]
+            events += [self._event(r, outcomes[r.id], dead=True) for r in dead if r.broadcast_id]
+            if events:
+                session.execute(insert(BroadcastEvent), events)
+        self.delivered += len(newly)
+        self.failed += len(failed)
+        for r in failed:
+            log.warning(
+                "delivery %s to %s failed (attempt %d): %s", r.key, r.target, r.attempts + 1, outcomes[r.id].error
+            )
+
+    def _event(self, r: Claimed, outcome: Outcome, dead: bool = False) -> dict[str, Any]:
+        detail: dict[str, Any] = {"delivery": r.key, "attempts": r.attempts + 1}
+        if r.kind == "webhook":
+            detail["webhook"] = r.webhook_id
+            if outcome.status is not None:
+                detail["status"] = outcome.status
+        else:
+            detail["topic"] = r.target
+        if dead:
+            detail["error"] = outcome.error
+        return {
+            "broadcast_id": r.broadcast_id,
+            "recipient_id": r.recipient_id,
+            "event": "delivery_failed" if dead else r.event,
+            "channel": r.kind,
+            "actor": ACTOR,
+            "detail": detail,
+        }
+
+    # the loop
+
+    def _listen(self) -> psycopg.Connection[Any] | None:
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            conn = psycopg.connect(url, autocommit=True)
+            conn.execute(f"LISTEN {CHANNEL}")
+            return conn
+        except psycopg.Error as exc:
+            log.warning("cannot LISTEN for new deliveries, polling only: %s", str(exc).splitlines()[0])
+            return None
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until `stop` is set: woken by NOTIFY on insert, and every poll_s anyway."""
+        listener = self._listen()
+        self.ready.set()
+        log.info("delivery worker %s running", self.name)
+        try:
+            while not stop.is_set():
+                try:
+                    if self.run_once():
+                        continue
+                except DBAPIError as exc:  # the database is away: claims wait for their lease
+                    log.warning("delivery round failed, retrying: %s", str(exc).splitlines()[0])
+                    stop.wait(self.settings.poll_s)
+                except Exception:  # never let one bad row stop every delivery
+                    log.exception("delivery round failed, retrying")
+                    stop.wait(self.settings.poll_s)
+                if listener is None or listener.closed:
+                    listener = self._listen()
+                if listener is None:
+                    stop.wait(self.settings.poll_s)
+                    continue
+                try:
+                    self._wait(listener, stop)
+                except psycopg.Error:
+                    listener.close()
+                    listener = None
+                    stop.wait(self.settings.poll_s)
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _wait(self, listener: psycopg.Connection[Any], stop: threading.Event) -> None:
+        """Until a NOTIFY, poll_s, or stop: in short slices, so that stopping is prompt."""
+        deadline = time.monotonic() + self.settings.poll_s
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            for _ in listener.notifies(timeout=min(0.5, left), stop_after=1):
+                return
+
+    def drain(self, timeout_s: float = 30.0) -> int:
+        """Deliver until nothing is due (for benchmarks and one-off runs); returns rows claimed."""
+        deadline = time.monotonic() + timeout_s
+        total = 0
+        while time.monotonic() < deadline:
+            n = self.run_once()
+            if not n:
+                break
+            total += n
+        return total
