@@ -26,14 +26,16 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, AwareDatetime
 from starlette.datastructures import Headers
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.deps import authorise, required_role
 from backend.core.config import api_settings
 from backend.domain.kinds import Role
 
+# An open route that takes a body declares `max_body_size=OPEN_BODY_LIMIT` (FastAPI counts the
+# bytes as they arrive); the app-wide RISKMAP_MAX_UPLOAD_BYTES holds for the others.
+OPEN_BODY_LIMIT = api_settings().max_open_upload_bytes
 MAX_ERRORS = 10  # a 5 MB body of bad items is answered in a few hundred bytes
 INT4_MAX = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=INT4_MAX, description="a positive 32-bit id")]
@@ -154,9 +156,9 @@ class AuthBeforeBody:
     """Pure ASGI middleware, outside the routes: decides on a request from its head alone.
 
     A body sent to a route that needs a token is not read until the token is checked (FastAPI
-    reads a body before it solves the dependencies that check the token), and an open route
-    reads at most RISKMAP_MAX_OPEN_UPLOAD_BYTES; the app-wide RISKMAP_MAX_UPLOAD_BYTES holds for
-    the rest (both counted as the bytes arrive).
+    reads a body before it solves the dependencies that check the token). A request answered
+    before its body was read to the end (refused, or over its limit) has its connection closed,
+    so the server stops receiving the rest.
     """
 
     def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
@@ -172,24 +174,38 @@ class AuthBeforeBody:
             await _refuse(scope, receive, send, 400, "NUL bytes are not allowed in the path or query")
             return
         headers = Headers(scope=scope)
-        found = self._route_for(scope) if _has_body(headers) else None
-        if found is None:
+        if not _has_body(headers):
             await self.app(scope, receive, send)
             return
-        if (role := found[1]) is None:
-            limit = api_settings().max_open_upload_bytes
-            await RequestBodyLimitMiddleware(self.app, limit)(scope, receive, send)
+        read_all = False
+
+        async def receive_counted() -> Message:
+            nonlocal read_all
+            message = await receive()
+            read_all = read_all or message["type"] == "http.disconnect" or not message.get("more_body", False)
+            return message
+
+        async def send_closing(message: Message) -> None:
+            # Answered before the body was read to its end (refused, too large): close the
+            # connection, or the server would go on receiving — and discarding — the rest.
+            if message["type"] == "http.response.start" and not read_all:
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        role = self._role_for(scope)
+        if role is None:
+            await self.app(scope, receive_counted, send_closing)
             return
         try:
             await asyncio.to_thread(authorise, headers.get("authorization"), role)
         except HTTPException as exc:
-            await _refuse(scope, receive, send, exc.status_code, str(exc.detail), **(exc.headers or {}))
+            await _refuse(scope, receive_counted, send_closing, exc.status_code, str(exc.detail), **(exc.headers or {}))
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive_counted, send_closing)
 
-    def _route_for(self, scope: Scope) -> tuple[APIRoute, Role | None] | None:
+    def _role_for(self, scope: Scope) -> Role | None:
         for route, role in self.routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                return route, role
+                return role
         return None

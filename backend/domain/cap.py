@@ -179,13 +179,13 @@ def _ring(text: str, number: int) -> list[tuple[float, float]]:
         pts = [(float(lat), float(lon)) for lat, lon in (pair.split(",") for pair in text.split())]
     except ValueError:
         raise CapError(f"polygon {number}: expected 'lat,lon lat,lon …'") from None
-    if len(pts) < 4 or pts[0] != pts[-1]:
-        raise CapError(f"polygon {number}: needs at least four points and must be closed")
     try:
         for lat, lon in pts:
             check_position(lon, lat)
     except GeometryError as exc:
         raise CapError(f"polygon {number}: {exc}") from None
+    if len(pts) < 4 or pts[0] != pts[-1]:
+        raise CapError(f"polygon {number}: needs at least four points and must be closed")
     ring = [(lon, lat) for lat, lon in pts]
     poly = Polygon(ring)
     if not poly.is_valid:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from backend.api.deps import Operator, ReadAccess, SessionDep
-from backend.api.edge import IdPath, Instant, StrictJSONRoute
+from backend.api.edge import OPEN_BODY_LIMIT, IdPath, Instant, StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.routes.sites import AdcodeParam, CodePath, site_filters, site_or_404
 from backend.core.config import api_settings
@@ -298,7 +298,7 @@ class MajorHazardIn(BaseModel):
         return self
 
 
-@router.post("/assessments/major-hazard")
+@router.post("/assessments/major-hazard", max_body_size=OPEN_BODY_LIMIT)
 def assess_major_hazard(body: MajorHazardIn, session: SessionDep) -> dict[str, Any]:
     """GB 18218-2018 for a proposed unit: S, whether it is a major hazard, α, R and the grade."""
     population = body.exposed_population
@@ -334,7 +334,7 @@ class TailingsIn(BaseModel):
         return self
 
 
-@router.post("/assessments/tailings-pond")
+@router.post("/assessments/tailings-pond", max_body_size=OPEN_BODY_LIMIT)
 def assess_tailings_pond(body: TailingsIn, session: SessionDep) -> dict[str, Any]:
     """Class, 头顶库 and 三边库 findings and the level of a proposed tailings pond."""
     source = exposure.Source.proposal(
