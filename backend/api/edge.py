@@ -19,12 +19,14 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
+import psycopg
 from fastapi import HTTPException, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, AwareDatetime
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +40,7 @@ from backend.domain.kinds import Role
 OPEN_BODY_LIMIT = api_settings().max_open_upload_bytes
 MAX_ERRORS = 10  # a 5 MB body of bad items is answered in a few hundred bytes
 INT4_MAX = 2**31 - 1
+RETRY = {"Retry-After": "2"}
 IdPath = Annotated[int, Path(ge=1, le=INT4_MAX, description="a positive 32-bit id")]
 
 
@@ -129,7 +132,7 @@ async def validation_failed(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
-# --- before the route: NUL bytes, authentication before the body, the open routes' limit ----
+# --- before the route: NUL bytes, authentication before the body, closing on early answers ---
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str, **headers: str) -> None:
@@ -200,6 +203,9 @@ class AuthBeforeBody:
             await asyncio.to_thread(authorise, headers.get("authorization"), role)
         except HTTPException as exc:
             await _refuse(scope, receive_counted, send_closing, exc.status_code, str(exc.detail), **(exc.headers or {}))
+            return
+        except (OperationalError, psycopg.OperationalError):  # outside the app's handlers: say it here
+            await _refuse(scope, receive_counted, send_closing, 503, "database unavailable, retry shortly", **RETRY)
             return
         await self.app(scope, receive_counted, send_closing)
 
