@@ -304,13 +304,21 @@ def simulate_cmd(
     typer.echo(f"published {published} messages")
 
 
+PortOption = Annotated[
+    int | None, typer.Option("--port", min=1, max=65535, help="web server port (default RISKMAP_PORT, 8000)")
+]
+BindOption = Annotated[
+    str | None, typer.Option("--bind", help="address to listen on (default RISKMAP_BIND, 127.0.0.1)")
+]
+
+
 @app.command()
-def serve() -> None:
+def serve(port: PortOption = None, bind: BindOption = None) -> None:
     """Run the web application (API and map)."""
     import uvicorn
 
     s = api_settings()
-    uvicorn.run("backend.api.main:create_app", factory=True, host=s.bind, port=s.port, log_level="info")
+    uvicorn.run("backend.api.main:create_app", factory=True, host=bind or s.bind, port=port or s.port, log_level="info")
 
 
 @app.command()
@@ -318,6 +326,8 @@ def up(
     seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = True,
     simulate: Annotated[bool, typer.Option(help="also run the gateway simulator")] = False,
     speed: Annotated[float, typer.Option(help="simulator speed factor")] = 10.0,
+    port: PortOption = None,
+    bind: BindOption = None,
 ) -> None:
     """Start everything: private services when none are configured, schema, sample data, the
     ingester, the web app, and with --simulate the gateways.
@@ -352,8 +362,9 @@ def up(
         if simulate:
             children.append(subprocess.Popen([*me, "simulate", "--speed", str(speed)]))
         s = api_settings()
-        typer.echo(f"\nriskmap is running: http://{s.bind}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n")
-        serve()
+        url = f"http://{bind or s.bind}:{port or s.port}/"
+        typer.echo(f"\nriskmap is running: {url}  (API docs at /docs; Ctrl-C stops)\n")
+        serve(port=port, bind=bind)
     finally:
         for child in children:
             child.terminate()

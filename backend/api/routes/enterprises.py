@@ -9,11 +9,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.edge import StrictJSONRoute
 from backend.domain.kinds import CreditList, EnterpriseStatus
 from backend.models import Enterprise, Site
 from backend.risk.engine import regrade
 
-router = APIRouter(prefix="/api/v1/enterprises", tags=["enterprises"])
+router = APIRouter(prefix="/api/v1/enterprises", tags=["enterprises"], route_class=StrictJSONRoute)
 CreditCodePath = Annotated[str, Path(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
 
 

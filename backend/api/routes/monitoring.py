@@ -9,9 +9,10 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import text
 
 from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.edge import Instant, StrictJSONRoute
 from backend.api.routes.sites import CodePath
 
-router = APIRouter(prefix="/api/v1", tags=["monitoring"])
+router = APIRouter(prefix="/api/v1", tags=["monitoring"], route_class=StrictJSONRoute)
 MAX_POINTS = 500
 MAX_SPAN = timedelta(days=366)
 
@@ -32,8 +33,8 @@ def parse_every(every: str) -> timedelta:
 def readings(
     code: CodePath,
     session: SessionDep,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     every: Annotated[str | None, Query(max_length=12)] = None,
 ) -> dict[str, Any]:
     """A sensor's readings; over a long range, averaged (with min and max) into at most 500 buckets
@@ -123,7 +124,7 @@ RAIN_WINDOWS_H = (1, 3, 6, 12, 24)
 
 
 @router.get("/sensors/{code}/rainfall", dependencies=[ReadAccess])
-def rainfall(code: CodePath, session: SessionDep, at: datetime | None = None) -> dict[str, Any]:
+def rainfall(code: CodePath, session: SessionDep, at: Instant | None = None) -> dict[str, Any]:
     """A rain gauge's rolling rainfall over 1, 3, 6, 12 and 24 h, and the rainstorm signal it reaches."""
     sensor = session.execute(text("SELECT id, kind, thresholds FROM sensors WHERE code = :c"), {"c": code}).first()
     if sensor is None:

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
 from backend.api.deps import ReadAccess, SessionDep
+from backend.api.edge import StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.domain.kinds import RegionLevel
 from backend.models import Region, Site
 
-router = APIRouter(prefix="/api/v1", tags=["regions"])
+router = APIRouter(prefix="/api/v1", tags=["regions"], route_class=StrictJSONRoute)
 
 
 @router.get("/regions", response_class=GeoJSONResponse, dependencies=[ReadAccess])

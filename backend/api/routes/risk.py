@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import h3
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
-from shapely.geometry import shape
+from shapely.geometry import mapping
 from sqlalchemy import JSON, Text, case, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.edge import OPEN_BODY_LIMIT, IdPath, Instant, StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.routes.sites import AdcodeParam, CodePath, site_filters, site_or_404
-from backend.domain.geo import GeometryError, check_geometry
+from backend.core.config import api_settings
+from backend.domain.geo import ALLOWED, GeometryError, check_geometry
+from backend.domain.geojson import parse_geometry
 from backend.domain.inherent import PondFacts, tailings_level
 from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind
 from backend.domain.levels import color_of
@@ -32,7 +34,7 @@ from backend.models import Enterprise, HiddenHazard, Region, Site, SiteRisk, Sit
 from backend.risk import exposure
 from backend.risk.engine import regrade
 
-router = APIRouter(prefix="/api/v1", tags=["risk"])
+router = APIRouter(prefix="/api/v1", tags=["risk"], route_class=StrictJSONRoute)
 Color = Literal["red", "orange", "yellow", "blue"]
 
 
@@ -226,7 +228,7 @@ def regrade_now(session: SessionDep, caller: Operator) -> dict[str, Any]:
 class HazardIn(BaseModel):
     title: str = Field(min_length=1, max_length=256)
     major: bool = False
-    deadline: datetime | None = None
+    deadline: Instant | None = None
 
 
 @router.post("/sites/{code}/hidden-hazards", status_code=201)
@@ -243,7 +245,7 @@ def report_hazard(code: CodePath, body: HazardIn, session: SessionDep, caller: O
 
 
 @router.post("/hidden-hazards/{hazard_id}/rectify")
-def rectify_hazard(hazard_id: int, session: SessionDep, caller: Operator) -> dict[str, Any]:
+def rectify_hazard(hazard_id: IdPath, session: SessionDep, caller: Operator) -> dict[str, Any]:
     session.info["actor"] = caller.actor
     hazard = session.get(HiddenHazard, hazard_id)
     if hazard is None:
@@ -264,16 +266,17 @@ def _checked(geojson: dict[str, Any] | None, expected: str, field: str) -> dict[
     if geojson is None:
         return None
     try:
-        check_geometry(shape(geojson), expected)
-    except (GeometryError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        geom = parse_geometry(geojson, ALLOWED[expected], api_settings().max_geometry_vertices)
+        geom = check_geometry(geom, expected)
+    except GeometryError as exc:
         raise HTTPException(422, [{"loc": ["body", field], "msg": f"{field}: {exc}"}]) from None
-    return geojson
+    return dict(mapping(geom))  # rebuilt from the checked shape: no stray members reach PostGIS
 
 
 class SubstanceIn(BaseModel):
     cas: str | None = Field(None, max_length=16)
     name: str | None = Field(None, max_length=64)
-    quantity_t: float = Field(ge=0, allow_inf_nan=False)
+    quantity_t: float = Field(ge=0, le=1e9, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _named(self) -> SubstanceIn:
@@ -284,7 +287,7 @@ class SubstanceIn(BaseModel):
 
 class MajorHazardIn(BaseModel):
     substances: list[SubstanceIn] = Field(min_length=1, max_length=200)
-    exposed_population: int | None = Field(None, ge=0)
+    exposed_population: int | None = Field(None, ge=0, le=100_000_000)
     location: Point | None = None
     footprint: Point | None = None
 
@@ -295,7 +298,7 @@ class MajorHazardIn(BaseModel):
         return self
 
 
-@router.post("/assessments/major-hazard")
+@router.post("/assessments/major-hazard", max_body_size=OPEN_BODY_LIMIT)
 def assess_major_hazard(body: MajorHazardIn, session: SessionDep) -> dict[str, Any]:
     """GB 18218-2018 for a proposed unit: S, whether it is a major hazard, α, R and the grade."""
     population = body.exposed_population
@@ -317,8 +320,8 @@ def assess_major_hazard(body: MajorHazardIn, session: SessionDep) -> dict[str, A
 
 
 class TailingsIn(BaseModel):
-    capacity_10k_m3: float = Field(ge=0, allow_inf_nan=False)
-    dam_height_m: float = Field(ge=0, allow_inf_nan=False)
+    capacity_10k_m3: float = Field(ge=0, le=1e7, allow_inf_nan=False)
+    dam_height_m: float = Field(ge=0, le=1000, allow_inf_nan=False)
     location: Point
     downstream_bearing_deg: float | None = Field(None, ge=0, lt=360)
     downstream_zone: Point | None = None
@@ -331,7 +334,7 @@ class TailingsIn(BaseModel):
         return self
 
 
-@router.post("/assessments/tailings-pond")
+@router.post("/assessments/tailings-pond", max_body_size=OPEN_BODY_LIMIT)
 def assess_tailings_pond(body: TailingsIn, session: SessionDep) -> dict[str, Any]:
     """Class, 头顶库 and 三边库 findings and the level of a proposed tailings pond."""
     source = exposure.Source.proposal(

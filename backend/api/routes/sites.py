@@ -8,21 +8,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from geoalchemy2.shape import from_shape
 from pydantic import BaseModel, Field
-from shapely.geometry import shape
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.edge import StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.core.config import api_settings
-from backend.domain.geo import GeometryError, check_geometry
+from backend.domain.geo import ALLOWED, GeometryError, check_geometry
+from backend.domain.geojson import NESTING, parse_geometry
 from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind, region_prefix
 from backend.models import Enterprise, Gateway, Region, Sensor, Site
 from backend.models.base import SRID
 from backend.registry.importer import Layer, Row, import_rows
 from backend.risk.engine import regrade
 
-router = APIRouter(prefix="/api/v1", tags=["sites"])
+router = APIRouter(prefix="/api/v1", tags=["sites"], route_class=StrictJSONRoute)
 
 AdcodeParam = Annotated[
     str,
@@ -220,9 +221,9 @@ class SiteFeature(BaseModel):
 def create_site(body: SiteFeature, session: SessionDep, caller: Operator) -> GeoJSONResponse:
     """Register a site (operator). The same validation as `riskmap import`."""
     try:
-        geom = shape(body.geometry)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise HTTPException(422, f"geometry: not valid GeoJSON ({exc})") from None
+        geom = parse_geometry(body.geometry, NESTING, api_settings().max_geometry_vertices)
+    except GeometryError as exc:
+        raise HTTPException(422, f"geometry: {exc}") from None
     session.info["actor"] = caller.actor
     report = import_rows(session, Layer.sites, [Row(1, body.properties, geom)], source="api")
     if report.errors:
@@ -254,8 +255,8 @@ def amend_site(
         site.name = body.name
     if body.geometry is not None:
         try:
-            geom = check_geometry(shape(body.geometry), "point")
-        except (GeometryError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            geom = check_geometry(parse_geometry(body.geometry, ALLOWED["point"]), "point")
+        except GeometryError as exc:
             raise HTTPException(422, f"geometry: {exc}") from None
         site.location = from_shape(geom, SRID)
     session.flush()
