@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 mosquitto mosquitto-dev libmosquitto-dev gcc
 TEST_PACKAGES := chromium chromium-driver fonts-wqy-microhei mosquitto-clients
 
-.PHONY: demo test deps test-deps lint bench clean
+.PHONY: demo test deps test-deps lint package-check bench clean
 
 # Install the Debian packages in $(1) that are not installed yet (sudo when not root).
 define ensure_packages
@@ -43,6 +43,10 @@ demo: deps
 test: test-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The wheel built, installed without extras in a fresh virtualenv, and run (also part of `make test`).
+package-check: test-deps
+	$(BIN)/pytest -q tests/test_package.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import getpass
 import logging
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from backend.core.db import session_scope
 from backend.core.migrate import upgrade
 from backend.domain.kinds import Role
 from backend.embedded.stack import default_stack, sync_broker_auth
+from backend.embedded.supervise import Supervised, child_argv, stop_all
 from backend.models import Gateway, Site
 from backend.registry.gateways import UnknownGateway, UnknownSite, add_gateway, rotate_password, set_disabled
 from backend.registry.importer import ImportReport, Layer, import_file
@@ -246,10 +247,85 @@ def _regrade_every(seconds: float, stop: threading.Event) -> None:
 
 
 def _until_signalled() -> threading.Event:
+    """An event set by SIGINT, SIGTERM or SIGHUP, for a loop that then stops in order; a second
+    signal changes nothing (no KeyboardInterrupt halfway through the stop)."""
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     return stop
+
+
+class _Interrupted(BaseException):
+    """The first stop signal, raised inside an interruptible step of `up`'s start-up."""
+
+
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP ask `up` to stop, whoever sends them (to the process or its
+    group) and in whatever order. The first sets `event`; inside an interruptible step
+    (migrating, seeding, grading: transactions that roll back) it also raises _Interrupted, so
+    that the start-up is not waited for. Starting or stopping the services is never cut short,
+    and later signals change nothing: the stop always runs to its end."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.received: str | None = None
+        self._interruptible = False
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.event.is_set():
+            return
+        self.received = signal.Signals(signum).name
+        self.event.set()
+        if self._interruptible:
+            self._interruptible = False
+            raise _Interrupted(self.received)
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        if self.event.is_set():
+            raise _Interrupted(self.received)
+        self._interruptible = True
+        try:
+            yield
+        finally:
+            self._interruptible = False
+
+
+def _web_server(bind: str, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    """uvicorn in a thread, so that signals stay with `up`'s main thread, which stops the
+    server in its turn (open event streams get 5 s)."""
+    config = uvicorn.Config(
+        "backend.api.main:create_app",
+        factory=True,
+        host=bind,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _supervise(
+    stop: threading.Event, children: list[Supervised], server: uvicorn.Server, web: threading.Thread
+) -> bool:
+    """Keep the children alive until a stop signal; False when the web server ended by itself."""
+    announced = False
+    while not stop.wait(0.2):
+        if not web.is_alive():
+            typer.echo("the web server stopped (see above); stopping everything", err=True)
+            return False
+        if server.started and not announced:
+            s = server.config
+            typer.echo(f"\nriskmap is running: http://{s.host}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n")
+            announced = True
+        for child in children:
+            child.check()
+    return True
 
 
 @app.command("ingest")
@@ -260,9 +336,10 @@ def ingest_cmd(
     from backend.core.db import engine
     from ingest.ingester import Ingester
 
+    stop = _until_signalled()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     ingester = Ingester(engine(), name)
-    ingester.run(_until_signalled())
+    ingester.run(stop)
     typer.echo(f"ingester stopped: {ingester.stats}")
 
 
@@ -296,11 +373,12 @@ def simulate_cmd(
     from ingest.mqtt import BrokerAddress
     from ingest.simulator import Simulator, load_gateways
 
+    stop = _until_signalled()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     gateways = load_gateways(engine(), paths().data_dir / DEMO_SECRETS, site, limit)
     typer.echo(f"simulating {len(gateways)} gateways, {sum(len(g.sensors) for g in gateways)} sensors")
     sim = Simulator(gateways, BrokerAddress.parse(mqtt_url()), speed, rate, excursions)
-    published = sim.run(_until_signalled(), duration)
+    published = sim.run(stop, duration)
     typer.echo(f"published {published} messages")
 
 
@@ -332,7 +410,8 @@ def up(
     """Start everything: private services when none are configured, schema, sample data, the
     ingester, the web app, and with --simulate the gateways.
 
-    Ctrl-C stops them all and the private services.
+    Ctrl-C (or SIGTERM, to the process or its group) stops them all and the private services.
+    The ingester and the simulator are started again if they die.
     """
     stack = default_stack()
     stack.data_dir.mkdir(parents=True, exist_ok=True)
@@ -342,39 +421,67 @@ def up(
     except BlockingIOError:
         typer.echo(f"another `riskmap up` is running with {stack.data_dir}; stop it first", err=True)
         raise typer.Exit(1) from None
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    children: list[subprocess.Popen[bytes]] = []
+    stopping = _StopSignals()
+    _log_to_stderr("riskmap")
+    children: list[Supervised] = []
+    web: tuple[uvicorn.Server, threading.Thread] | None = None
+    regrader: threading.Thread | None = None
+    web_failed = False
     try:
         stack.up()
-        upgrade(database_url())
-        with session_scope(actor()) as session:
-            if seed_data:
-                for report in seed_sample(session, paths().data_dir):
-                    _print_report(report)
-            sync_broker_auth(session)
-            report = regrade(session)
-        typer.echo(f"{report.graded} sites graded")
-        stop = threading.Event()
-        threading.Thread(target=_regrade_every, args=(RiskSettings().regrade_interval_s, stop), daemon=True).start()
-        me = [sys.executable, "-m", "backend.cli"]
-        children.append(subprocess.Popen([*me, "ingest", "--name", "ingest-1"]))
-        children.append(subprocess.Popen([*me, "deliver", "--name", "deliver-1"]))
+        with stopping.interruptible():
+            upgrade(database_url())
+            with session_scope(actor()) as session:
+                if seed_data:
+                    for report in seed_sample(session, paths().data_dir):
+                        _print_report(report)
+                sync_broker_auth(session)
+                report = regrade(session)
+            typer.echo(f"{report.graded} sites graded")
+        if stopping.event.is_set():
+            raise _Interrupted(stopping.received)
+        interval = RiskSettings().regrade_interval_s
+        regrader = threading.Thread(target=_regrade_every, args=(interval, stopping.event), daemon=True)
+        regrader.start()
+        children.append(Supervised("ingester", child_argv("ingest", "--name", "ingest-1")))
+        children.append(Supervised("delivery worker", child_argv("deliver", "--name", "deliver-1")))
         if simulate:
-            children.append(subprocess.Popen([*me, "simulate", "--speed", str(speed)]))
+            children.append(Supervised("simulator", child_argv("simulate", "--speed", str(speed))))
+        for child in children:
+            child.start()
         s = api_settings()
-        url = f"http://{bind or s.bind}:{port or s.port}/"
-        typer.echo(f"\nriskmap is running: {url}  (API docs at /docs; Ctrl-C stops)\n")
-        serve(port=port, bind=bind)
+        web = _web_server(bind or s.bind, port or s.port)
+        web_failed = not _supervise(stopping.event, children, *web)
+    except _Interrupted:
+        pass
+    except Exception:
+        if not stopping.event.is_set():
+            raise
+        # A step cut short by the stop itself (pg_ctl got the group's signal): nothing to report.
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stopping.event.set()
+        if web:
+            web[0].should_exit = True
+            web[1].join(15)
+        stop_all(children)
+        if regrader:
+            regrader.join(15)
         stack.down()
-        typer.echo("stopped")
+        typer.echo(f"stopped ({stopping.received})" if stopping.received else "stopped")
+    if web_failed:
+        raise typer.Exit(1)
+
+
+def _log_to_stderr(name: str) -> None:
+    """Show this logger's records (service ports, children restarted) without configuring the
+    root logger, whose handlers uvicorn and Alembic set up their own way."""
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ from backend.core.config import MqttSettings
 from backend.core.security import mosquitto_hash, new_secret
 from backend.embedded.system import (
     ServiceError,
+    choose_port,
     ensure_debian_packages,
-    free_port,
     give_to,
     is_root,
-    port_open,
+    listens,
+    log,
+    pid_alive,
 )
 from backend.registry.gateways import BrokerUser, render_acl, render_guard_rules, render_password_file
 
@@ -56,6 +58,9 @@ def build_guard(target: Path) -> Path:
     tmp.replace(target)
     stamp.write_text(digest)
     return target
+
+
+START_ATTEMPTS = 3  # each on a new port if the last one was taken between the check and the bind
 
 
 @dataclass
@@ -131,31 +136,41 @@ class EmbeddedMosquitto:
         )
 
     def _pid(self) -> int | None:
+        """The running broker's pid: the pid file's, if that process is alive and a mosquitto."""
         f = self._file("pid")
         if not f.exists():
             return None
         pid = int(f.read_text())
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return pid if pid_alive(pid, "mosquitto") else None
 
     def start(self) -> None:
+        """Start on the saved port, or on a new one when it cannot be bound now; a broker of an
+        earlier run is stopped (and waited for) first, so its own socket never counts as taken."""
         if self._pid():
             self.stop()
         self._file("data").mkdir(parents=True, exist_ok=True)
         if not all(self._file(f).exists() for f in ("passwd", "acl", "guard.rules")):
             self.write_auth([])
         port_file = self._file("port")
-        port = int(port_file.read_text()) if port_file.exists() else free_port()
-        if port_open(port):
-            port = free_port()
-        port_file.write_text(str(port))
+        saved = int(port_file.read_text()) if port_file.exists() else None
+        for _attempt in range(START_ATTEMPTS):
+            port = choose_port(saved, "Mosquitto")
+            if self._launch(port):
+                return
+            log.warning("Mosquitto could not bind port %d (taken meanwhile); trying another", port)
+            saved = None
+        raise ServiceError(f"Mosquitto did not start: no port could be bound in {START_ATTEMPTS} attempts")
+
+    def _launch(self, port: int) -> bool:
+        """Run the broker on `port` and wait until it (not another program) listens there; False
+        when it could not bind the port."""
+        self._file("port").write_text(str(port))
         conf = self._file("mosquitto.conf")
         conf.write_text(self._config(port))
         if is_root():
             give_to(OS_USER, self.root)
+        log_file = self._file("mosquitto.log")
+        offset = log_file.stat().st_size if log_file.exists() else 0
         process = subprocess.Popen(
             [str(MOSQUITTO), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
@@ -164,25 +179,43 @@ class EmbeddedMosquitto:
         )
         self._file("pid").write_text(str(process.pid))
         deadline = time.monotonic() + 15
-        while not port_open(port):
+        while not listens(process.pid, port):
             if process.poll() is not None or time.monotonic() > deadline:
-                err = process.stderr.read().decode() if process.stderr else ""
-                log = self._file("mosquitto.log")
-                tail = log.read_text()[-2000:] if log.exists() else ""
-                raise ServiceError(f"Mosquitto did not start: {err}{tail}")
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                fresh = ""
+                if log_file.exists():
+                    with log_file.open("rb") as f:
+                        f.seek(offset)
+                        fresh = f.read().decode(errors="replace")
+                if "Address already in use" in err + fresh:
+                    return False
+                raise ServiceError(f"Mosquitto did not start: {err}{fresh[-2000:]}")
             time.sleep(0.05)
+        if process.stderr:
+            process.stderr.close()
+        return True
 
     def stop(self) -> None:
+        """SIGTERM and wait for the broker to exit (it saves its store); SIGKILL after 10 s."""
         pid = self._pid()
         if not pid:
+            self._file("pid").unlink(missing_ok=True)
             return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while self._pid() and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.05)
-        self._file("pid").unlink(missing_ok=True)
+        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)  # reap it when it is our child
+                if not pid_alive(pid):
+                    self._file("pid").unlink(missing_ok=True)
+                    return
+                time.sleep(0.05)
+            log.warning("Mosquitto (pid %d) did not exit after %s", pid, sig.name)
 
     def up(self) -> str:
         self.install()

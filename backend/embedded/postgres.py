@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -13,10 +14,10 @@ import psycopg
 from backend.embedded.system import (
     ServiceError,
     as_user,
+    choose_port,
     ensure_debian_packages,
-    free_port,
     give_to,
-    port_open,
+    log,
 )
 
 PG_VERSION = "15"
@@ -24,6 +25,17 @@ BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
 POSTGIS_CONTROL = Path(f"/usr/share/postgresql/{PG_VERSION}/extension/postgis.control")
 SUPERUSER = "riskmap"
 OS_USER = "postgres"
+START_ATTEMPTS = 3  # each on a new port if the last one was taken between the check and the bind
+BIND_FAILED = ("could not bind", "could not create any TCP/IP sockets")
+
+
+def _read_from(path: Path, offset: int) -> str:
+    """What was appended to a log since `offset`."""
+    if not path.exists():
+        return ""
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
 
 
 @dataclass
@@ -61,22 +73,26 @@ class EmbeddedPostgres:
         )
 
     def init(self) -> None:
+        """Create the cluster. initdb works in a side folder renamed when it is complete, so that
+        an initdb cut short (Ctrl-C during the first start) leaves nothing that looks like a cluster."""
         if (self.data / "PG_VERSION").exists():
             return
         self.root.mkdir(parents=True, exist_ok=True)
         password = secrets.token_urlsafe(24)
-        self.password_file.write_text(password)
-        self.password_file.chmod(0o600)
         pwfile = self.root / "initdb.pw"
         pwfile.write_text(password)
-        self.data.mkdir(mode=0o700)
-        give_to(OS_USER, self.data)
+        pending = self.root / "data.init"
+        for leftover in (pending, self.data):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+        pending.mkdir(mode=0o700)
+        give_to(OS_USER, pending)
         give_to(OS_USER, pwfile)
         try:
             argv = [
                 str(BIN / "initdb"),
                 "-D",
-                str(self.data.resolve()),
+                str(pending.resolve()),
                 "-U",
                 SUPERUSER,
                 "--auth=scram-sha-256",
@@ -88,6 +104,9 @@ class EmbeddedPostgres:
             done = subprocess.run(as_user(OS_USER, argv), capture_output=True, text=True)
             if done.returncode != 0:
                 raise ServiceError(f"initdb failed: {done.stderr.strip()}")
+            self.password_file.write_text(password)
+            self.password_file.chmod(0o600)
+            pending.rename(self.data)
         finally:
             pwfile.unlink(missing_ok=True)
 
@@ -95,25 +114,36 @@ class EmbeddedPostgres:
         return self._pg_ctl("status", check=False).returncode == 0
 
     def start(self) -> None:
+        """Start on the saved port, or on a new one when the saved port cannot be bound now (a
+        program listening there, a connection using it); the port used is saved for `url()`."""
         if self.running():
             return
-        port = int(self.port_file.read_text()) if self.port_file.exists() else free_port()
-        if port_open(port):
-            port = free_port()
-        self.port_file.write_text(str(port))
         run_dir = self.root / "run"
         run_dir.mkdir(exist_ok=True)
         give_to(OS_USER, run_dir)
-        log = (self.root / "run" / "postgres.log").resolve()
-        options = f"-p {port} -k {run_dir.resolve()} -c listen_addresses=127.0.0.1"
-        done = self._pg_ctl("-l", str(log), "-o", options, "-w", "-t", "60", "start", check=False)
-        if done.returncode != 0:
-            tail = log.read_text()[-2000:] if log.exists() else done.stderr
-            raise ServiceError(f"PostgreSQL did not start: {tail}")
+        log_file = (self.root / "run" / "postgres.log").resolve()
+        saved = int(self.port_file.read_text()) if self.port_file.exists() else None
+        for _attempt in range(START_ATTEMPTS):
+            port = choose_port(saved, "PostgreSQL")
+            self.port_file.write_text(str(port))
+            offset = log_file.stat().st_size if log_file.exists() else 0
+            options = f"-p {port} -k {run_dir.resolve()} -c listen_addresses=127.0.0.1"
+            done = self._pg_ctl("-l", str(log_file), "-o", options, "-w", "-t", "60", "start", check=False)
+            if done.returncode == 0:
+                return
+            fresh = _read_from(log_file, offset)
+            if not any(marker in fresh for marker in BIND_FAILED) or self.running():
+                raise ServiceError(f"PostgreSQL did not start: {(fresh or done.stderr)[-2000:]}")
+            log.warning("PostgreSQL could not bind port %d (taken meanwhile); trying another", port)
+            saved = None
+        raise ServiceError(f"PostgreSQL did not start: no port could be bound in {START_ATTEMPTS} attempts")
 
     def stop(self) -> None:
-        if self.running():
-            self._pg_ctl("-m", "fast", "-w", "stop", check=False)
+        """Fast shutdown (clients disconnected), waited for; immediate if that does not end it."""
+        if not self.running():
+            return
+        if self._pg_ctl("-m", "fast", "-w", "-t", "30", "stop", check=False).returncode != 0 and self.running():
+            self._pg_ctl("-m", "immediate", "-w", "-t", "30", "stop", check=False)
 
     def ensure_database(self, name: str) -> str:
         """Create the database with PostGIS if it does not exist; returns its URL."""

@@ -4,6 +4,7 @@ URLs recorded in services.json for every other command, and stopped together."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,11 @@ class Stack:
         return MqttSettings().mqtt_url is None
 
     def up(self) -> dict[str, str]:
-        """Start what is not configured externally; returns the URLs of what was started."""
+        """Start what is not configured externally; returns the URLs of what was started.
+
+        A service may come up on a new port (its saved one taken meanwhile): services.json is
+        rewritten on every start, so every other command reads the URLs in use now.
+        """
         urls: dict[str, str] = {}
         if self.embeds_database:
             urls["database_url"] = self.postgres.up(self.database)
@@ -45,8 +50,11 @@ class Stack:
             urls["mqtt_url"] = self.mosquitto.up()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         services = self.data_dir / "services.json"
-        services.touch(mode=0o600)
-        services.write_text(json.dumps(urls, indent=2))
+        tmp = services.with_suffix(".json.tmp")
+        tmp.unlink(missing_ok=True)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            json.dump(urls, f, indent=2)
+        tmp.replace(services)  # readers see the old file or the new one, never half of one
         return urls
 
     def down(self) -> None:
