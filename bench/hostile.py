@@ -238,8 +238,8 @@ def qos0_flood(arena: Arena) -> str:
     peer = _attacker(arena)
     a = arena.attacker
     try:
-        for i in range(200):
-            body = {"sensor": a.sensor_code, "ts": now_ts(i * 0.001), "value": 1.0}
+        for _ in range(200):
+            body = {"sensor": a.sensor_code, "ts": arena._next_ts(), "value": 1.0}
             peer.publish(peer.topic("readings"), json.dumps(body), qos=0)
         arena.victim_publishes(10)
     finally:
@@ -272,8 +272,8 @@ def nan_among_good(arena: Arena) -> str:
     try:
         body = (
             '{"readings": ['
-            f'{{"sensor": "{a.sensor_code}", "ts": "{now_ts(0.5)}", "value": {good}}}, '
-            f'{{"sensor": "{a.sensor_code}", "ts": "{now_ts(0.4)}", "value": NaN}}]}}'
+            f'{{"sensor": "{a.sensor_code}", "ts": "{arena._next_ts()}", "value": {good}}}, '
+            f'{{"sensor": "{a.sensor_code}", "ts": "{arena._next_ts()}", "value": NaN}}]}}'
         )
         acked = peer.publish(peer.topic("readings"), body)
         arena.victim_publishes(2)
