@@ -34,6 +34,8 @@ for var in (
 ):
     os.environ.pop(var, None)
 os.environ["RISKMAP_DATA_DIR"] = str(DATA_DIR)
+# Most tests run without an ingester; the ones about ingest health turn this back on.
+os.environ["RISKMAP_INGEST_HEALTH_REQUIRED"] = "false"
 
 from backend.core import config  # noqa: E402
 from backend.core.db import sqlalchemy_url  # noqa: E402

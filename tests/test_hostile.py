@@ -144,7 +144,10 @@ def test_replay_stores_dead_letters_once_after_the_register_is_fixed(
     assert client.post("/api/v1/ingest/dead-letters/replay", params={"ids": 2**70}, headers=auth).status_code == 422
 
 
-def test_healthz_reports_the_ingester_and_a_wedge(client: TestClient, ingester, seeded: Engine) -> None:
+def test_healthz_reports_the_ingester_and_a_wedge(
+    client: TestClient, ingester, seeded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKMAP_INGEST_HEALTH_REQUIRED", "true")
     body = wait_until(lambda: (r := client.get("/healthz")).status_code == 200 and r.json())
     mine = next(i for i in body["ingest"]["ingesters"] if i["name"] == ingester.name)
     assert mine["connected"] and "batches_retried" in mine

@@ -80,6 +80,8 @@ class IngestSettings(BaseSettings):
     # /healthz: an ingester silent this long is dead; one this far behind is not keeping up.
     health_stale_s: float = 30
     health_max_lag_s: float = 60
+    # Whether /healthz fails (503) on the ingest check; reported either way.
+    health_required: bool = True
 
     @property
     def topic_root(self) -> str:

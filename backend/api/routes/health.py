@@ -68,5 +68,6 @@ def healthz(session: SessionDep) -> JSONResponse:
         checks["broker"] = {"ok": True}
     except (OSError, ServiceNotConfigured, ConnectionError) as exc:
         checks["broker"] = {"ok": False, "error": str(exc)}
-    ok = all(c["ok"] for c in checks.values())
+    required = IngestSettings().health_required
+    ok = all(c["ok"] for name, c in checks.items() if required or name != "ingest")
     return JSONResponse({"ok": ok, **checks}, status_code=200 if ok else 503)
