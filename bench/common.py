@@ -34,6 +34,10 @@ def bench_stack() -> Iterator[tuple[Stack, Engine]]:
     stack = Stack(DATA_DIR, database=DATABASE)
     stack.postgres.up("postgres")
     stack.postgres.drop_database(DATABASE)
+    stack.mosquitto.stop()
+    # A fresh broker store too: a session left by an earlier run's ingester would take its share.
+    for leftover in (DATA_DIR / "mqtt" / "data").glob("mosquitto.db*"):
+        leftover.unlink()
     stack.up()
     url = stack.postgres.url(DATABASE)
     upgrade(url)

@@ -1,14 +1,21 @@
-"""Ingestion benchmark, in one run:
+"""Ingestion benchmark, in one run, every figure with the same publishers (FAST_TOPICS
+mosquitto_pub processes, QoS 1) and the same 1-reading payloads:
 
-1. the broker's ceiling: QoS 1 messages/s to a bare paho subscriber on the same broker;
-2. end to end with the real ingester (its own process, ack after commit): committed messages/s
-   and readings/s for 1-reading and 50-reading payloads, and their ratio to the ceiling;
-3. alarm latency at a background load of 5,000 messages/s: publish -> alarm committed (the
+1. the ceiling: the broker's delivery rate of QoS 1 messages to a C subscriber (mosquitto_sub,
+   MQTT 5, shared subscription, Receive Maximum as the ingester's), from the first publish to
+   the last delivery;
+2. where the rest goes: the same delivery to a Python (paho) subscriber that only acknowledges,
+   and the ingester's storage step alone (validation, COPY, alarms, commit: BatchWriter.process
+   on batches in memory), with the share of it spent in Python;
+3. end to end with the real ingester (its own process, ack after commit): committed messages/s
+   and readings/s for 1-reading and 50-reading payloads, the ratio to the ceiling, and the same
+   with a second ingester in the share group;
+4. alarm latency at a background load of 5,000 messages/s: publish -> alarm committed (the
    NOTIFY arrives at commit) and publish -> SSE event received, p50 and p99.
 
-    python -m bench.ingest [--messages 60000]
+    python -m bench.ingest [--messages 60000] [--alarms 100]
 
-Publishers are separate processes using the platform's broker account (any gateway topic).
+Publishers use the platform's broker account (any gateway topic).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,9 +37,13 @@ import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy import text
 
+from backend.core.config import IngestSettings
 from bench.common import bench_stack, percentile, served_app
+from ingest.batch import BatchWriter, Message
 from ingest.mqtt import BrokerAddress
 
 PUBLISHERS = 2  # rate-limited Python publishers, for the background load
@@ -150,36 +162,124 @@ def make_jobs(sensors: list[tuple], messages: int, per_message: int, t0: datetim
     return jobs
 
 
-def ceiling(url: str, messages: int, topic_sensors: list[tuple[str, str, str]]) -> float:
+CEILING_ROOT = "bench-ceiling"  # a prefix the ingester does not subscribe to
+
+
+def _ceiling_jobs(jobs: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The same messages on the same number of topics, outside the ingester's subscription."""
+    return [(CEILING_ROOT + topic.removeprefix("riskmap/v1"), payload) for topic, payload in jobs]
+
+
+def _sub_argv(address: BrokerAddress, client_id: str, *extra: str) -> list[str]:
+    return [
+        "mosquitto_sub",
+        "-h",
+        address.host,
+        "-p",
+        str(address.port),
+        "-u",
+        str(address.username),
+        "-P",
+        str(address.password),
+        "-V",
+        "mqttv5",
+        "-i",
+        client_id,
+        "-q",
+        "1",
+        "-t",
+        f"$share/bench/{CEILING_ROOT}/+/+/readings",
+        *extra,
+    ]
+
+
+def ceiling(url: str, jobs: list[tuple[str, bytes]], receive_maximum: int) -> float:
+    """QoS 1 messages/s from the broker to `mosquitto_sub -q 1 -C N`, from the first publish to
+    the last delivery. Its session and subscription are made first (-E), so that no message
+    published before it is connected is lost and it counts exactly N."""
     address = BrokerAddress.parse(url)
-    got, first, last = [0], [0.0], [0.0]
+    client_id = f"bench-ceiling-{os.getpid()}"
+    subprocess.run([*_sub_argv(address, client_id, "-E"), "-c", "-x", "120"], check=True, timeout=30)
+    with tempfile.TemporaryFile() as out:
+        sub = subprocess.Popen(
+            [
+                *_sub_argv(address, client_id, "-C", str(len(jobs)), "-F", "%U"),
+                *("-c", "-x", "120", "-D", "connect", "receive-maximum", str(receive_maximum)),
+            ],
+            stdout=out,
+        )
+        time.sleep(0.5)
+        start = time.time()
+        publish_fast(url, _ceiling_jobs(jobs))
+        sub.wait(600)
+        out.seek(0)
+        stamps = [float(line) for line in out.read().split()]
+    # A clean start drops the session, so that no copy is queued for it in the runs that follow.
+    subprocess.run(_sub_argv(address, client_id, "-E"), check=True, timeout=30)
+    if len(stamps) != len(jobs):
+        raise RuntimeError(f"mosquitto_sub got {len(stamps)} of {len(jobs)} messages")
+    return len(jobs) / (max(stamps) - start)
+
+
+def python_client(url: str, jobs: list[tuple[str, bytes]], receive_maximum: int) -> float:
+    """The same, to a paho subscriber configured as the ingester (MQTT 5, manual ack, Receive
+    Maximum) that acknowledges each message at once and does nothing else."""
+    address = BrokerAddress.parse(url)
+    got, last = [0], [0.0]
     ready = threading.Event()
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=MQTTProtocolVersion.MQTTv5)
+    c = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"bench-paho-{os.getpid()}",
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=True,
+    )
     c.username_pw_set(address.username, address.password)
 
     def on_message(cl: mqtt.Client, u: object, msg: mqtt.MQTTMessage) -> None:
-        now = time.monotonic()
-        if got[0] == 0:
-            first[0] = now
+        cl.ack(msg.mid, msg.qos)
         got[0] += 1
-        last[0] = now
+        last[0] = time.time()
 
     c.on_message = on_message
     c.on_subscribe = lambda *a: ready.set()
-    c.on_connect = lambda cl, *a: cl.subscribe("bench-bare/#", qos=1)
-    c.connect(address.host, address.port)
+    c.on_connect = lambda cl, *a: cl.subscribe(f"$share/bench/{CEILING_ROOT}/+/+/readings", qos=1)
+    props = Properties(PacketTypes.CONNECT)
+    props.ReceiveMaximum = receive_maximum
+    c.connect(address.host, address.port, properties=props)
     c.loop_start()
-    ready.wait(10)
-    jobs = [
-        (f"bench-bare/{i % 64}", b'{"sensor":"x","ts":"2026-01-01T00:00:00+08:00","value":1}') for i in range(messages)
-    ]
-    publish(url, jobs)
-    deadline = time.monotonic() + 60
-    while got[0] < messages and time.monotonic() < deadline:
+    if not ready.wait(10):
+        raise RuntimeError("the paho subscriber did not subscribe")
+    start = time.time()
+    publish_fast(url, _ceiling_jobs(jobs))
+    deadline = time.monotonic() + 120
+    while got[0] < len(jobs) and time.monotonic() < deadline:
         time.sleep(0.05)
     c.disconnect()
     c.loop_stop()
-    return got[0] / max(last[0] - first[0], 1e-9)
+    if got[0] < len(jobs):
+        raise RuntimeError(f"the paho subscriber got {got[0]} of {len(jobs)} messages")
+    return len(jobs) / (last[0] - start)
+
+
+def storage_alone(engine, jobs: list[tuple[str, bytes]], batch: int) -> tuple[float, float]:
+    """The ingester's storage step without MQTT: BatchWriter.process on batches of `batch`
+    messages as the ingester takes them. Returns messages/s and the share of the time this
+    process spent on the CPU (parsing, validation, building rows) rather than waiting for
+    PostgreSQL (COPY, alarm queries, commit)."""
+    writer = BatchWriter(engine, IngestSettings(), "bench-storage")
+    writer.register.refresh(force=True)
+    messages = [Message(topic, payload) for topic, payload in jobs]
+    stored = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(messages), batch):
+        outcome = writer.process(messages[i : i + batch])
+        if outcome.rejected:
+            raise RuntimeError(f"storage refused {len(outcome.rejected)} messages: {outcome.rejected[0][1]}")
+        stored += outcome.stored
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if stored != len(messages):
+        raise RuntimeError(f"storage kept {stored} of {len(messages)} readings")
+    return len(messages) / wall, cpu / wall
 
 
 def wait_stored(engine, t0: datetime, expected: int, timeout: float = 900) -> float:
@@ -197,8 +297,12 @@ def wait_stored(engine, t0: datetime, expected: int, timeout: float = 900) -> fl
     raise TimeoutError(f"only {n} of {expected} readings stored")
 
 
-def start_ingester(name: str) -> subprocess.Popen[bytes]:
+def start_ingester(name: str, keep_session: bool = True) -> subprocess.Popen[bytes]:
+    """An ingester process; without keep_session the broker forgets its session when it stops,
+    so that it leaves the share group (an offline member would still be handed its share)."""
     env = {**os.environ, "RISKMAP_INGEST_OFFLINE_SWEEP_S": "1000000"}
+    if not keep_session:
+        env["RISKMAP_INGEST_SESSION_EXPIRY_S"] = "0"
     p = subprocess.Popen(
         [sys.executable, "-m", "backend.cli", "ingest", "--name", name],
         env=env,
@@ -209,8 +313,15 @@ def start_ingester(name: str) -> subprocess.Popen[bytes]:
     return p
 
 
-def end_to_end(url: str, engine, sensors, messages: int, per_message: int, label: str) -> tuple[float, float]:
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2, minutes=per_message)
+def hours_ago(hours: int) -> datetime:
+    """The start of a run's readings: each run its own hour of timestamps (a run spans at most
+    a few minutes), so that counting one run's stored readings never counts another's."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
+
+
+def end_to_end(
+    url: str, engine, sensors, messages: int, per_message: int, label: str, t0: datetime
+) -> tuple[float, float]:
     jobs = make_jobs(sensors, messages, per_message, t0)
     started = time.monotonic()
     publish_s = publish_fast(url, jobs)
@@ -329,21 +440,41 @@ def main() -> None:
                 )
             ]
         fast_sensors = [s for s in sensors if s[2] in busiest]
-        top = ceiling(url, args.messages, sensors)
-        print(f"  raw broker ceiling (bare paho subscriber)  {top:9,.0f} msg/s")
-        ingester = start_ingester("bench-1")
+        settings = IngestSettings()
+        probe = make_jobs(fast_sensors, args.messages, 1, hours_ago(7))
+        top = ceiling(url, probe, settings.max_inflight)
+        print(f"  ceiling: broker -> C subscriber (mosquitto_sub -q 1)   {top:9,.0f} msg/s")
+        paho = python_client(url, probe, settings.max_inflight)
+        print(f"  broker -> Python subscriber (paho, ack only)         {paho:9,.0f} msg/s   {paho / top:4.0%}")
+        stored, cpu_share = storage_alone(
+            engine, make_jobs(fast_sensors, args.messages, 1, hours_ago(6)), settings.batch_max_messages
+        )
+        print(
+            f"  storage alone (validation, COPY, alarms, commit)     {stored:9,.0f} msg/s   {stored / top:4.0%}"
+            f"   ({1e6 / stored:.0f} µs/msg, {cpu_share:.0%} of it Python on the CPU)"
+        )
+        ingesters = [start_ingester("bench-1")]
         try:
-            one, _ = end_to_end(url, engine, fast_sensors, args.messages, 1, "1 reading per message")
+            one, _ = end_to_end(url, engine, fast_sensors, args.messages, 1, "1 reading per message", hours_ago(5))
+            print(f"  ratio to the ceiling: {one / top:.0%} (1-reading messages, one ingester)")
             _, fifty = end_to_end(
-                url, engine, fast_sensors, max(args.messages // 10, 2000), 50, "50 readings per message"
+                url, engine, fast_sensors, max(args.messages // 10, 2000), 50, "50 readings per message", hours_ago(4)
             )
-            print(f"  ratio to the ceiling: {one / top:.0%} (1-reading messages)")
+            ingesters.append(start_ingester("bench-2", keep_session=False))
+            two, _ = end_to_end(url, engine, fast_sensors, args.messages, 1, "1 reading, two ingesters", hours_ago(3))
+            print(f"  ratio to the ceiling: {two / top:.0%} with two ingesters ({two / one - 1:+.0%} for the second)")
+            _stop(ingesters.pop())
             with served_app() as base:
                 alarm_latency(url, engine, sensors, 5000, args.alarms, stack.postgres.url("riskmap_bench"), base)
         finally:
-            ingester.send_signal(signal.SIGTERM)
-            ingester.wait(30)
+            for ingester in ingesters:
+                _stop(ingester)
         del fifty
+
+
+def _stop(ingester: subprocess.Popen[bytes]) -> None:
+    ingester.send_signal(signal.SIGTERM)
+    ingester.wait(30)
 
 
 if __name__ == "__main__":
