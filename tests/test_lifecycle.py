@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -131,6 +132,25 @@ class UpRun:
         assert out.rstrip().splitlines()[-1].startswith("stopped"), out
         assert survivors(self.data_dir) == [], out
         return took
+
+
+@pytest.fixture
+def start_up() -> Iterator[Callable[..., UpRun]]:
+    """start_up(name, *args, env=…) -> an UpRun in a fresh folder. A run a failed test left
+    behind is killed with its group and its private services, so that it cannot disturb the
+    next test."""
+    runs: list[UpRun] = []
+
+    def start(name: str, *args: str, env: dict[str, str] | None = None) -> UpRun:
+        runs.append(UpRun(_fresh_dir(name), *args, env=env))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        if run.process.poll() is None:
+            os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait()
+        Stack(run.data_dir).down()
 
 
 @pytest.fixture(scope="module")
@@ -281,8 +301,10 @@ def test_child_interrupted_while_starting_leaves_without_traceback() -> None:
 
 @pytest.mark.parametrize("group", [False, True], ids=["to-process", "to-group"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_up_stops_cleanly_on_signal(external: dict[str, str], sig: signal.Signals, group: bool) -> None:
-    run = UpRun(_fresh_dir(f"up-{sig.name}-{'group' if group else 'process'}"), "--no-seed", "--simulate", env=external)
+def test_up_stops_cleanly_on_signal(
+    start_up: Callable[..., UpRun], external: dict[str, str], sig: signal.Signals, group: bool
+) -> None:
+    run = start_up(f"up-{sig.name}-{'group' if group else 'process'}", "--no-seed", "--simulate", env=external)
     run.wait_healthy()
     run.wait_output(r"riskmap\.ingest subscribed")
     run.signal(sig, group)
@@ -290,8 +312,8 @@ def test_up_stops_cleanly_on_signal(external: dict[str, str], sig: signal.Signal
     assert f"stopped ({sig.name})" in run.output
 
 
-def test_up_restarts_a_killed_ingester(external: dict[str, str]) -> None:
-    run = UpRun(_fresh_dir("up-restart"), "--no-seed", env=external)
+def test_up_restarts_a_killed_ingester(start_up: Callable[..., UpRun], external: dict[str, str]) -> None:
+    run = start_up("up-restart", "--no-seed", env=external)
     run.wait_healthy()
     first = int(run.wait_output(r"ingester started \(pid (\d+)\)")[0].group(1))
     run.wait_output(r"riskmap\.ingest subscribed")
@@ -306,11 +328,11 @@ def test_up_restarts_a_killed_ingester(external: dict[str, str]) -> None:
     run.assert_stops_cleanly()
 
 
-def test_up_with_private_services_stops_them_all_on_sigterm_to_its_group() -> None:
+def test_up_with_private_services_stops_them_all_on_sigterm_to_its_group(start_up: Callable[..., UpRun]) -> None:
     """The case of the report: SIGTERM to the group left the simulator, PostgreSQL and
     Mosquitto running. Here with the sample data, the simulator publishing and the ingester storing."""
-    data_dir = _fresh_dir("up-private")
-    run = UpRun(data_dir, "--simulate")
+    run = start_up("up-private", "--simulate")
+    data_dir = run.data_dir
     took = run.wait_healthy(timeout=180)
     run.wait_output(r"simulating \d+ gateways")
     run.wait_output(r"riskmap\.ingest subscribed")
@@ -328,13 +350,15 @@ def test_up_with_private_services_stops_them_all_on_sigterm_to_its_group() -> No
     )
 
 
-def test_up_interrupted_while_starting_stops_without_traceback(stack: Stack, external: dict[str, str]) -> None:
+def test_up_interrupted_while_starting_stops_without_traceback(
+    start_up: Callable[..., UpRun], stack: Stack, external: dict[str, str]
+) -> None:
     """Ctrl-C while `up` migrates and seeds a new database: the step is rolled back, nothing
     is left running, and no KeyboardInterrupt traceback is printed."""
     database = f"{LIFECYCLE_DB}_start"
     stack.postgres.drop_database(database)
     url = stack.postgres.ensure_database(database)
-    run = UpRun(_fresh_dir("up-interrupted"), env={**external, "RISKMAP_DATABASE_URL": url})
+    run = start_up("up-interrupted", env={**external, "RISKMAP_DATABASE_URL": url})
 
     def up_at_work() -> bool:
         assert run.process.poll() is None, run.output
