@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.core.migrate import upgrade
+from backend.embedded.postgres import EmbeddedPostgres
 from backend.embedded.stack import Stack
 from backend.embedded.supervise import Supervised
 from backend.embedded.system import pid_alive
@@ -261,6 +263,26 @@ def test_private_services_restart_at_once_whatever_holds_their_ports(caplog: pyt
         stack.down()
 
 
+def test_postgres_started_during_a_shutdown_waits_for_it_then_starts() -> None:
+    """A start while the cluster is still stopping (a smart shutdown waiting for a client) must
+    not take the dying server for a running one."""
+    pg = EmbeddedPostgres(_fresh_dir("stopping") / "pg")
+    try:
+        pg.up("postgres")
+        client = psycopg.connect(pg.url("postgres"))
+        pg._pg_ctl("-m", "smart", "-W", "stop")
+        wait_until(lambda: pg._postmaster_status() == "stopping", 10)
+        closer = threading.Timer(1.0, client.close)
+        closer.start()
+        pg.start()
+        closer.join()
+        assert pg._postmaster_status() == "ready"
+        with psycopg.connect(pg.url("postgres")) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        pg.stop()
+
+
 def test_supervised_child_restarted_with_doubling_backoff_up_to_the_cap(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="riskmap.up")
     child = Supervised("crasher", [sys.executable, "-c", "import sys; sys.exit(3)"], 0.2, 0.5)
@@ -280,7 +302,7 @@ def test_supervised_child_restarted_with_doubling_backoff_up_to_the_cap(caplog: 
     waits = [r.created for r in caplog.records if "restarting it in" in r.getMessage()]
     started = [r.created for r in caplog.records if "crasher started (pid" in r.getMessage()]
     for waited, restarted, delay in zip(waits, started[1:], (0.2, 0.4, 0.5, 0.5), strict=False):
-        assert delay - 0.02 <= restarted - waited < delay + 0.3
+        assert delay - 0.02 <= restarted - waited < delay + 1.0  # never early; late only under load
 
 
 def test_child_interrupted_while_starting_leaves_without_traceback() -> None:
@@ -293,10 +315,17 @@ def test_child_interrupted_while_starting_leaves_without_traceback() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    time.sleep(0.3)
+
+    def handles_sigterm() -> bool:  # the launcher's first lines ran; the CLI is still being imported
+        status = Path(f"/proc/{p.pid}/status").read_text()
+        caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+        return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+    wait_until(handles_sigterm, 10, 0.005)
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=20)
     assert p.returncode == 128 + signal.SIGINT and b"Traceback" not in out, out
+    assert b"ingester stopped" not in out  # it ended before the command ran
 
 
 @pytest.mark.parametrize("group", [False, True], ids=["to-process", "to-group"])
