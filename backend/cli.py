@@ -263,8 +263,9 @@ class _StopSignals:
     """SIGINT, SIGTERM and SIGHUP ask `up` to stop, whoever sends them (to the process or its
     group) and in whatever order. The first sets `event`; inside an interruptible step
     (migrating, seeding, grading: transactions that roll back) it also raises _Interrupted, so
-    that the start-up is not waited for. Starting or stopping the services is never cut short,
-    and later signals change nothing: the stop always runs to its end."""
+    that the start-up is not waited for. `up` never cuts short its own start or stop of the
+    services (a pg_ctl that got the group's signal fails, quietly), and later signals change
+    nothing: the stop always runs to its end."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -333,10 +334,10 @@ def ingest_cmd(
     name: Annotated[str | None, typer.Option(help="this ingester's name (MQTT client id)")] = None,
 ) -> None:
     """Run the MQTT ingester; several can share the work (Ctrl-C stops)."""
+    stop = _until_signalled()
     from backend.core.db import engine
     from ingest.ingester import Ingester
 
-    stop = _until_signalled()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     ingester = Ingester(engine(), name)
     ingester.run(stop)
@@ -368,12 +369,12 @@ def simulate_cmd(
     excursions: Annotated[float, typer.Option(help="chance a reading starts an excursion")] = 0.004,
 ) -> None:
     """Publish realistic readings for the sample sensors through each gateway's own credentials."""
+    stop = _until_signalled()
     from backend.core.db import engine
     from backend.registry.seed import DEMO_SECRETS
     from ingest.mqtt import BrokerAddress
     from ingest.simulator import Simulator, load_gateways
 
-    stop = _until_signalled()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     gateways = load_gateways(engine(), paths().data_dir / DEMO_SECRETS, site, limit)
     typer.echo(f"simulating {len(gateways)} gateways, {sum(len(g.sensors) for g in gateways)} sensors")

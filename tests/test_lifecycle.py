@@ -16,8 +16,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -27,6 +29,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.core.migrate import upgrade
+from backend.embedded.postgres import EmbeddedPostgres
 from backend.embedded.stack import Stack
 from backend.embedded.supervise import Supervised
 from backend.embedded.system import pid_alive
@@ -131,6 +134,25 @@ class UpRun:
         assert out.rstrip().splitlines()[-1].startswith("stopped"), out
         assert survivors(self.data_dir) == [], out
         return took
+
+
+@pytest.fixture
+def start_up() -> Iterator[Callable[..., UpRun]]:
+    """start_up(name, *args, env=…) -> an UpRun in a fresh folder. A run a failed test left
+    behind is killed with its group and its private services, so that it cannot disturb the
+    next test."""
+    runs: list[UpRun] = []
+
+    def start(name: str, *args: str, env: dict[str, str] | None = None) -> UpRun:
+        runs.append(UpRun(_fresh_dir(name), *args, env=env))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        if run.process.poll() is None:
+            os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait()
+        Stack(run.data_dir).down()
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +263,26 @@ def test_private_services_restart_at_once_whatever_holds_their_ports(caplog: pyt
         stack.down()
 
 
+def test_postgres_started_during_a_shutdown_waits_for_it_then_starts() -> None:
+    """A start while the cluster is still stopping (a smart shutdown waiting for a client) must
+    not take the dying server for a running one."""
+    pg = EmbeddedPostgres(_fresh_dir("stopping") / "pg")
+    try:
+        pg.up("postgres")
+        client = psycopg.connect(pg.url("postgres"))
+        pg._pg_ctl("-m", "smart", "-W", "stop")
+        wait_until(lambda: pg._postmaster_status() == "stopping", 10)
+        closer = threading.Timer(1.0, client.close)
+        closer.start()
+        pg.start()
+        closer.join()
+        assert pg._postmaster_status() == "ready"
+        with psycopg.connect(pg.url("postgres")) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        pg.stop()
+
+
 def test_supervised_child_restarted_with_doubling_backoff_up_to_the_cap(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="riskmap.up")
     child = Supervised("crasher", [sys.executable, "-c", "import sys; sys.exit(3)"], 0.2, 0.5)
@@ -260,7 +302,7 @@ def test_supervised_child_restarted_with_doubling_backoff_up_to_the_cap(caplog: 
     waits = [r.created for r in caplog.records if "restarting it in" in r.getMessage()]
     started = [r.created for r in caplog.records if "crasher started (pid" in r.getMessage()]
     for waited, restarted, delay in zip(waits, started[1:], (0.2, 0.4, 0.5, 0.5), strict=False):
-        assert delay - 0.02 <= restarted - waited < delay + 0.3
+        assert delay - 0.02 <= restarted - waited < delay + 1.0  # never early; late only under load
 
 
 def test_child_interrupted_while_starting_leaves_without_traceback() -> None:
@@ -273,16 +315,25 @@ def test_child_interrupted_while_starting_leaves_without_traceback() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    time.sleep(0.3)
+
+    def handles_sigterm() -> bool:  # the launcher's first lines ran; the CLI is still being imported
+        status = Path(f"/proc/{p.pid}/status").read_text()
+        caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+        return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+    wait_until(handles_sigterm, 10, 0.005)
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=20)
     assert p.returncode == 128 + signal.SIGINT and b"Traceback" not in out, out
+    assert b"ingester stopped" not in out  # it ended before the command ran
 
 
 @pytest.mark.parametrize("group", [False, True], ids=["to-process", "to-group"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_up_stops_cleanly_on_signal(external: dict[str, str], sig: signal.Signals, group: bool) -> None:
-    run = UpRun(_fresh_dir(f"up-{sig.name}-{'group' if group else 'process'}"), "--no-seed", "--simulate", env=external)
+def test_up_stops_cleanly_on_signal(
+    start_up: Callable[..., UpRun], external: dict[str, str], sig: signal.Signals, group: bool
+) -> None:
+    run = start_up(f"up-{sig.name}-{'group' if group else 'process'}", "--no-seed", "--simulate", env=external)
     run.wait_healthy()
     run.wait_output(r"riskmap\.ingest subscribed")
     run.signal(sig, group)
@@ -290,8 +341,8 @@ def test_up_stops_cleanly_on_signal(external: dict[str, str], sig: signal.Signal
     assert f"stopped ({sig.name})" in run.output
 
 
-def test_up_restarts_a_killed_ingester(external: dict[str, str]) -> None:
-    run = UpRun(_fresh_dir("up-restart"), "--no-seed", env=external)
+def test_up_restarts_a_killed_ingester(start_up: Callable[..., UpRun], external: dict[str, str]) -> None:
+    run = start_up("up-restart", "--no-seed", env=external)
     run.wait_healthy()
     first = int(run.wait_output(r"ingester started \(pid (\d+)\)")[0].group(1))
     run.wait_output(r"riskmap\.ingest subscribed")
@@ -306,11 +357,11 @@ def test_up_restarts_a_killed_ingester(external: dict[str, str]) -> None:
     run.assert_stops_cleanly()
 
 
-def test_up_with_private_services_stops_them_all_on_sigterm_to_its_group() -> None:
+def test_up_with_private_services_stops_them_all_on_sigterm_to_its_group(start_up: Callable[..., UpRun]) -> None:
     """The case of the report: SIGTERM to the group left the simulator, PostgreSQL and
     Mosquitto running. Here with the sample data, the simulator publishing and the ingester storing."""
-    data_dir = _fresh_dir("up-private")
-    run = UpRun(data_dir, "--simulate")
+    run = start_up("up-private", "--simulate")
+    data_dir = run.data_dir
     took = run.wait_healthy(timeout=180)
     run.wait_output(r"simulating \d+ gateways")
     run.wait_output(r"riskmap\.ingest subscribed")
@@ -328,13 +379,15 @@ def test_up_with_private_services_stops_them_all_on_sigterm_to_its_group() -> No
     )
 
 
-def test_up_interrupted_while_starting_stops_without_traceback(stack: Stack, external: dict[str, str]) -> None:
+def test_up_interrupted_while_starting_stops_without_traceback(
+    start_up: Callable[..., UpRun], stack: Stack, external: dict[str, str]
+) -> None:
     """Ctrl-C while `up` migrates and seeds a new database: the step is rolled back, nothing
     is left running, and no KeyboardInterrupt traceback is printed."""
     database = f"{LIFECYCLE_DB}_start"
     stack.postgres.drop_database(database)
     url = stack.postgres.ensure_database(database)
-    run = UpRun(_fresh_dir("up-interrupted"), env={**external, "RISKMAP_DATABASE_URL": url})
+    run = start_up("up-interrupted", env={**external, "RISKMAP_DATABASE_URL": url})
 
     def up_at_work() -> bool:
         assert run.process.poll() is None, run.output

@@ -117,7 +117,9 @@ class EmbeddedPostgres:
         """Start on the saved port, or on a new one when the saved port cannot be bound now (a
         program listening there, a connection using it); the port used is saved for `url()`."""
         if self.running():
-            return
+            if self._postmaster_status() != "stopping":
+                return
+            self._wait_stopped()  # a shutdown in progress (begun elsewhere): start after it
         run_dir = self.root / "run"
         run_dir.mkdir(exist_ok=True)
         give_to(OS_USER, run_dir)
@@ -137,6 +139,21 @@ class EmbeddedPostgres:
             log.warning("PostgreSQL could not bind port %d (taken meanwhile); trying another", port)
             saved = None
         raise ServiceError(f"PostgreSQL did not start: no port could be bound in {START_ATTEMPTS} attempts")
+
+    def _postmaster_status(self) -> str | None:
+        """The postmaster's own word on its state (postmaster.pid, line 8): starting, ready, stopping."""
+        try:
+            lines = (self.data / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return None
+        return lines[7].strip() if len(lines) > 7 else None
+
+    def _wait_stopped(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.running():
+            if time.monotonic() > deadline:
+                raise ServiceError(f"PostgreSQL in {self.data} is still shutting down after {timeout_s:.0f} s")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         """Fast shutdown (clients disconnected), waited for; immediate if that does not end it."""
