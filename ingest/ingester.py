@@ -70,6 +70,7 @@ class Ingester:
             "poison": 0,
             "dead_letters_suppressed": 0,
         }
+        self.beat_now = threading.Event()  # a change of connection state is reported at once
         self.in_flight_since: float | None = None  # when the batch being committed was received
         self.started_at = datetime.now(UTC)
         self.client = self._client()
@@ -115,6 +116,7 @@ class Ingester:
         granted = [str(r) for r in reasons]
         if all(r.startswith("Granted") for r in granted):
             self.subscribed.set()
+            self.beat_now.set()
             log.info("subscribed: %s", ", ".join(granted))
         else:
             log.error("subscription refused: %s", granted)
@@ -123,6 +125,7 @@ class Ingester:
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
     ) -> None:
         self.connected.clear()
+        self.beat_now.set()
         log.warning("disconnected from the broker: %s", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
@@ -238,7 +241,8 @@ class Ingester:
                     )
             except SQLAlchemyError as exc:
                 log.debug("heartbeat not written: %s", describe_error(exc))
-            stop.wait(self.settings.heartbeat_s)
+            self.beat_now.wait(self.settings.heartbeat_s)
+            self.beat_now.clear()
         with contextlib.suppress(SQLAlchemyError), engine.begin() as c:
             c.execute(delete(IngesterStatus).where(IngesterStatus.name == self.name[:64]))
 
@@ -311,5 +315,6 @@ class Ingester:
         finally:
             self.stop(discard_session)
             helpers_stop.set()
+            self.beat_now.set()
             for t in helpers:
                 t.join(10)

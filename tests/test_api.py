@@ -14,8 +14,12 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def test_healthz_checks_database_broker_and_ingester(client: TestClient, ingester) -> None:
-    r = wait_until(lambda: (r := client.get("/healthz")).status_code == 200 and r)
-    body = r.json()
+    def mine_connected():
+        body = client.get("/healthz").json()
+        mine = [i for i in body["ingest"]["ingesters"] if i["name"] == ingester.name and i["connected"]]
+        return mine and body
+
+    body = wait_until(mine_connected)
     assert body["ok"] and body["database"]["postgis"].startswith("3.") and body["broker"]["ok"]
     mine = [i for i in body["ingest"]["ingesters"] if i["name"] == ingester.name]
     assert mine and mine[0]["alive"] and mine[0]["connected"] and mine[0]["lag_s"] < 60

@@ -23,7 +23,9 @@ def test_gateway_add_prints_the_password_once_and_stores_a_hash(seeded: Engine) 
     listed = runner.invoke(app, ["gateway", "list", "--site", "JL-TSF-0020"])
     assert gid in listed.output and password not in listed.output
     acl = (Path(".riskmap-test") / "mqtt" / "acl").resolve()
-    assert f"topic write riskmap/v1/JL-TSF-0020/{gid}/#" in acl.read_text()
+    assert all(
+        f"topic write riskmap/v1/JL-TSF-0020/{gid}/{ch}" in acl.read_text() for ch in ("readings", "status", "ack")
+    )
 
 
 def test_gateway_add_for_unknown_site(seeded: Engine) -> None:

@@ -6,7 +6,6 @@ disabled gateway's open connection is closed too (tested here, as it differs bet
 
 from __future__ import annotations
 
-import os
 import threading
 
 from paho.mqtt.enums import CallbackAPIVersion
@@ -27,7 +26,7 @@ def _connect(stack: Stack, user: str, password: str) -> tuple[str, object]:
     import paho.mqtt.client as mqtt
 
     address = BrokerAddress.parse(stack.mosquitto.url())
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{user}-{os.urandom(3).hex()}")
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user)  # the broker binds client ids to gateway ids
     c.username_pw_set(user, password)
     outcome: dict[str, str] = {}
     done = threading.Event()
