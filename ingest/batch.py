@@ -129,6 +129,10 @@ class DeadLetterBudget:
         self.used[gateway] = (rows + 1, used + size)
         return True
 
+    def give_back(self, counts: dict[str, int]) -> None:
+        for gateway, n in counts.items():
+            self.suppressed[gateway] += n
+
     def take_suppressed(self) -> dict[str, int]:
         taken, self.suppressed = dict(self.suppressed), defaultdict(int)
         return taken
@@ -354,8 +358,12 @@ class BatchWriter:
             }
             for gateway, n in taken.items()
         ]
-        with Session(self.engine) as session, session.begin():
-            session.execute(insert(DeadLetter), rows)
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.execute(insert(DeadLetter), rows)
+        except Exception:
+            self.budget.give_back(taken)  # counted again in the next summary
+            raise
         return sum(taken.values())
 
     def _store(self, session: Session, readings: list[Reading]) -> int:

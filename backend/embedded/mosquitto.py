@@ -105,9 +105,35 @@ class EmbeddedMosquitto:
             tmp.chmod(0o600)
             give_to(OS_USER, tmp)
             tmp.replace(self._file(name))
-        pid = self._pid()
-        if pid:
+        self.reload()
+
+    def reload(self, attempts: int = 5, wait_s: float = 2.0) -> bool:
+        """SIGHUP the running broker and wait until it has reloaded after the signal.
+
+        Mosquitto clears its reload flag after a reload, so a SIGHUP that arrives while an earlier
+        reload is running is lost, and that reload may have read the files before we wrote them.
+        A "Reloading config." line logged after our signal proves a reload that read our files;
+        without one, signal again. Returns False when there is no broker or it never confirmed.
+        """
+        log_file = self._file("mosquitto.log")
+        for _ in range(attempts):
+            pid = self._pid()
+            if not pid:
+                return False
+            offset = log_file.stat().st_size if log_file.exists() else 0
             os.kill(pid, signal.SIGHUP)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                if log_file.exists():
+                    size = log_file.stat().st_size
+                    if size < offset:  # the log was reopened anew: read it from the start
+                        offset = 0
+                    with log_file.open("rb") as f:
+                        f.seek(offset)
+                        if b"Reloading config." in f.read():
+                            return True
+                time.sleep(0.02)
+        return False
 
     def _config(self, port: int) -> str:
         data = self._file("data")
