@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # mosquitto-dev, libmosquitto-dev and gcc build the broker guard plugin (backend/embedded/broker_guard.c).
-RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 mosquitto mosquitto-dev libmosquitto-dev gcc
+RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 mosquitto mosquitto-dev libmosquitto-dev gcc libc6-dev
 TEST_PACKAGES := chromium chromium-driver fonts-wqy-microhei mosquitto-clients
 
 .PHONY: demo test deps test-deps lint package-check bench clean

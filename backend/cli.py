@@ -68,7 +68,7 @@ def seed() -> None:
     with session_scope(actor()) as session:
         for report in seed_sample(session, paths().data_dir):
             _print_report(report)
-        sync_broker_auth(session)
+    _sync_broker()
 
 
 @app.command("import")
@@ -82,8 +82,8 @@ def import_(
     """Load your own register records; bad rows are reported and the good ones loaded."""
     with session_scope(actor()) as session:
         report = import_file(session, file, layer)
-        if layer in {Layer.gateways, Layer.sites}:
-            sync_broker_auth(session)
+    if layer in {Layer.gateways, Layer.sites}:
+        _sync_broker()
     _print_report(report)
     if report.errors:
         raise typer.Exit(1)
@@ -98,10 +98,10 @@ def gateway_add(
     try:
         with session_scope(actor()) as session:
             gateway, password = add_gateway(session, site, name)
-            sync_broker_auth(session)
     except UnknownSite as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    _sync_broker()
     typer.echo(f"gateway id: {gateway.id}\npassword:   {password}\n(shown once: store it in the gateway now)")
 
 
@@ -115,15 +115,25 @@ def gateway_list(site: Annotated[str | None, typer.Option(help="only this site")
             typer.echo(f"{gid}\t{code}\t{name}" + ("\tdisabled" if disabled_at else ""))
 
 
+def _sync_broker() -> None:
+    """Give the broker the committed register's credentials; say so when it did not confirm."""
+    with session_scope(actor()) as session:
+        synced = sync_broker_auth(session)
+    if not synced.embedded:
+        typer.echo(f"broker files written to {synced.folder}: install them in your Mosquitto and reload it", err=True)
+    elif not synced.reloaded:
+        typer.echo("warning: the private broker did not confirm the reload (is it running?)", err=True)
+
+
 def _gateway_change(change: Callable[[Session], object]) -> object:
-    """Apply a change to one gateway and reload the broker's credentials, in one transaction."""
+    """Apply a change to one gateway, commit it, then reload the broker's credentials."""
     try:
         with session_scope(actor()) as session:
             result = change(session)
-            sync_broker_auth(session)
     except UnknownGateway as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    _sync_broker()
     return result
 
 
@@ -136,10 +146,8 @@ def gateway_rotate(gateway_id: Annotated[str, typer.Argument(help="e.g. JL-TSF-0
 
 @gateway_app.command("disable")
 def gateway_disable(gateway_id: Annotated[str, typer.Argument()]) -> None:
-    """Remove the gateway from the broker's password file: it can no longer connect.
-
-    Mosquitto 2.0 keeps a connection that is already open until it ends; see docs/mqtt.md.
-    """
+    """Remove the gateway from the broker's password file: it can no longer connect, and a
+    connection already open is closed when the broker reloads (see docs/mqtt.md)."""
     _gateway_change(lambda s: set_disabled(s, gateway_id, True))
     typer.echo(f"{gateway_id} disabled")
 

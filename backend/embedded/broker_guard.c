@@ -26,7 +26,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#define MAX_LINE 1024
+#define MAX_LINE 4096 /* longer lines are skipped whole */
 
 enum rule_kind { RULE_USER, RULE_SUB, RULE_RETAIN, RULE_DISABLED };
 
@@ -61,11 +61,28 @@ static int rules_add(struct rules *r, enum rule_kind kind, const char *name, con
 	struct rule *grown = realloc(r->items, (r->count + 1) * sizeof(struct rule));
 	if (!grown) return MOSQ_ERR_NOMEM;
 	r->items = grown;
+	char *n = strdup(name);
+	char *t = strdup(topic ? topic : "");
+	if (!n || !t) {
+		free(n);
+		free(t);
+		return MOSQ_ERR_NOMEM;
+	}
 	r->items[r->count].kind = kind;
-	r->items[r->count].name = strdup(name);
-	r->items[r->count].topic = topic ? strdup(topic) : NULL;
+	r->items[r->count].name = n;
+	r->items[r->count].topic = t;
 	r->count++;
 	return MOSQ_ERR_SUCCESS;
+}
+
+/* Rules are kept sorted by (kind, name, topic): every check is a binary search, because the
+ * broker asks on every publish and every delivery. */
+static int rule_cmp(const void *a, const void *b)
+{
+	const struct rule *x = a, *y = b;
+	if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->topic, y->topic);
 }
 
 /* Read the rules file; on any error the old rules stay in force. */
@@ -79,7 +96,18 @@ static int rules_load(void)
 	struct rules fresh = {NULL, 0};
 	char line[MAX_LINE];
 	int rc = MOSQ_ERR_SUCCESS;
+	int skipping = 0;
 	while (fgets(line, sizeof line, f)) {
+		size_t len = strlen(line);
+		int complete = len > 0 && (line[len - 1] == '\n' || feof(f));
+		if (skipping) { /* the tail of an overlong line */
+			skipping = !complete;
+			continue;
+		}
+		if (!complete) { /* the start of an overlong line: never a rule */
+			skipping = 1;
+			continue;
+		}
 		char *save = NULL;
 		char *word = strtok_r(line, " \t\r\n", &save);
 		if (!word || word[0] == '#') continue;
@@ -97,6 +125,7 @@ static int rules_load(void)
 		rules_free(&fresh);
 		return rc;
 	}
+	if (fresh.count) qsort(fresh.items, fresh.count, sizeof(struct rule), rule_cmp);
 	rules_free(&current);
 	current = fresh;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: %zu rules from %s", current.count, rules_path);
@@ -105,12 +134,9 @@ static int rules_load(void)
 
 static int has_rule(enum rule_kind kind, const char *name, const char *topic)
 {
-	for (size_t i = 0; i < current.count; i++) {
-		const struct rule *r = &current.items[i];
-		if (r->kind == kind && !strcmp(r->name, name) && (!topic || (r->topic && !strcmp(r->topic, topic))))
-			return 1;
-	}
-	return 0;
+	if (!current.count) return 0;
+	struct rule key = {kind, (char *)name, (char *)(topic ? topic : "")};
+	return bsearch(&key, current.items, current.count, sizeof(struct rule), rule_cmp) != NULL;
 }
 
 static int on_basic_auth(int event, void *event_data, void *userdata)
@@ -120,13 +146,13 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	(void)userdata;
 	if (!ed->username) return MOSQ_ERR_PLUGIN_DEFER;
 	if (has_rule(RULE_DISABLED, ed->username, NULL)) {
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: refused disabled user %s", ed->username);
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: refused disabled user %.64s", ed->username);
 		return MOSQ_ERR_AUTH;
 	}
 	if (!has_rule(RULE_USER, ed->username, NULL)) return MOSQ_ERR_PLUGIN_DEFER;
 	const char *id = mosquitto_client_id(ed->client);
 	if (!id || strcmp(id, ed->username) != 0) {
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: refused user %s with client id %s", ed->username,
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: refused user %.64s with client id %.64s", ed->username,
 							 id ? id : "(none)");
 		return MOSQ_ERR_AUTH;
 	}
@@ -138,15 +164,17 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_acl_check *ed = event_data;
 	(void)event;
 	(void)userdata;
+	/* Only subscriptions and retained publishes are ours to judge: leave the rest at once. */
+	if (ed->access != MOSQ_ACL_SUBSCRIBE && !(ed->access == MOSQ_ACL_WRITE && ed->retain)) return MOSQ_ERR_PLUGIN_DEFER;
 	const char *user = mosquitto_client_username(ed->client);
 	if (!user || !has_rule(RULE_USER, user, NULL)) return MOSQ_ERR_PLUGIN_DEFER;
 	if (ed->access == MOSQ_ACL_SUBSCRIBE) {
 		if (has_rule(RULE_SUB, user, ed->topic)) return MOSQ_ERR_PLUGIN_DEFER;
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: refused subscription of %s to %s", user, ed->topic);
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: refused subscription of %.64s to %.128s", user, ed->topic);
 		return MOSQ_ERR_ACL_DENIED;
 	}
-	if (ed->access == MOSQ_ACL_WRITE && ed->retain && !has_rule(RULE_RETAIN, user, ed->topic)) {
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: refused retained message of %s to %s", user, ed->topic);
+	if (!has_rule(RULE_RETAIN, user, ed->topic)) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "broker_guard: refused retained message of %.64s to %.128s", user, ed->topic);
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	return MOSQ_ERR_PLUGIN_DEFER;

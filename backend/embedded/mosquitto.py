@@ -31,7 +31,12 @@ PLATFORM_USER = "riskmap-platform"
 GUARD_SOURCE = Path(__file__).with_name("broker_guard.c")
 # The plugin is compiled against the broker's own headers, from these Debian packages.
 GUARD_BUILD_PACKAGES = ["mosquitto-dev", "libmosquitto-dev", "gcc", "libc6-dev"]
-GUARD_HEADERS = [Path("/usr/include/mosquitto_broker.h"), Path("/usr/include/mosquitto.h"), Path("/usr/bin/gcc")]
+GUARD_HEADERS = [
+    Path("/usr/include/mosquitto_broker.h"),
+    Path("/usr/include/mosquitto.h"),
+    Path("/usr/include/stdio.h"),  # gcc can be installed without the C library's headers
+    Path("/usr/bin/gcc"),
+]
 
 
 def build_guard(target: Path) -> Path:
@@ -41,9 +46,9 @@ def build_guard(target: Path) -> Path:
     subscribe time, client ids bound to gateway user names, retained messages only on status.
     """
     ensure_debian_packages(GUARD_BUILD_PACKAGES, GUARD_HEADERS)
-    source = GUARD_SOURCE.read_bytes()
     stamp = target.with_suffix(".sha256")
-    digest = hashlib.sha256(source).hexdigest()
+    # Rebuilt when the source or the broker's plugin headers change (a Mosquitto upgrade).
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in (GUARD_SOURCE, *GUARD_HEADERS[:2]))).hexdigest()
     if target.exists() and stamp.exists() and stamp.read_text() == digest:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +94,9 @@ class EmbeddedMosquitto:
         ensure_debian_packages(["mosquitto"], [MOSQUITTO])
         build_guard(self._file("broker_guard.so"))
 
-    def write_auth(self, gateways: list[BrokerUser]) -> None:
-        """Write the password file, ACL and guard rules; a running broker reloads them on SIGHUP."""
+    def write_auth(self, gateways: list[BrokerUser]) -> bool:
+        """Write the password file, ACL and guard rules; a running broker reloads them on SIGHUP.
+        Returns whether a running broker confirmed the reload."""
         self.root.mkdir(parents=True, exist_ok=True)
         platform = BrokerUser(PLATFORM_USER, mosquitto_hash(self._platform_password()), None)
         users = [platform, *gateways]
@@ -105,7 +111,7 @@ class EmbeddedMosquitto:
             tmp.chmod(0o600)
             give_to(OS_USER, tmp)
             tmp.replace(self._file(name))
-        self.reload()
+        return self.reload()
 
     def reload(self, attempts: int = 5, wait_s: float = 2.0) -> bool:
         """SIGHUP the running broker and wait until it has reloaded after the signal.

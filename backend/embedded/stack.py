@@ -69,13 +69,21 @@ def default_stack() -> Stack:
     return Stack(paths().data_dir)
 
 
-def sync_broker_auth(session: Session, stack: Stack | None = None) -> Path:
-    """Write the broker's password file and ACL from the gateway registry.
+@dataclass(frozen=True)
+class BrokerSync:
+    folder: Path  # where the files were written
+    reloaded: bool  # the private broker confirmed it reloaded them (False: none running, or no answer)
+    embedded: bool
+
+
+def sync_broker_auth(session: Session, stack: Stack | None = None) -> BrokerSync:
+    """Write the broker's password file, ACL and guard rules from the gateway registry.
 
     The private broker reloads them at once; for an external Mosquitto they are written under
-    the data folder for its administrator to install. Returns the folder written.
+    the data folder for its administrator to install. Call it after the register change is
+    committed, so that the broker never holds credentials the database does not.
     """
     stack = stack or default_stack()
     target = stack.mosquitto if stack.embeds_broker else EmbeddedMosquitto(stack.data_dir / "mqtt-auth")
-    target.write_auth(broker_users(session))
-    return target.root
+    reloaded = target.write_auth(broker_users(session))
+    return BrokerSync(target.root, reloaded, stack.embeds_broker)
