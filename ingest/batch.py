@@ -91,43 +91,52 @@ def describe_error(exc: BaseException) -> str:
     return clean_text(f"{type(orig).__name__}{f' [{state}]' if state else ''}: {first}", 500)
 
 
-# SQLSTATE classes that say the database (not the data) is the problem: retry, never dead-letter.
-TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+# SQLSTATE classes that say the data is at fault: a value out of range or of the wrong form (22),
+# a constraint it breaks (23), a limit it exceeds (54). Anything else is the database's or the
+# platform's fault (unreachable, read-only, a migration under way): retried, never dead-lettered.
+DATA_SQLSTATE_CLASSES = ("22", "23", "54")
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True when the database is unreachable or busy (retry the same data); False when it refused
-    the data itself (find the message and dead-letter it)."""
+def refuses_data(exc: BaseException) -> bool:
+    """True when this data cannot be stored (find the message and dead-letter it); False when the
+    database is unreachable or not ready (retry the same data, acknowledge nothing)."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+        return False
     orig = getattr(exc, "orig", exc)
-    if isinstance(orig, psycopg.errors.QueryCanceled):
-        return True  # a statement timeout: the database was slow, the data may be fine
-    state = getattr(orig, "sqlstate", None)
-    if state:
-        return state[:2] in TRANSIENT_SQLSTATE_CLASSES
-    return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError | ConnectionError | TimeoutError)
+    if isinstance(orig, psycopg.Error):
+        state = getattr(orig, "sqlstate", None)
+        return bool(state) and state[:2] in DATA_SQLSTATE_CLASSES
+    # Not a database error: a fault in our own code that this data set off.
+    return not isinstance(orig, ConnectionError | TimeoutError | OSError)
 
 
 class DeadLetterBudget:
     """How many rejects of one gateway are stored per window: a gateway flooding garbage costs
-    a bounded number of rows; the rest are counted, and reported as one summary row."""
+    a bounded number of rows; the rest are counted, and reported as one summary row. Replayable
+    rejects (kept whole) have their own, larger allowance (`kind`)."""
 
-    def __init__(self, max_rows: int, max_bytes: int, window_s: float) -> None:
-        self.max_rows, self.max_bytes, self.window_s = max_rows, max_bytes, window_s
+    def __init__(self, limits: dict[str, tuple[int, int]], window_s: float) -> None:
+        self.limits, self.window_s = limits, window_s  # kind -> (rows, bytes)
         self.window_start = time.monotonic()
-        self.used: dict[str, tuple[int, int]] = {}
+        self.used: dict[tuple[str, str], tuple[int, int]] = {}
         self.suppressed: dict[str, int] = defaultdict(int)
 
-    def admit(self, gateway: str, size: int) -> bool:
+    def admit(self, kind: str, gateway: str, size: int) -> bool:
         if time.monotonic() - self.window_start > self.window_s:
             self.window_start, self.used = time.monotonic(), {}
-        rows, used = self.used.get(gateway, (0, 0))
-        if rows >= self.max_rows or used + size > self.max_bytes:
+        max_rows, max_bytes = self.limits[kind]
+        rows, used = self.used.get((kind, gateway), (0, 0))
+        if rows >= max_rows or used + size > max_bytes:
             self.suppressed[gateway] += 1
             return False
-        self.used[gateway] = (rows + 1, used + size)
+        self.used[(kind, gateway)] = (rows + 1, used + size)
         return True
+
+    def refund(self, kind: str, gateway: str, size: int) -> None:
+        """A row admitted in a transaction that did not commit."""
+        rows, used = self.used.get((kind, gateway), (0, 0))
+        if rows:
+            self.used[(kind, gateway)] = (rows - 1, max(used - size, 0))
 
     def give_back(self, counts: dict[str, int]) -> None:
         for gateway, n in counts.items():
@@ -142,7 +151,7 @@ class Register:
     """The sensors and gateways the ingester checks messages against. Reloaded when a change to
     the register is notified (see `listen`), when stale, and once on an unknown sensor or gateway."""
 
-    def __init__(self, engine: Engine, max_age_s: float = 30, miss_reload_s: float = 1) -> None:
+    def __init__(self, engine: Engine, max_age_s: float = 30, miss_reload_s: float = 5) -> None:
         self.engine, self.max_age_s, self.miss_reload_s = engine, max_age_s, miss_reload_s
         self.sensors: dict[str, SensorInfo] = {}
         self.gateways: dict[str, tuple[str, int]] = {}  # id -> (site code, site id)
@@ -206,31 +215,50 @@ class BatchWriter:
         self.engine, self.settings, self.name = engine, settings, name
         self.register = Register(engine)
         self.root = settings.topic_root
+        self.written_dead: list[dict[str, Any]] = []
         self.budget = DeadLetterBudget(
-            settings.dead_letter_max_rows, settings.dead_letter_max_bytes, settings.dead_letter_window_s
+            {
+                "fault": (settings.dead_letter_max_rows, settings.dead_letter_max_bytes),
+                "replayable": (settings.dead_letter_replayable_max_rows, settings.dead_letter_replayable_max_bytes),
+            },
+            settings.dead_letter_window_s,
         )
 
-    def _dead_row(self, m: Message, r: Rejection, body: bytes | None = None) -> dict[str, Any] | None:
-        """A dead letter, its stored payload cut to the configured size; None when the gateway
-        is over its budget."""
+    def _dead_row(self, m: Message, r: Rejection, body: bytes | None = None) -> dict[str, Any]:
+        """A dead letter: replayable ones kept whole (up to the message limit), the gateway's own
+        faults cut to the configured size. The budget is applied when it is written."""
         payload = body if body is not None else m.payload
         topic = Topic.parse(m.topic, self.root)
-        gateway = topic.gateway_id if topic else "?"
-        if not self.budget.admit(gateway, min(len(payload), self.settings.dead_letter_payload_bytes)):
-            return None
+        replayable = r.reason in Reason.REPLAYABLE
+        keep = self.settings.max_payload_bytes if replayable else self.settings.dead_letter_payload_bytes
         detail = r.detail
-        if len(payload) > self.settings.dead_letter_payload_bytes:
-            detail = f"{detail} (payload {len(payload)} bytes, first {self.settings.dead_letter_payload_bytes} kept)"
+        if len(payload) > keep:
+            detail = f"{detail} (payload {len(payload)} bytes, first {keep} kept)"
         return {
             "topic": clean_text(m.topic, 256),
-            "payload": payload[: self.settings.dead_letter_payload_bytes],
+            "payload": payload[:keep],
             "reading_index": r.index,
             "reason": r.reason,
             "detail": clean_text(detail, 500),
             "ingester": self.name,
-            "gateway_id": clean_text(gateway, 64) if topic else None,
+            "gateway_id": clean_text(topic.gateway_id, 64) if topic else None,
             "payload_size": len(payload),
         }
+
+    @staticmethod
+    def _budget_key(row: dict[str, Any]) -> tuple[str, str, int]:
+        kind = "replayable" if row["reason"] in Reason.REPLAYABLE else "fault"
+        return kind, row["gateway_id"] or "?", len(row["payload"])
+
+    def _admit(self, rows: list[dict[str, Any]], out: Outcome) -> list[dict[str, Any]]:
+        """The rows within their gateway's budget; the others are counted as suppressed."""
+        kept = [r for r in rows if self.budget.admit(*self._budget_key(r))]
+        out.suppressed += len(rows) - len(kept)
+        return kept
+
+    def _refund(self, rows: list[dict[str, Any]]) -> None:
+        for r in rows:
+            self.budget.refund(*self._budget_key(r))
 
     def validate(self, messages: list[Message], now: datetime) -> Prepared:
         """Check every message and reading against the contract and the register: pure of writes."""
@@ -241,11 +269,7 @@ class BatchWriter:
 
         def reject(m: Message, r: Rejection, body: bytes | None = None) -> None:
             prep.outcome.rejected.append((m, r))
-            row = self._dead_row(m, r, body)
-            if row is None:
-                prep.outcome.suppressed += 1
-            else:
-                prep.dead.append(row)
+            prep.dead.append(self._dead_row(m, r, body))
 
         for m in messages:
             topic = Topic.parse(m.topic, self.root)
@@ -289,8 +313,10 @@ class BatchWriter:
                     prep.readings.append(checked)
         return prep
 
-    def write(self, session: Session, prep: Prepared, now: datetime) -> Outcome:
-        """Store a validated batch in the caller's transaction."""
+    def write(self, session: Session, prep: Prepared, now: datetime, keep_rejects: bool = True) -> Outcome:
+        """Store a validated batch in the caller's transaction. With keep_rejects (live traffic)
+        its rejects are dead-lettered within their gateway's budget; `written_dead` holds what
+        was admitted, for a refund if the transaction does not commit."""
         out = prep.outcome
         if prep.readings:
             out.stored = self._store(session, prep.readings)
@@ -304,11 +330,10 @@ class BatchWriter:
             except WarningError as exc:
                 rejection = Rejection(Reason.BAD_ACK, str(exc))
                 out.rejected.append((m, rejection))
-                row = self._dead_row(m, rejection)
-                if row is not None:
-                    dead.append(row)
-        if dead:
-            session.execute(insert(DeadLetter), dead)
+                dead.append(self._dead_row(m, rejection))
+        self.written_dead = self._admit(dead, out) if keep_rejects else []
+        if self.written_dead:
+            session.execute(insert(DeadLetter), self.written_dead)
         for gateway_id, site_id, state in prep.statuses:
             self._gateway_status(session, alarms, gateway_id, site_id, state, now)
         if prep.readings:
@@ -322,20 +347,27 @@ class BatchWriter:
         database refuses it."""
         now = now or datetime.now(UTC)
         prep = self.validate(messages, now)
-        with Session(self.engine) as session, session.begin():
-            session.info["actor"] = f"ingest:{self.name}"
-            return self.write(session, prep, now)
+        self.written_dead = []
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.info["actor"] = f"ingest:{self.name}"
+                return self.write(session, prep, now)
+        except Exception:
+            self._refund(self.written_dead)
+            raise
 
     def keep_failed(self, message: Message, exc: Exception) -> Outcome:
         """Dead-letter one message that passed validation but that the database refused."""
         rejection = Rejection(Reason.POISON, describe_error(exc))
         out = Outcome(rejected=[(message, rejection)])
-        row = self._dead_row(message, rejection)
-        if row is None:
-            out.suppressed = 1
-            return out
-        with Session(self.engine) as session, session.begin():
-            session.execute(insert(DeadLetter), [row])
+        rows = self._admit([self._dead_row(message, rejection)], out)
+        if rows:
+            try:
+                with Session(self.engine) as session, session.begin():
+                    session.execute(insert(DeadLetter), rows)
+            except Exception:
+                self._refund(rows)
+                raise
         return out
 
     def write_suppressed_summary(self) -> int:
@@ -373,6 +405,7 @@ class BatchWriter:
                 "(sensor_id int, ts timestamptz, value float8) ON COMMIT DELETE ROWS"
             )
         )
+        session.execute(text("DELETE FROM staging"))  # a replay writes several messages in one transaction
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy("COPY staging (sensor_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int4", "timestamptz", "float8"])

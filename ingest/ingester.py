@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from backend.core.config import IngestSettings, mqtt_url
 from backend.models import IngesterStatus
 from ingest.alarms import AlarmWriter
-from ingest.batch import BatchWriter, Message, Outcome, describe_error, is_transient
+from ingest.batch import BatchWriter, Message, Outcome, describe_error, refuses_data
 from ingest.mqtt import BrokerAddress
 
 log = logging.getLogger("riskmap.ingest")
@@ -68,6 +68,7 @@ class Ingester:
             "batches": 0,
             "batches_retried": 0,
             "poison": 0,
+            "unstorable": 0,
             "dead_letters_suppressed": 0,
         }
         self.beat_now = threading.Event()  # a change of connection state is reported at once
@@ -125,6 +126,7 @@ class Ingester:
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
     ) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         self.beat_now.set()
         log.warning("disconnected from the broker: %s", reason)
 
@@ -180,7 +182,7 @@ class Ingester:
                 try:
                     outcome.merge(self.writer.process(chunk))
                 except Exception as exc:
-                    if is_transient(exc):
+                    if not refuses_data(exc):
                         raise
                     if len(chunk) > 1:
                         log.warning("batch of %d refused (%s); splitting it", len(chunk), describe_error(exc))
@@ -189,10 +191,10 @@ class Ingester:
                     else:
                         log.error("message on %s refused: %s", chunk[0].topic[:200], describe_error(exc))
                         self.stats["poison"] += 1
-                        outcome.merge(self.writer.keep_failed(chunk[0], exc))
+                        outcome.merge(self._keep_failed(chunk[0], exc))
                 delay = 0.5
             except Exception as exc:
-                if not is_transient(exc):
+                if refuses_data(exc):
                     raise
                 pending.append(chunk)
                 self.stats["batches_retried"] += 1
@@ -200,6 +202,18 @@ class Ingester:
                 stop.wait(delay)
                 delay = min(delay * 2, 5)
         return outcome
+
+    def _keep_failed(self, message: Message, exc: Exception) -> Outcome:
+        """Dead-letter a refused message. Should even its dead letter be refused as data, it is
+        logged and counted, never retried forever: one message must not wedge the ingester."""
+        try:
+            return self.writer.keep_failed(message, exc)
+        except Exception as again:
+            if not refuses_data(again):
+                raise  # the database went away: the retry loop takes the chunk again
+            log.error("could not even dead-letter a message on %s: %s", message.topic[:200], describe_error(again))
+            self.stats["unstorable"] += 1
+            return Outcome()
 
     def _acknowledge(self, batch: list[Message]) -> None:
         for m in batch:

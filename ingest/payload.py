@@ -36,6 +36,21 @@ class Reason:
     RETAINED = "retained_refused"
     POISON = "ingest_error"  # passed validation but the database refused it
 
+    # Rejections that a change of the register or a setting can cure: kept whole, to be replayed.
+    # The others are the gateway's own faults (malformed, wrong shape, too large): kept cut short.
+    REPLAYABLE = frozenset(
+        {
+            "unknown_gateway",
+            "unknown_sensor",
+            "foreign_sensor",
+            "unit_mismatch",
+            "ts_too_old",
+            "ts_in_future",
+            "bad_ack",
+            "ingest_error",
+        }
+    )
+
 
 INT4_MAX = 2**31 - 1
 MAX_CODE_CHARS = 64  # sensor codes, as the register's column

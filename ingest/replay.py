@@ -4,6 +4,7 @@ in one transaction with the marks that it was replayed, so a reading is stored e
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,19 +14,11 @@ from sqlalchemy.orm import Session
 from backend.core.audit import record
 from backend.core.config import IngestSettings
 from backend.models import DeadLetter
-from ingest.batch import BatchWriter, Message
+from ingest.batch import BatchWriter, Message, describe_error, refuses_data
+from ingest.payload import Reason
 
-# Rejections that a change of the register or of a setting can cure; malformed input cannot be.
-REPLAYABLE = (
-    "unknown_gateway",
-    "unknown_sensor",
-    "foreign_sensor",
-    "unit_mismatch",
-    "ts_too_old",
-    "ts_in_future",
-    "bad_ack",
-    "ingest_error",
-)
+REPLAYABLE = tuple(sorted(Reason.REPLAYABLE))
+log = logging.getLogger("riskmap.ingest.replay")
 
 
 @dataclass(frozen=True)
@@ -55,7 +48,11 @@ def replay(session: Session, flt: ReplayFilter, now: datetime, settings: IngestS
     """Replay the matching dead letters not yet replayed, in the caller's transaction."""
     query = (
         select(DeadLetter)
-        .where(DeadLetter.replayed_at.is_(None), DeadLetter.reason.in_(REPLAYABLE))
+        .where(
+            DeadLetter.replayed_at.is_(None),
+            DeadLetter.reason.in_(REPLAYABLE),
+            DeadLetter.replay_result.is_distinct_from("truncated"),
+        )
         .order_by(DeadLetter.id)
         .limit(flt.limit)
         .with_for_update(skip_locked=True)
@@ -76,18 +73,28 @@ def replay(session: Session, flt: ReplayFilter, now: datetime, settings: IngestS
         if d not in complete:
             d.replay_result = "truncated"
     writer = BatchWriter(session.get_bind(), settings or IngestSettings(), "replay")  # type: ignore[arg-type]
-    messages = [_message(d) for d in complete]
-    prep = writer.validate(messages, now)
-    prep.dead.clear()  # the originals stay; they are marked below instead of copied
-    outcome = writer.write(session, prep, now)
-    refused = {m.mid: r.reason for m, r in outcome.rejected}
+    stored_ids: list[int] = []
     for d in complete:
-        if d.id in refused:
-            d.replay_result = refused[d.id]
-            report.still_rejected[refused[d.id]] = report.still_rejected.get(refused[d.id], 0) + 1
+        # One at a time, each in a savepoint: a letter the database still refuses costs only itself.
+        try:
+            with session.begin_nested():
+                prep = writer.validate([_message(d)], now)
+                outcome = writer.write(session, prep, now, keep_rejects=False)
+        except Exception as exc:
+            if not refuses_data(exc):
+                raise
+            log.warning("dead letter %d still refused: %s", d.id, describe_error(exc))
+            outcome = None
+        if outcome is None:
+            result = Reason.POISON
+        elif outcome.rejected:
+            result = outcome.rejected[0][1].reason
         else:
+            stored_ids.append(d.id)
             report.stored += 1
-    stored_ids = [d.id for d in complete if d.id not in refused]
+            continue
+        d.replay_result = result
+        report.still_rejected[result] = report.still_rejected.get(result, 0) + 1
     if stored_ids:
         session.execute(
             update(DeadLetter).where(DeadLetter.id.in_(stored_ids)).values(replayed_at=now, replay_result="stored")

@@ -70,12 +70,17 @@ class IngestSettings(BaseSettings):
     max_inflight: int = 4000
     session_expiry_s: int = 7 * 86_400  # the broker keeps our queue this long while we are away
     offline_sweep_s: float = 15
-    # Dead letters: the stored payload is cut to this size, and each gateway may fill at most
-    # this many rows or bytes per window; beyond it rejects are counted, not stored.
+    # Dead letters of a gateway's own faults (malformed, wrong shape, …): the stored payload is cut
+    # to this size, and each gateway may fill at most this many rows or bytes per window; beyond
+    # it rejects are counted, not stored.
     dead_letter_payload_bytes: int = 4096
     dead_letter_max_rows: int = 2000
     dead_letter_max_bytes: int = 2 * 1024 * 1024
     dead_letter_window_s: float = 3600
+    # Rejects a register or setting change can cure (unknown sensor, …) are kept whole, to be
+    # replayed, within a larger allowance of their own.
+    dead_letter_replayable_max_rows: int = 20_000
+    dead_letter_replayable_max_bytes: int = 64 * 1024 * 1024
     heartbeat_s: float = 5  # how often the ingester reports itself for /healthz
     # /healthz: an ingester silent this long is dead; one this far behind is not keeping up.
     health_stale_s: float = 30

@@ -348,8 +348,10 @@ class Worker:
                 newly = set(
                     session.scalars(
                         text(
+                            # The payload (a site's 叫应 token is in it) is not kept once sent.
                             "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, claimed_until = NULL, "
-                            "last_error = NULL WHERE id = ANY(:ids) AND delivered_at IS NULL RETURNING id"
+                            "last_error = NULL, payload = ''::bytea "
+                            "WHERE id = ANY(:ids) AND delivered_at IS NULL RETURNING id"
                         ),
                         {"ids": [r.id for r in ok]},
                     )
@@ -381,6 +383,7 @@ class Worker:
                     text(
                         "UPDATE outbox SET attempts = attempts + 1, last_error = :err, claimed_until = NULL, "
                         "dead_at = CASE WHEN CAST(:dead AS boolean) THEN now() END, "
+                        "payload = CASE WHEN CAST(:dead AS boolean) THEN ''::bytea ELSE payload END, "
                         "next_attempt_at = now() + make_interval(secs => :wait) "
                         "WHERE id = :i AND claimed_by = :me AND delivered_at IS NULL"
                     ),

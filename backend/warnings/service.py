@@ -628,8 +628,10 @@ def acknowledge(
         _event(session, broadcast_id, rec.id, "acknowledged", via, f"site:{rec.site_id}", {})
     if rec.status in {"waiting", "overdue"}:
         rec.status = "acknowledged"
-    if evacuated and b.action == "evacuate":
-        rec.evacuated_at = rec.evacuated_at or now
+    if evacuated and b.action == "evacuate" and rec.evacuated_at is None:
+        # Once: a gateway repeating its confirmation must not flood the events (the sweep
+        # keeps checking the evidence).
+        rec.evacuated_at = now
         rec.status = "evacuated"
         _event(session, broadcast_id, rec.id, "evacuation_confirmed", via, f"site:{rec.site_id}", {})
         check_evidence(session, rec, now)
@@ -648,7 +650,7 @@ def check_evidence(session: Session, rec: Recipient, now: datetime) -> bool:
     activity = [
         {"sensor": code, "kind": kind, "value": value, "at": at.isoformat()}
         for code, kind, value, at, idle in rows
-        if rec.evacuated_at and at >= rec.evacuated_at and value > float(idle or 0)
+        if rec.evacuated_at and value is not None and at >= rec.evacuated_at and value > float(idle or 0)
     ]
     rec.evidence = {"checked_at": now.isoformat(), "sensors": len(rows), "activity": activity}
     if activity and not rec.fake_evacuation:

@@ -84,6 +84,8 @@ def upgrade() -> None:
         "FOR EACH STATEMENT EXECUTE FUNCTION riskmap_outbox_notify()"
     )
     op.add_column("api_tokens", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    # Tokens issued before expiry existed get the default lifetime from their creation, not forever.
+    op.execute("UPDATE api_tokens SET expires_at = created_at + interval '90 days' WHERE expires_at IS NULL")
     op.add_column("api_tokens", sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("gateways", sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("gateways", sa.Column("password_rotated_at", sa.DateTime(timezone=True), nullable=True))
