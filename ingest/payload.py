@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from backend.core.limits import INT4_MAX
 from backend.domain.units import UnitMismatch, converter
 
 
@@ -52,7 +53,6 @@ class Reason:
     )
 
 
-INT4_MAX = 2**31 - 1
 MAX_CODE_CHARS = 64  # sensor codes, as the register's column
 MAX_UNIT_CHARS = 16
 MAX_TS_CHARS = 64

@@ -322,7 +322,8 @@ def open_map(browser, url: str) -> None:
 def delivery_worker(seeded: Engine, stack: Stack):
     """The real delivery worker in a thread, for the module (module scope, so that tests that
     run their own workers, e.g. to kill them, have the outbox to themselves)."""
-    from backend.warnings.delivery import DeliverySettings, Worker
+    from backend.core.config import DeliverySettings
+    from backend.warnings.delivery import Worker
     from ingest.mqtt import BrokerAddress
 
     settings = DeliverySettings(poll_s=0.2, backoff_base_s=0.5, backoff_cap_s=5, lease_s=30)

@@ -5,18 +5,24 @@ reading stored exactly once, and the ingester still connected on the same sessio
 from __future__ import annotations
 
 import json
+import logging
+import os
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
+from backend.core.config import IngestSettings
 from backend.domain.kinds import Role
 from backend.embedded.stack import Stack, sync_broker_auth
 from backend.registry.gateways import add_gateway
 from bench.hostile import ATTACKS, Arena, arena_from, connect, now_ts, run
+from ingest.batch import Message
+from ingest.ingester import Ingester
 from ingest.mqtt import BrokerAddress
 from tests.conftest import wait_until
 
@@ -60,7 +66,7 @@ def _dead(engine: Engine, gateway_id: str, since: datetime) -> list:
         ).all()
 
 
-def test_poison_is_dead_lettered_with_its_reason_and_costs_only_itself(arena: Arena, ingester) -> None:
+def test_a_poison_ack_is_refused_by_validation_before_sql(arena: Arena, ingester) -> None:
     since = datetime.now(UTC) - timedelta(seconds=1)
     poison_before = ingester.stats["poison"]
     run(arena, "poison_ack_overflow")
@@ -70,31 +76,64 @@ def test_poison_is_dead_lettered_with_its_reason_and_costs_only_itself(arena: Ar
     assert ingester.stats["poison"] == poison_before
 
 
+def _batch(gw, values: list[float], start_s: float) -> list[Message]:
+    return [
+        Message(
+            f"riskmap/v1/{gw.site_code}/{gw.id}/readings",
+            json.dumps({"sensor": gw.sensor_code, "ts": now_ts(start_s - i * 0.01), "value": v}).encode(),
+        )
+        for i, v in enumerate(values)
+    ]
+
+
 def test_a_batch_the_database_refuses_is_split_and_only_the_offender_kept(
-    arena: Arena, ingester, monkeypatch: pytest.MonkeyPatch
+    arena: Arena, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A message that passes validation but that the database refuses (simulated by a check
-    constraint the data violates) is found by bisection; the rest of its batch is stored."""
+    """One batch holding a message that passes validation but that the database refuses (a check
+    constraint it breaks stands in for any data error): the batch is split until that message is
+    found; it is dead-lettered with the SQLSTATE and everything else is stored."""
     a = arena.attacker
+    spare = Ingester(arena.engine, f"bisect-{os.urandom(3).hex()}", IngestSettings(), arena.address)
+    good = [round(2 + i / 1000, 3) for i in range(20)]
+    batch = _batch(a, [*good[:7], 777.0, *good[7:]], start_s=30)
     with arena.engine.begin() as c:
         c.execute(text("ALTER TABLE readings ADD CONSTRAINT hostile_test_no_777 CHECK (value <> 777.0) NOT VALID"))
     try:
-        since = datetime.now(UTC) - timedelta(seconds=1)
-        peer = connect(arena.address, a.id, a.site_code, a.password)
-        good = [round(2 + i / 1000, 3) for i in range(20)]
-        bodies = [{"sensor": a.sensor_code, "ts": now_ts(5 - i * 0.01), "value": v} for i, v in enumerate(good)]
-        bodies.insert(7, {"sensor": a.sensor_code, "ts": now_ts(6), "value": 777.0})
-        for body in bodies:
-            peer.publish(peer.topic("readings"), json.dumps(body), wait=False)
-        peer.publish(peer.topic("status"), "online")
-        peer.close()
-        assert arena.wait_stored(a.sensor_id, good, 10)
-        rows = wait_until(lambda: [r for r in _dead(arena.engine, a.id, since) if r[0] == "ingest_error"])
-        assert len(rows) == 1 and "CheckViolation" in rows[0][1]
-        assert arena.stored(a.sensor_id, 777.0) == 0
+        with caplog.at_level(logging.WARNING, logger="riskmap.ingest"):
+            outcome = spare._commit(batch, threading.Event())
     finally:
         with arena.engine.begin() as c:
             c.execute(text("ALTER TABLE readings DROP CONSTRAINT hostile_test_no_777"))
+    assert outcome is not None and outcome.stored == 20 and spare.stats["poison"] == 1
+    assert any("splitting it" in r.message for r in caplog.records)
+    assert [(m.payload, r.reason) for m, r in outcome.rejected] == [(batch[7].payload, "ingest_error")]
+    assert all(arena.stored(a.sensor_id, v) == 1 for v in good) and arena.stored(a.sensor_id, 777.0) == 0
+    kept = arena.count(
+        "SELECT count(*) FROM dead_letters WHERE reason = 'ingest_error' AND detail LIKE '%23514%' "
+        "AND convert_from(payload, 'UTF8') LIKE '%777.0%'"
+    )
+    assert kept == 1
+
+
+def test_an_unreachable_database_is_retried_not_dead_lettered_and_shows_as_lag(arena: Arena) -> None:
+    """With the database unreachable nothing is dead-lettered or acknowledged: the batch waits,
+    the retries are counted and the lag grows, which /healthz reports."""
+    dead_engine = create_engine("postgresql+psycopg://riskmap@127.0.0.1:1/none", pool_pre_ping=False)
+    spare = Ingester(dead_engine, f"unreachable-{os.urandom(3).hex()}", IngestSettings(), arena.address)
+    batch = _batch(arena.attacker, [4.321], start_s=20)
+    stop = threading.Event()
+    result: list[object] = []
+    spare.in_flight_since = batch[0].received
+    worker = threading.Thread(target=lambda: result.append(spare._commit(batch, stop)))
+    worker.start()
+    time.sleep(2.5)
+    lag = spare.lag_s()
+    stop.set()
+    worker.join(10)
+    assert result == [None]  # stopped while waiting: nothing to acknowledge
+    assert spare.stats["batches_retried"] >= 2 and spare.stats["poison"] == 0
+    assert lag >= 2.0
+    assert arena.stored(arena.attacker.sensor_id, 4.321) == 0
 
 
 def test_stored_rejects_are_cut_short_and_say_their_size(arena: Arena) -> None:

@@ -27,11 +27,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from backend.core.config import DeliverySettings
 from backend.domain.kinds import Role
 from backend.embedded.stack import Stack
 from backend.models import Webhook
 from backend.warnings import delivery
-from backend.warnings.delivery import DeliverySettings, TargetRefused, Worker, resolve_target
+from backend.warnings.delivery import TargetRefused, Worker, resolve_target
 from ingest.mqtt import BrokerAddress
 from tests.conftest import ROOT, wait_delivered, wait_until
 

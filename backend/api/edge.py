@@ -33,13 +33,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.deps import authorise, required_role
 from backend.core.config import api_settings
+from backend.core.limits import INT4_MAX
 from backend.domain.kinds import Role
 
 # An open route that takes a body declares `max_body_size=OPEN_BODY_LIMIT` (FastAPI counts the
 # bytes as they arrive); the app-wide RISKMAP_MAX_UPLOAD_BYTES holds for the others.
 OPEN_BODY_LIMIT = api_settings().max_open_upload_bytes
 MAX_ERRORS = 10  # a 5 MB body of bad items is answered in a few hundred bytes
-INT4_MAX = 2**31 - 1
 RETRY = {"Retry-After": "2"}
 IdPath = Annotated[int, Path(ge=1, le=INT4_MAX, description="a positive 32-bit id")]
 

@@ -7,6 +7,7 @@ back to that file so that every command finds the same services.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -35,8 +36,6 @@ class MqttSettings(BaseSettings):
     model_config = _CONFIG
     mqtt_url: str | None = None
     topic_root: str = "riskmap/v1"
-    # The private broker refuses larger MQTT packets: a reading message's payload limit plus headers.
-    max_packet_bytes: int = 256 * 1024 + 4096
 
 
 class ApiSettings(BaseSettings):
@@ -91,6 +90,43 @@ class IngestSettings(BaseSettings):
     @property
     def topic_root(self) -> str:
         return MqttSettings().topic_root
+
+    @property
+    def max_packet_bytes(self) -> int:
+        """What the private broker accepts: the payload limit plus room for topic and headers."""
+        return self.max_payload_bytes + 4096
+
+
+class DeliverySettings(BaseSettings):
+    """The delivery worker (env prefix RISKMAP_DELIVERY_)."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_DELIVERY_", extra="ignore")
+    poll_s: float = 2.0  # also woken by NOTIFY on every insert
+    batch: int = 200
+    lease_s: float = 60.0  # a crashed worker's claim is free again after this
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 600.0
+    max_attempts: int = 15
+    webhook_timeout_s: float = 5.0
+    mqtt_timeout_s: float = 10.0
+
+
+class WebhookSettings(BaseSettings):
+    """Which webhook targets are allowed (env prefix RISKMAP_WEBHOOK_)."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_WEBHOOK_", extra="ignore")
+    allow_private: bool = False  # loopback, link-local, private, ... allowed (tests, closed networks)
+    allow_cidrs: str = ""  # comma-separated networks allowed although not public, e.g. "10.20.0.0/16"
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(c.strip(), strict=False) for c in self.allow_cidrs.split(",") if c.strip()]
+
+
+class TokenSettings(BaseSettings):
+    """Env prefix RISKMAP_TOKEN_."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_TOKEN_", extra="ignore")
+    days: int = 90  # lifetime of a new token unless `--days` says otherwise
 
 
 class RiskSettings(BaseSettings):

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.core.config import MqttSettings
+from backend.core.config import IngestSettings
 from backend.core.security import mosquitto_hash, new_secret
 from backend.embedded.system import (
     ServiceError,
@@ -153,7 +153,7 @@ class EmbeddedMosquitto:
                 f"plugin {self._file('broker_guard.so')}",
                 f"plugin_opt_rules_file {self._file('guard.rules')}",
                 # Larger packets are refused at the broker, and MQTT 5 clients are told the limit.
-                f"max_packet_size {MqttSettings().max_packet_bytes}",
+                f"max_packet_size {IngestSettings().max_packet_bytes}",
                 "persistence true",
                 f"persistence_location {data}/",
                 "autosave_interval 10",

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.core.config import TokenSettings
 from backend.core.security import new_api_token, token_digest
 from backend.domain.kinds import Role
 from backend.models import ApiToken
-
-
-class TokenSettings(BaseSettings):
-    """Env prefix RISKMAP_TOKEN_."""
-
-    model_config = SettingsConfigDict(env_prefix="RISKMAP_TOKEN_", extra="ignore")
-    days: int = 90  # lifetime of a new token unless `--days` says otherwise
 
 
 class TokenNotFound(LookupError):

@@ -30,11 +30,11 @@ from typing import Any
 
 import httpx
 import psycopg
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from backend.core.config import DeliverySettings, WebhookSettings
 from backend.models import BroadcastEvent, OutboxAttempt, OutboxMessage
 from ingest.mqtt import BrokerAddress
 from ingest.mqtt import client as mqtt_client
@@ -42,31 +42,6 @@ from ingest.mqtt import client as mqtt_client
 log = logging.getLogger("riskmap.delivery")
 CHANNEL = "riskmap_outbox"  # NOTIFY channel of the insert trigger (migration 0005)
 ACTOR = "system:deliver"
-
-
-class DeliverySettings(BaseSettings):
-    """The delivery worker (env prefix RISKMAP_DELIVERY_)."""
-
-    model_config = SettingsConfigDict(env_prefix="RISKMAP_DELIVERY_", extra="ignore")
-    poll_s: float = 2.0  # also woken by NOTIFY on every insert
-    batch: int = 200
-    lease_s: float = 60.0  # a crashed worker's claim is free again after this
-    backoff_base_s: float = 2.0
-    backoff_cap_s: float = 600.0
-    max_attempts: int = 15
-    webhook_timeout_s: float = 5.0
-    mqtt_timeout_s: float = 10.0
-
-
-class WebhookSettings(BaseSettings):
-    """Which webhook targets are allowed (env prefix RISKMAP_WEBHOOK_)."""
-
-    model_config = SettingsConfigDict(env_prefix="RISKMAP_WEBHOOK_", extra="ignore")
-    allow_private: bool = False  # loopback, link-local, private, ... allowed (tests, closed networks)
-    allow_cidrs: str = ""  # comma-separated networks allowed although not public, e.g. "10.20.0.0/16"
-
-    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return [ipaddress.ip_network(c.strip(), strict=False) for c in self.allow_cidrs.split(",") if c.strip()]
 
 
 # --- webhook targets ------------------------------------------------------------------------

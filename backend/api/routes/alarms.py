@@ -19,6 +19,7 @@ from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.notifications import Channel
 from backend.core.audit import record
 from backend.core.db import session_factory
+from backend.core.limits import INT4_MAX
 from backend.domain.levels import level_of
 from backend.risk.engine import regrade
 
@@ -80,7 +81,7 @@ def list_alarms(
 def alarm_events(notes: list[dict[str, Any]]) -> list[str]:
     """The SSE text for a batch of alarm notifications: one query for the batch, run once by the
     shared listener whatever the number of streams."""
-    ids = sorted({n["id"] for n in notes if isinstance(n.get("id"), int) and 0 < n["id"] <= 2**31 - 1})
+    ids = sorted({n["id"] for n in notes if isinstance(n.get("id"), int) and 0 < n["id"] <= INT4_MAX})
     if not ids:
         return []
     with session_factory()() as session:

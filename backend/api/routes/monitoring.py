@@ -1,4 +1,4 @@
-"""Sensor time series and the ingester's dead letters."""
+"""Sensor time series and rain gauges."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import text
 
-from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.deps import ReadAccess, SessionDep
 from backend.api.edge import Instant, StrictJSONRoute
 from backend.api.routes.sites import CodePath
 
@@ -88,36 +88,6 @@ def readings(
         "readings": count,
         "points": points,
     }
-
-
-@router.get("/ingest/dead-letters")
-def dead_letters(
-    session: SessionDep,
-    caller: Operator,
-    reason: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
-    """Rejected messages and readings, newest first, with why (operator)."""
-    rows = session.execute(
-        text(
-            "SELECT id, received_at, topic, reading_index, reason, detail, ingester, payload FROM dead_letters "
-            "WHERE CAST(:reason AS text) IS NULL OR reason = :reason ORDER BY id DESC LIMIT :limit"
-        ),
-        {"reason": reason, "limit": limit},
-    )
-    return [
-        {
-            "id": i,
-            "received_at": at.isoformat(),
-            "topic": topic,
-            "reading_index": idx,
-            "reason": r,
-            "detail": detail,
-            "ingester": ing,
-            "payload": bytes(payload[:2000]).decode("utf-8", "replace"),
-        }
-        for i, at, topic, idx, r, detail, ing, payload in rows
-    ]
 
 
 RAIN_WINDOWS_H = (1, 3, 6, 12, 24)
