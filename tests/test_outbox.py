@@ -210,21 +210,24 @@ def test_a_worker_killed_mid_batch_and_restarted_delivers_everything_once(
                 text("SELECT count(*) FROM outbox WHERE key = ANY(:k) AND delivered_at IS NOT NULL"), {"k": keys}
             )
 
-    in_flight_at_kills = 0
-    for attempt in range(5):  # SIGKILL while a claimed batch is being sent (almost always the first time)
-        name = f"kill-{run}-{attempt}"
-        seen = len(got)
-        proc = _deliver_process(name, db_url, stack, tmp_path / "deliver.log")
-        wait_until(lambda seen=seen: len(got) > seen, timeout=30)
+    # Kill the worker while it holds a claimed batch it has sent but not recorded: once messages
+    # flow, the broker is paused (SIGSTOP), so the worker sits waiting for PUBACKs mid-batch.
+    name = f"kill-{run}"
+    proc = _deliver_process(name, db_url, stack, tmp_path / "deliver.log")
+    wait_until(lambda: len(got) > 0, timeout=30)
+    broker = stack.mosquitto._pid()
+    assert broker
+    os.kill(broker, signal.SIGSTOP)
+    try:
+        time.sleep(0.5)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        with seeded.connect() as c:
-            in_flight = c.scalar(
-                text("SELECT count(*) FROM outbox WHERE claimed_by = :w AND delivered_at IS NULL"), {"w": name}
-            )
-        in_flight_at_kills += in_flight
-        if in_flight and delivered() < n:
-            break
+    finally:
+        os.kill(broker, signal.SIGCONT)
+    with seeded.connect() as c:
+        in_flight_at_kills = c.scalar(
+            text("SELECT count(*) FROM outbox WHERE claimed_by = :w AND delivered_at IS NULL"), {"w": name}
+        )
     assert in_flight_at_kills > 0, "the worker was never killed mid-batch"
     assert delivered() < n, "the worker finished before it was killed"
     restarted = _deliver_process(f"restarted-{run}", db_url, stack, tmp_path / "deliver.log")
