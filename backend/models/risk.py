@@ -97,14 +97,19 @@ class WeatherWarning(Base):
 
 
 class SiteRisk(Base):
+    """A site's current level. One that cannot be graded (an unknown substance, a missing
+    attribute) keeps its last level and carries `grading_error`; one never graded has none."""
+
     __tablename__ = "site_risk"
 
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
-    inherent_level: Mapped[int] = mapped_column(Integer)
-    level: Mapped[int] = mapped_column(Integer, index=True)
-    color: Mapped[str] = mapped_column(String(8))
+    inherent_level: Mapped[int | None] = mapped_column(Integer)
+    level: Mapped[int | None] = mapped_column(Integer, index=True)
+    color: Mapped[str | None] = mapped_column(String(8))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column()
-    graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    graded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last successful grading
+    grading_error: Mapped[str | None] = mapped_column(String(500))
+    grading_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SiteRiskChange(Base):

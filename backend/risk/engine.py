@@ -4,6 +4,7 @@ rules, and store each level with its reasons, keeping a history of every change.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,6 +22,9 @@ from backend.domain.substances import UnknownSubstance
 from backend.risk import exposure
 
 CHINA_TZ = timezone(timedelta(hours=8))
+
+
+log = logging.getLogger("riskmap.risk")
 
 
 @dataclass
@@ -179,8 +183,9 @@ def grade_sites(
                     if getattr(s, k) is not None
                 }
                 inherent = mine_level(s.kind, attrs)
-        except (UnknownSubstance, ValueError) as exc:
-            errors[s.code] = str(exc)
+        except Exception as exc:  # one site that cannot be graded never stops the others
+            errors[s.code] = grading_error_text(exc)
+            log.warning("site %s not graded: %s", s.code, errors[s.code])
             continue
         sensors = facts["sensors"].get(s.id)
         level, dynamic = dynamic_level(
@@ -203,6 +208,31 @@ def grade_sites(
     return graded, errors
 
 
+def grading_error_text(exc: Exception) -> str:
+    """What an operator reads about a site that could not be graded."""
+    if isinstance(exc, UnknownSubstance):
+        return f"无法定级：{exc}（请在库存中给出该物质的危险性类别，或核对名称与 CAS 号）"[:500]
+    return f"无法定级：{type(exc).__name__}: {exc}"[:500]
+
+
+def _flag_errors(session: Session, errors: dict[str, str], now: datetime) -> None:
+    """Sites that could not be graded keep their last level and say why; a site never graded
+    gets a row without a level, so that it is still listed and drawn (grey)."""
+    if not errors:
+        return
+    session.execute(
+        text("""
+        INSERT INTO site_risk (site_id, reasons, grading_error, grading_error_at)
+        SELECT s.id, '[]'::jsonb, e.message, :now
+        FROM sites s JOIN unnest(CAST(:codes AS text[]), CAST(:messages AS text[])) AS e(code, message)
+             ON e.code = s.code
+        ON CONFLICT (site_id) DO UPDATE SET grading_error = EXCLUDED.grading_error,
+            grading_error_at = CASE WHEN site_risk.grading_error IS NOT DISTINCT FROM EXCLUDED.grading_error
+                                    THEN site_risk.grading_error_at ELSE EXCLUDED.grading_error_at END"""),
+        {"codes": list(errors), "messages": list(errors.values()), "now": now},
+    )
+
+
 def regrade(session: Session, ids: list[int] | None = None, now: datetime | None = None) -> RegradeReport:
     """Grade the sites (all, or `ids`) and store the results; the caller commits.
 
@@ -211,6 +241,7 @@ def regrade(session: Session, ids: list[int] | None = None, now: datetime | None
     """
     now = now or datetime.now(UTC)
     graded, errors = grade_sites(session, ids, now)
+    _flag_errors(session, errors, now)
     if not graded:
         return RegradeReport(0, 0, errors)
     session.execute(
@@ -242,7 +273,7 @@ def regrade(session: Session, ids: list[int] | None = None, now: datetime | None
             SELECT site_id, inherent_level, level, color, reasons, :now FROM graded
             ON CONFLICT (site_id) DO UPDATE SET inherent_level = EXCLUDED.inherent_level,
                 level = EXCLUDED.level, color = EXCLUDED.color, reasons = EXCLUDED.reasons,
-                graded_at = EXCLUDED.graded_at),
+                graded_at = EXCLUDED.graded_at, grading_error = NULL, grading_error_at = NULL),
         history AS (
             INSERT INTO site_risk_history (site_id, at, previous_level, level, reasons)
             SELECT site_id, :now, previous_level, level, reasons FROM previous

@@ -72,6 +72,8 @@
   function init(map, config) {
     var levels = {}, byColor = {};
     config.levels.forEach(function (l) { levels[l.level] = l; byColor[l.color] = l; });
+    // A site never graded (its grading failed from the start) has no level: drawn grey.
+    var UNGRADED = { level: null, color: "none", hex: "#bdbdbd", name_zh: "无法定级", colour_zh: "灰" };
     var state = {
       map: map, config: config, regions: {}, sites: {}, markers: [], siteCount: 0,
       shownKinds: {}, shownColors: {}, exposure: L.layerGroup().addTo(map), errors: []
@@ -110,15 +112,20 @@
     map.on("baselayerchange", function (e) { e.layer.bringToBack(); });
 
     function popup(p) {
-      var lv = levels[p.level];
+      var lv = levels[p.level] || UNGRADED;
       var reasons = (p.reasons || []).map(function (r) {
-        return '<li><i style="background:' + levels[r.level].hex + '"></i>' + esc(r.summary) +
+        return '<li><i style="background:' + (levels[r.level] || UNGRADED).hex + '"></i>' + esc(r.summary) +
           '<div class="basis">' + esc(r.basis) + "</div></li>";
       }).join("");
+      // The grading failed this time: the level shown is the last one, and the reason says why.
+      var error = p.grading_error
+        ? '<div class="grading-error"><b>本次未能定级</b>' + (levels[p.level] ? "（显示上次的等级）" : "") +
+          "：" + esc(p.grading_error) + "</div>"
+        : "";
       return '<div class="riskmap-popup"><h4>' + esc(p.name) + '</h4><div class="badge" style="background:' +
-        lv.hex + '">' + lv.name_zh + "</div><table>" +
+        lv.hex + '">' + lv.name_zh + "</div>" + error + "<table>" +
         [["编码", p.code], ["类型", p.kind_zh], ["企业", p.enterprise], ["状态", STATUS_ZH[p.status] || p.status],
-         ["固有风险", levels[p.inherent_level].name_zh]].map(function (r) {
+         ["固有风险", (levels[p.inherent_level] || UNGRADED).name_zh]].map(function (r) {
           return "<tr><th>" + r[0] + "</th><td>" + esc(r[1]) + "</td></tr>";
         }).join("") + '</table><ul class="reasons">' + reasons + '</ul><div class="charts"></div></div>';
     }
@@ -180,25 +187,29 @@
       Object.keys(config.kinds).forEach(function (kind) {
         state.sites[kind] = {};
         config.levels.forEach(function (l) { state.sites[kind][l.color] = L.layerGroup(); });
+        state.sites[kind][UNGRADED.color] = L.layerGroup();
       });
       fc.features.forEach(function (f) {
-        var p = f.properties, lv = levels[p.level];
+        var p = f.properties, lv = levels[p.level] || UNGRADED;
+        // A grading error: a grey dashed outline instead of the kind's colour.
         var m = L.circleMarker([f.geometry.coordinates[1], f.geometry.coordinates[0]], {
-          radius: p.level === 1 ? 8 : 6, color: config.kinds[p.kind].color, weight: 2,
-          fillColor: lv.hex, fillOpacity: 0.95
+          radius: p.level === 1 ? 8 : 6, color: p.grading_error ? "#616161" : config.kinds[p.kind].color,
+          weight: p.grading_error ? 3 : 2, dashArray: p.grading_error ? "3 2" : null,
+          fillColor: lv.hex, fillOpacity: 0.95, className: p.grading_error ? "grading-error-marker" : ""
         });
         m.feature = f;
         m.bindPopup(popup(p), { maxWidth: 360 });
         m.on("popupopen", function (e) { showExposure(p.code); state.showReadings(p.code, e.popup.getElement()); });
-        state.sites[p.kind][p.color].addLayer(m);
+        state.sites[p.kind][p.color || UNGRADED.color].addLayer(m);
         state.markers.push(m);
       });
       Object.keys(config.kinds).forEach(function (kind) {
         var n = fc.features.filter(function (f) { return f.properties.kind === kind; }).length;
         toggle(config.kinds[kind].label + " (" + n + ")", state.shownKinds, kind);
       });
-      config.levels.forEach(function (l) {
-        var n = fc.features.filter(function (f) { return f.properties.color === l.color; }).length;
+      config.levels.concat([UNGRADED]).forEach(function (l) {
+        var n = fc.features.filter(function (f) { return (f.properties.color || UNGRADED.color) === l.color; }).length;
+        if (l === UNGRADED && !n) { state.shownColors[l.color] = true; return; }
         toggle('<i class="dot" style="background:' + l.hex + '"></i>' + l.name_zh + " (" + n + ")",
           state.shownColors, l.color);
       });

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import h3
@@ -58,7 +59,9 @@ def risk_sites(
     color: Annotated[list[Color] | None, Query()] = None,
     evidence: Annotated[bool, Query(description="include each reason's evidence (large)")] = False,
 ) -> Response:
-    """Every graded site with its level (1 red … 4 blue), colour and reasons.
+    """Every graded site with its level (1 red … 4 blue), colour and reasons. A site that could not
+    be graded this time keeps its last level and carries `grading_error` (why); one never graded
+    has level and colour null.
 
     The collection is assembled as JSON by PostgreSQL, so 10,000 sites cost one query.
     """
@@ -77,6 +80,7 @@ def risk_sites(
             SiteRisk.color,
             (SiteRisk.reasons if evidence else WITHOUT_EVIDENCE).label("reasons"),
             SiteRisk.graded_at,
+            SiteRisk.grading_error,
             func.ST_AsGeoJSON(Site.location, 6).label("geometry"),
         )
         .join(Enterprise, Site.enterprise_id == Enterprise.id)
@@ -143,7 +147,9 @@ def risk_regions(
     prefix = 6 if by == "county" else 4
     levels: dict[str, list[int]] = defaultdict(list)
     for adcode, level in session.execute(
-        select(Site.region_adcode, SiteRisk.level).join(SiteRisk, SiteRisk.site_id == Site.id)
+        select(Site.region_adcode, SiteRisk.level)
+        .join(SiteRisk, SiteRisk.site_id == Site.id)
+        .where(SiteRisk.level.is_not(None))
     ):
         levels[adcode[:prefix]].append(level)
     rows = session.execute(
@@ -166,9 +172,9 @@ def _grid(session: Session, resolution: int) -> dict[str, Any]:
     """网格化监管: H3 cells holding at least one site."""
     cells: dict[str, list[int]] = defaultdict(list)
     for lon, lat, level in session.execute(
-        select(func.ST_X(Site.location), func.ST_Y(Site.location), SiteRisk.level).join(
-            SiteRisk, SiteRisk.site_id == Site.id
-        )
+        select(func.ST_X(Site.location), func.ST_Y(Site.location), SiteRisk.level)
+        .join(SiteRisk, SiteRisk.site_id == Site.id)
+        .where(SiteRisk.level.is_not(None))
     ):
         cells[h3.latlng_to_cell(lat, lon, resolution)].append(level)
     features = []
@@ -215,6 +221,40 @@ def site_exposure(code: CodePath, session: SessionDep) -> GeoJSONResponse:
     features = [feature(json.dumps(zone), {"role": "zone", "kind": site.kind})] if zone else []
     features += [feature(p.geometry, {"role": "found", **p.as_dict()}) for p in found]
     return GeoJSONResponse(collection(features, site=code))
+
+
+class GradingErrorOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    error: str
+    since: datetime
+    level: int | None  # the level kept from the last successful grading; None: never graded
+    graded_at: datetime | None
+
+
+@router.get("/risk/grading-errors", response_model=list[GradingErrorOut])
+def grading_errors(session: SessionDep, caller: Operator) -> list[GradingErrorOut]:
+    """Sites the last regrade could not grade, with why, oldest first (operator): each keeps its
+    last level until the cause is fixed."""
+    rows = session.execute(
+        select(
+            Site.code,
+            Site.name,
+            Site.kind,
+            SiteRisk.grading_error,
+            SiteRisk.grading_error_at,
+            SiteRisk.level,
+            SiteRisk.graded_at,
+        )
+        .join(SiteRisk, SiteRisk.site_id == Site.id)
+        .where(SiteRisk.grading_error.is_not(None))
+        .order_by(SiteRisk.grading_error_at, Site.code)
+    )
+    return [
+        GradingErrorOut(code=c, name=n, kind=k, error=e, since=at, level=lv, graded_at=g)
+        for c, n, k, e, at, lv, g in rows
+    ]
 
 
 @router.post("/risk/regrade")
