@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backend.domain.levels import Reason, level_of, more_severe
+from backend.domain.kinds import STATUS_ZH
+from backend.domain.levels import Reason, colour_zh, level_name_zh, level_of, more_severe
 from backend.domain.standards import load
 
 
@@ -74,7 +75,8 @@ def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = N
             Reason(
                 "active_alarm",
                 level_of(worst.color),
-                f"{len(site.alarms)}条报警未消除，最高{worst.color}",
+                f"{len(site.alarms)}条报警未消除，最高为{colour_zh(worst.color)}色报警"
+                f" → 至少{level_name_zh(level_of(worst.color))}",
                 r["source"],
                 {"alarms": [a.__dict__ for a in site.alarms]},
             )
@@ -115,7 +117,8 @@ def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = N
             Reason(
                 "covert_production",
                 int(r["at_least"]),
-                f"{site.status}企业有生产迹象（明停暗采）",
+                f"企业{STATUS_ZH.get(site.status, site.status)}，但监测显示有生产迹象（明停暗采）"
+                f"→ {level_name_zh(int(r['at_least']))}",
                 r["source"],
                 {"status": site.status, "activity": [a.__dict__ for a in site.activity]},
             )
@@ -132,7 +135,7 @@ def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = N
             Reason(
                 "rainstorm_warning",
                 level,
-                f"汛期暴雨{worst.color}色预警覆盖，提升{r['raise_by']}级",
+                f"汛期暴雨{colour_zh(worst.color)}色预警覆盖，风险提升{r['raise_by']}级 → {level_name_zh(level)}",
                 r["source"],
                 {"warnings": [w.__dict__ for w in covering]},
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.domain.levels import Reason, first_match
+from backend.domain.levels import Reason, first_match, level_name_zh
 from backend.domain.major_hazard import Held, grade
 from backend.domain.standards import load
 from backend.domain.tailings import pond_class
@@ -65,12 +65,29 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
     )
 
 
+def fact_zh(key: str, value: Any, labels: dict[str, Any]) -> str:
+    """A fact as a person writes it, from the rules' labels; never a raw key."""
+    label = labels.get(key)
+    if isinstance(label, dict) and value in label:
+        return str(label[value])
+    if isinstance(label, str):
+        return label.format(value)
+    raise ValueError(f"no label for {key}={value!r} in the rules")
+
+
 def mine_level(kind: str, attrs: dict[str, Any], rules: dict[str, Any] | None = None) -> Reason:
     """Coal mines by gas class, hydrogeology and capacity; non-coal by method and size."""
     rules = rules or load("risk_rules")[kind]
     rule = first_match(rules["levels"], attrs)
-    summary = "，".join(f"{k}={v}" for k, v in rule["when"].items()) or "其他"
-    return Reason(rule=kind, level=int(rule["level"]), summary=summary, basis=rules["source"], evidence=dict(attrs))
+    level = int(rule["level"])
+    labels = rules.get("labels", {})
+    conditions = [fact_zh(k, v, labels) for k, v in rule["when"].items()]
+    if conditions:
+        summary = f"{'、'.join(conditions)} → {level_name_zh(level)}"
+    else:
+        known = [fact_zh(k, v, labels) for k, v in attrs.items() if isinstance(labels.get(k), dict) and v in labels[k]]
+        summary = f"未达到更高等级的条件（{'、'.join(known) or '无登记属性'}）→ {level_name_zh(level)}"
+    return Reason(rule=kind, level=level, summary=summary, basis=f"来源：{rules['source']}", evidence=dict(attrs))
 
 
 def hazchem_level(held: list[Held], population: int, places: list[Place] | None = None) -> Reason:

@@ -15,6 +15,13 @@ class EnterpriseStatus(StrEnum):
     closed = "closed"
 
 
+STATUS_ZH: dict[str, str] = {
+    EnterpriseStatus.operating: "正常生产",
+    EnterpriseStatus.suspended: "停产",
+    EnterpriseStatus.closed: "关闭",
+}
+
+
 class CreditList(StrEnum):
     none = "none"
     black = "black"

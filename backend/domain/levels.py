@@ -14,6 +14,16 @@ def color_of(level: int) -> str:
     return next(lv["color"] for lv in load("risk_levels")["levels"] if lv["level"] == level)
 
 
+def level_name_zh(level: int) -> str:
+    """重大风险 / 较大风险 / 一般风险 / 低风险."""
+    return next(str(lv["name_zh"]) for lv in load("risk_levels")["levels"] if lv["level"] == level)
+
+
+def colour_zh(color: str) -> str:
+    """红 / 橙 / 黄 / 蓝 for a colour's English name."""
+    return next(str(lv["colour_zh"]) for lv in load("risk_levels")["levels"] if lv["color"] == color)
+
+
 def level_of(color: str) -> int:
     for lv in load("risk_levels")["levels"]:
         if lv["color"] == color:

@@ -1,0 +1,52 @@
+"""What a regulator reads: every reason in Chinese with its source, no raw keys and no 'verify'
+on a page; the defaults not yet confirmed are listed for administrators as 默认值（待确认）."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from backend.domain.inherent import mine_level
+from backend.domain.kinds import Role
+from backend.domain.unconfirmed import unconfirmed
+
+# A raw key (`gas_class`, `hydrogeology=…`), the word verify, or an English word: none on a page.
+RAW = re.compile(r"[a-z]+_[a-z_]+|[a-z_]+=|verify|\b[a-z]{4,}\b")
+
+
+def test_mine_reasons_name_the_fact_and_the_level_in_chinese() -> None:
+    r = mine_level("coal_mine", {"gas_class": "outburst", "hydrogeology": "simple", "capacity_10k_t": 120})
+    assert r.summary == "煤与瓦斯突出矿井 → 重大风险" and r.basis.startswith("来源：《煤矿安全规程》")
+    r = mine_level("coal_mine", {"gas_class": "low_gas", "hydrogeology": "simple", "capacity_10k_t": 120})
+    assert r.summary == "设计生产能力 ≥ 90 万t/a → 一般风险"
+    r = mine_level("noncoal_mine", {"mining_method": "open_pit", "capacity_10k_t": 20})
+    assert r.summary == "未达到更高等级的条件（露天开采）→ 低风险"
+
+
+def test_no_reason_on_the_map_carries_a_raw_key_or_verify(client: TestClient) -> None:
+    """Every summary and basis served for the map reads as Chinese prose."""
+    features = client.get("/api/v1/risk/sites").json()["features"]
+    texts = [(f["id"], r["summary"], r["basis"]) for f in features for r in f["properties"]["reasons"]]
+    assert texts
+    offending = [t for t in texts if RAW.search(t[1]) or RAW.search(t[2])]
+    assert not offending, offending[:5]
+
+
+def test_unconfirmed_defaults_are_listed_with_their_source(client: TestClient, tokens: dict[Role, str]) -> None:
+    found = unconfirmed()
+    files = {u.file for u in found}
+    assert {"gb18218", "sensor_thresholds", "risk_rules", "flood_warning"} <= files
+    assert any(u.file == "flood_warning" and u.fields == ("severity",) for u in found)
+    assert client.get("/api/v1/admin/unconfirmed-defaults").status_code == 401
+    r = client.get("/api/v1/admin/unconfirmed-defaults", headers={"Authorization": f"Bearer {tokens[Role.admin]}"})
+    assert r.status_code == 200 and len(r.json()) == len(found)
+    assert all(item["source"] for item in r.json() if item["file"] != "flood_warning")
+
+
+def test_the_defaults_page_lists_every_value_in_chinese(browser, live_server: str) -> None:
+    browser.get(live_server + "/admin/defaults")
+    rows = browser.execute_script("return document.querySelectorAll('#unconfirmed tbody tr').length")
+    assert rows == len(unconfirmed()) > 0
+    text = browser.execute_script("return document.body.innerText")
+    assert text.count("默认值（待确认）") >= rows and "风险分级规则" in text
