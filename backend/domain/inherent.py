@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.domain.counterfactual import first_match_changes
 from backend.domain.levels import Reason, first_match, level_name_zh
 from backend.domain.major_hazard import Held, grade
 from backend.domain.standards import load
@@ -87,7 +88,17 @@ def mine_level(kind: str, attrs: dict[str, Any], rules: dict[str, Any] | None = 
     else:
         known = [fact_zh(k, v, labels) for k, v in attrs.items() if isinstance(labels.get(k), dict) and v in labels[k]]
         summary = f"未达到更高等级的条件（{'、'.join(known) or '无登记属性'}）→ {level_name_zh(level)}"
-    return Reason(rule=kind, level=level, summary=summary, basis=f"来源：{rules['source']}", evidence=dict(attrs))
+    lower = first_match_changes(
+        kind, rules["levels"], attrs, labels, lambda facts: int(first_match(rules["levels"], facts)["level"])
+    )
+    return Reason(
+        rule=kind,
+        level=level,
+        summary=summary,
+        basis=f"来源：{rules['source']}",
+        evidence=dict(attrs),
+        lower=[c.as_dict() for c in lower],
+    )
 
 
 def hazchem_level(held: list[Held], population: int, places: list[Place] | None = None) -> Reason:

@@ -44,6 +44,7 @@ class Reason:
     summary: str
     basis: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    lower: list[dict[str, Any]] = field(default_factory=list)  # what would lower it (counterfactual.Change)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"color": color_of(self.level)}

@@ -114,8 +114,10 @@
     function popup(p) {
       var lv = levels[p.level] || UNGRADED;
       var reasons = (p.reasons || []).map(function (r) {
+        // What would lower it: the smallest single changes, as the rules compute them.
+        var lower = (r.lower || []).map(function (c) { return '<div class="lower">' + esc(c.text) + "</div>"; }).join("");
         return '<li><i style="background:' + (levels[r.level] || UNGRADED).hex + '"></i>' + esc(r.summary) +
-          '<div class="basis">' + esc(r.basis) + "</div></li>";
+          '<div class="basis">' + esc(r.basis) + "</div>" + lower + "</li>";
       }).join("");
       // The grading failed this time: the level shown is the last one, and the reason says why.
       var error = p.grading_error

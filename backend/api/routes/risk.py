@@ -223,6 +223,59 @@ def site_exposure(code: CodePath, session: SessionDep) -> GeoJSONResponse:
     return GeoJSONResponse(collection(features, site=code))
 
 
+class ChangeOut(BaseModel):
+    rule: str
+    fact: str
+    current: Any
+    proposed: Any
+    level_after: int
+    text: str
+
+
+class ReasonOut(BaseModel):
+    rule: str
+    level: int
+    color: str
+    summary: str  # what a regulator reads, in Chinese
+    basis: str  # the standard and clause
+    evidence: dict[str, Any]  # the facts, machine-readable
+    lower: list[ChangeOut] = []  # the smallest single changes that would lower this reason's level
+
+
+class SiteRiskOut(BaseModel):
+    code: str
+    level: int | None
+    color: str | None
+    inherent_level: int | None
+    graded_at: datetime | None
+    grading_error: str | None
+    reasons: list[ReasonOut]
+    lower: list[ChangeOut]  # every reason's, the ones that would lower the site's own level first
+
+
+@router.get("/sites/{code}/risk", response_model=SiteRiskOut, dependencies=[ReadAccess])
+def site_risk(code: CodePath, session: SessionDep) -> SiteRiskOut:
+    """A site's level with every reason (its facts and clause) and what would lower it."""
+    site = site_or_404(session, code)
+    risk = session.get(SiteRisk, site.id)
+    if risk is None:
+        raise HTTPException(404, f"site {code!r} has not been graded yet")
+    reasons = [ReasonOut(**r) for r in risk.reasons]
+    # A change lowers the site only if the reason it concerns sets the site's level.
+    deciding = [r for r in reasons if r.level == risk.level]
+    lower = [c for r in deciding for c in r.lower] + [c for r in reasons if r not in deciding for c in r.lower]
+    return SiteRiskOut(
+        code=site.code,
+        level=risk.level,
+        color=risk.color,
+        inherent_level=risk.inherent_level,
+        graded_at=risk.graded_at,
+        grading_error=risk.grading_error,
+        reasons=reasons,
+        lower=lower,
+    )
+
+
 class GradingErrorOut(BaseModel):
     code: str
     name: str

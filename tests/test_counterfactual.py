@@ -1,0 +1,54 @@
+"""What would lower the level: each change, applied, really lowers the level by the rules, and a
+smaller change does not."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from backend.domain.inherent import mine_level
+
+MINES = [
+    ("coal_mine", {"gas_class": "outburst", "hydrogeology": "simple", "capacity_10k_t": 120}),
+    ("coal_mine", {"gas_class": "high_gas", "hydrogeology": "medium", "capacity_10k_t": 60}),
+    ("coal_mine", {"gas_class": "low_gas", "hydrogeology": "simple", "capacity_10k_t": 120}),
+    ("noncoal_mine", {"mining_method": "underground", "capacity_10k_t": 45}),
+    ("noncoal_mine", {"mining_method": "open_pit", "capacity_10k_t": 150}),
+]
+
+
+@pytest.mark.parametrize(("kind", "attrs"), MINES)
+def test_each_change_applied_lowers_the_level_and_a_smaller_one_does_not(kind: str, attrs: dict) -> None:
+    before = mine_level(kind, attrs)
+    assert before.lower, f"no change offered for {attrs}"
+    for c in before.lower:
+        after = mine_level(
+            kind, {**attrs, c["fact"]: c["proposed"] - 0.01 if c["fact"] == "capacity_10k_t" else c["proposed"]}
+        )
+        assert after.level == c["level_after"] > before.level, c
+        assert c["text"].startswith("若") and "降为" in c["text"]
+        if c["fact"] == "capacity_10k_t":  # exactly at the threshold is not enough
+            assert mine_level(kind, {**attrs, "capacity_10k_t": c["proposed"]}).level == before.level
+
+
+def test_a_blue_site_has_nothing_to_lower() -> None:
+    assert mine_level("noncoal_mine", {"mining_method": "open_pit", "capacity_10k_t": 20}).lower == []
+
+
+def test_site_risk_endpoint_lists_reasons_with_clauses_and_what_would_lower_it(
+    client: TestClient, session: Session
+) -> None:
+    code = session.scalar(
+        text(
+            "SELECT s.code FROM sites s JOIN site_risk r ON r.site_id = s.id "
+            "WHERE s.kind = 'coal_mine' AND r.inherent_level < 4 ORDER BY s.code LIMIT 1"
+        )
+    )
+    body = client.get(f"/api/v1/sites/{code}/risk").json()
+    inherent = next(r for r in body["reasons"] if r["rule"] == "coal_mine")
+    assert inherent["basis"].startswith("来源：") and inherent["evidence"]
+    assert inherent["lower"] and all(c["text"].startswith("若") for c in inherent["lower"])
+    assert body["lower"][0] in [*inherent["lower"], *[c for r in body["reasons"] for c in r["lower"]]]
+    assert client.get("/api/v1/sites/JL-NONE-0001/risk").status_code == 404
