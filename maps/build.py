@@ -16,6 +16,7 @@ from branca.element import Element, JavascriptLink, MacroElement
 from jinja2 import Template
 
 from backend.domain.standards import load
+from backend.domain.units import DISPLAY
 
 STATIC = Path(__file__).parent / "static"
 JILIN_CENTER = (43.5, 126.3)
@@ -73,7 +74,12 @@ def build_map(
     root.header.add_child(Element(f"<title>{title}</title>"))
     root.html.add_child(Element(f'<div id="riskmap-title">{title}</div>'))
     root.html.add_child(JavascriptLink(f"{static_base}/riskmap.js"))
-    config: dict[str, Any] = {"api": api_base, "kinds": KIND_STYLE, "levels": load("risk_levels")["levels"]}
+    config: dict[str, Any] = {
+        "api": api_base,
+        "kinds": KIND_STYLE,
+        "levels": load("risk_levels")["levels"],
+        "units": DISPLAY,  # units as people write them (℃, m³)
+    }
     if data is not None:
         config |= {"data": data, "exportedAt": datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M")}
     _Boot(config).add_to(m)

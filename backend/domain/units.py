@@ -36,6 +36,13 @@ PINT_NAMES = {
 }
 OPAQUE = {"%LEL", "persons"}
 
+# Units as people write them: what every page shows for a stored unit.
+DISPLAY = {"degC": "℃", "degF": "℉", "mg/m3": "mg/m³", "g/m3": "g/m³", "m3": "m³", "persons": "人", "K": "K"}
+
+
+def display_unit(unit: str | None) -> str:
+    return DISPLAY.get(unit or "", unit or "")
+
 
 class UnitMismatch(ValueError):
     pass

@@ -73,6 +73,8 @@
     var levels = {}, byColor = {};
     config.levels.forEach(function (l) { levels[l.level] = l; byColor[l.color] = l; });
     // A site never graded (its grading failed from the start) has no level: drawn grey.
+    // Units as people write them (℃, m³), from the platform's one table.
+    function unitZh(u) { return (config.units && config.units[u]) || u || ""; }
     var UNGRADED = { level: null, color: "none", hex: "#bdbdbd", name_zh: "无法定级", colour_zh: "灰" };
     var state = {
       map: map, config: config, regions: {}, sites: {}, markers: [], siteCount: 0,
@@ -262,7 +264,7 @@
         return '<li class="alert ' + a.state + '" data-id="' + a.id + '" data-site="' + esc(a.site) + '">' +
           '<i style="background:' + lv.hex + '"></i><b>' + esc(a.site_name) + "</b> " +
           '<span class="what">' + esc(alarmLabel(a)) + "</span><br>" +
-          '<span class="value">' + fmt(a.value) + " " + esc(a.unit || "") + " / 阈值 " + fmt(a.threshold) + "</span> " +
+          '<span class="value">' + fmt(a.value) + " " + esc(unitZh(a.unit)) + " / 阈值 " + fmt(a.threshold) + "</span> " +
           '<span class="time">' + esc((a.updated_at || "").slice(11, 19)) + "</span>" +
           (a.state === "raised" && canAck ? ' <button class="ack" data-id="' + a.id + '">确认</button>' :
            a.state === "acknowledged" ? ' <span class="acked">已确认 ' + esc(a.acknowledged_by || "") + "</span>" : "") +
@@ -364,7 +366,7 @@
       var line = pts.map(function (p) { return x(p.ts).toFixed(1) + "," + y(p.value).toFixed(1); }).join(" ");
       var limit = first ? '<line x1="0" x2="' + w + '" y1="' + y(first.value).toFixed(1) + '" y2="' + y(first.value).toFixed(1) +
         '" stroke="' + byColor[first.color].hex + '" stroke-dasharray="4 3"/>' : "";
-      return '<div class="chart"><div>' + esc(series.sensor) + " · " + fmt(pts[pts.length - 1].value) + " " + esc(series.unit) +
+      return '<div class="chart"><div>' + esc(series.sensor) + " · " + fmt(pts[pts.length - 1].value) + " " + esc(unitZh(series.unit)) +
         '</div><svg width="' + w + '" height="' + h + '">' + limit +
         '<polyline fill="none" stroke="#08519c" stroke-width="1.5" points="' + line + '"/></svg></div>';
     }
