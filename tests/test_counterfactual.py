@@ -8,7 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.domain.counterfactual import Term, hazard_changes
 from backend.domain.inherent import mine_level
+from backend.domain.standards import load
 
 MINES = [
     ("coal_mine", {"gas_class": "outburst", "hydrogeology": "simple", "capacity_10k_t": 120}),
@@ -52,3 +54,36 @@ def test_site_risk_endpoint_lists_reasons_with_clauses_and_what_would_lower_it(
     assert inherent["lower"] and all(c["text"].startswith("若") for c in inherent["lower"])
     assert body["lower"][0] in [*inherent["lower"], *[c for r in body["reasons"] for c in r["lower"]]]
     assert client.get("/api/v1/sites/JL-NONE-0001/risk").status_code == 404
+
+
+def _r(terms: list[Term], alpha: float) -> float:
+    return alpha * sum(t.beta * t.q / t.big_q for t in terms)
+
+
+@pytest.mark.parametrize(("chlorine_t", "offered"), [(30.0, True), (60.0, True), (12.0, False)])
+def test_major_hazard_changes_lower_the_grade_and_a_smaller_change_does_not(chlorine_t: float, offered: bool) -> None:
+    table = load("gb18218")
+    terms = [Term("氯", chlorine_t, 5, 4), Term("氨", 30, 10, 2)]
+    alpha, population = 2.0, 120
+    r = _r(terms, alpha)
+    grade = next(int(g["grade"]) for g in table["grades"] if r >= g["min_r"])
+    changes = hazard_changes("2号罐区", terms, alpha, population, table["grades"], table["alpha_bands"], grade)
+    # 三级 at R = 31.2 needs R < 10: no single substance or α band gets there alone.
+    assert bool(changes) == offered
+    floor_r = next(float(g["min_r"]) for g in table["grades"] if int(g["grade"]) == grade)
+    for c in changes:
+        assert c.text.startswith("若2号罐区") and c.level_after == grade + 1
+        if c.fact.startswith("quantity:"):
+            name = c.fact.split(":", 1)[1]
+            below = c.proposed * (1 - 1e-9)  # "降至 X t 以下"
+            applied = [Term(t.name, below if t.name == name else t.q, t.big_q, t.beta) for t in terms]
+            assert _r(applied, alpha) < floor_r  # below the quantity shown, the grade is lower
+            exact = (floor_r / alpha - sum(t.beta * t.q / t.big_q for t in terms if t.name != name)) * next(
+                t.big_q / t.beta for t in terms if t.name == name
+            )
+            at_limit = [Term(t.name, exact if t.name == name else t.q, t.big_q, t.beta) for t in terms]
+            assert _r(at_limit, alpha) == pytest.approx(floor_r)  # no less reduction would do
+        else:
+            fewer = next(float(b["alpha"]) for b in table["alpha_bands"] if c.proposed - 1 >= b["min_population"])
+            same = next(float(b["alpha"]) for b in table["alpha_bands"] if c.proposed >= b["min_population"])
+            assert _r(terms, fewer) < floor_r <= _r(terms, same)

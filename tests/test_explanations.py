@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from backend.domain.inherent import mine_level
 from backend.domain.kinds import Role
 from backend.domain.unconfirmed import unconfirmed
+from tests.conftest import open_map
 
 # A raw key (`gas_class`, `hydrogeology=…`), the word verify, or an English word: none on a page.
 RAW = re.compile(r"[a-z]+_[a-z_]+|[a-z_]+=|verify|\b[a-z]{4,}\b")
@@ -50,3 +51,26 @@ def test_the_defaults_page_lists_every_value_in_chinese(browser, live_server: st
     assert rows == len(unconfirmed()) > 0
     text = browser.execute_script("return document.body.innerText")
     assert text.count("默认值（待确认）") >= rows and "风险分级规则" in text
+
+
+def test_site_popups_read_in_chinese_with_their_clauses(browser, live_server: str, client: TestClient) -> None:
+    """One site of each kind: its popup has the reasons with their sources, and no raw key."""
+    features = client.get("/api/v1/risk/sites").json()["features"]
+    codes = {}
+    for f in features:
+        codes.setdefault(f["properties"]["kind"], f["id"])
+    open_map(browser, live_server + "/")
+    for kind, code in sorted(codes.items()):
+        text = browser.execute_script(
+            """
+            const r = window.riskmap, code = arguments[0];
+            const m = r.markers.find(m => m.feature.properties.code === code);
+            m.openPopup();
+            const t = document.querySelector('.leaflet-popup-content .reasons').innerText;
+            m.closePopup();
+            return t;
+            """,
+            code,
+        )
+        assert "来源" in text or "GB" in text, (kind, text)
+        assert not RAW.search(text), (kind, RAW.search(text), text)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from itertools import pairwise
+from math import floor, log10
 from typing import Any
 
 from backend.domain.levels import first_match, level_name_zh
@@ -25,6 +27,7 @@ class Change:
 
 
 NUMERIC_SUFFIX = "_at_least_10k_t"
+GRADE_ZH = {1: "一", 2: "二", 3: "三", 4: "四"}
 
 
 def first_match_changes(
@@ -65,3 +68,70 @@ def first_match_changes(
             found.append(best)
     one_step = [c for c in found if c.level_after == level + 1]
     return one_step or sorted(found, key=lambda c: c.level_after)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One substance of a major-hazard unit: q (t), its critical quantity Q (t) and β."""
+
+    name: str
+    q: float
+    big_q: float
+    beta: float
+
+
+def hazard_changes(
+    unit: str,
+    terms: list[Term],
+    alpha: float,
+    population: int,
+    grades: list[dict[str, Any]],
+    alpha_bands: list[dict[str, Any]],
+    grade_now: int,
+) -> list[Change]:
+    """GB 18218: for a major-hazard unit of grade g (1–3), the largest maximum quantity of each
+    substance, and the population within 500 m, below which the unit becomes grade g + 1.
+    A 四级 unit has no lower colour (a non-major unit is blue too): nothing is offered."""
+    if grade_now >= 4:
+        return []
+    floor = next(float(g["min_r"]) for g in grades if int(g["grade"]) == grade_now)
+    total = sum(t.beta * t.q / t.big_q for t in terms)
+    changes: list[Change] = []
+    for t in terms:
+        rest = total - t.beta * t.q / t.big_q
+        limit = (floor / alpha - rest) * t.big_q / t.beta  # R < floor  ⇔  q < limit
+        if 0 < limit < t.q:
+            shown = _floor_to(limit)
+            changes.append(
+                Change(
+                    "gb18218",
+                    f"quantity:{t.name}",
+                    t.q,
+                    shown,
+                    grade_now + 1,
+                    f"若{unit}{t.name}的最大储量降至 {shown:g} t 以下（现为 {t.q:g} t），该单元降为{GRADE_ZH[grade_now + 1]}级",
+                )
+            )
+    # Fewer residents: the next α band down, if it is enough on its own.
+    bands = sorted(alpha_bands, key=lambda b: -int(b["min_population"]))
+    for band, lower in pairwise(bands):
+        if float(band["alpha"]) == alpha and float(lower["alpha"]) * total < floor:
+            changes.append(
+                Change(
+                    "gb18218",
+                    "population_500m",
+                    population,
+                    int(band["min_population"]),
+                    grade_now + 1,
+                    f"若{unit}周边 500 m 内常住人口减至 {int(band['min_population'])} 人以下（现为 {population} 人，"
+                    f"α 由 {alpha:g} 降为 {float(lower['alpha']):g}），该单元降为{GRADE_ZH[grade_now + 1]}级",
+                )
+            )
+    return changes
+
+
+def _floor_to(value: float) -> float:
+    """Round down to three significant figures, so that the quantity shown really is below."""
+    digits = 2 - floor(log10(abs(value)))
+    scale = 10.0**digits
+    return floor(value * scale) / scale
