@@ -1,6 +1,6 @@
 """The four-colour map in Debian's headless Chromium, with every host but loopback unresolvable."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,8 @@ HEX = ["#2c7bb6", "#d7191c", "#f28e2b", "#ffd92f"]
 def four_colours(seeded: Engine) -> None:
     """Sites reporting, so their inherent levels show in all four colours."""
     with Session(seeded) as s:
-        now = datetime.now(UTC)
+        # Graded as of ten minutes ago, so that later tests' fresh readings are newer than these.
+        now = datetime.now(UTC) - timedelta(minutes=10)
         s.execute(text("UPDATE sensors SET last_reading_at = :t"), {"t": now})
         s.execute(text("UPDATE alarms SET state = 'closed' WHERE state IN ('raised', 'acknowledged')"))
         regrade(s, now=now)
