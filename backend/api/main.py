@@ -22,6 +22,7 @@ from backend.api.routes import (
     ingest,
     map,
     monitoring,
+    ponds,
     regions,
     risk,
     sites,
@@ -54,7 +55,21 @@ def create_app() -> FastAPI:
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, database_unavailable)
     app.add_exception_handler(RequestValidationError, validation_failed)
-    modules = (health, ingest, sites, enterprises, regions, risk, alarms, monitoring, broadcasts, audit, access, map)
+    modules = (
+        health,
+        ingest,
+        sites,
+        enterprises,
+        regions,
+        risk,
+        ponds,
+        alarms,
+        monitoring,
+        broadcasts,
+        audit,
+        access,
+        map,
+    )
     app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])
     # Map layers are megabytes of repetitive JSON: a modest level halves the time on the wire.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
