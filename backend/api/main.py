@@ -25,6 +25,7 @@ from backend.api.routes import (
     ponds,
     regions,
     risk,
+    sensors,
     sites,
 )
 from backend.core.config import api_settings
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
         regions,
         risk,
         ponds,
+        sensors,
         alarms,
         monitoring,
         broadcasts,
