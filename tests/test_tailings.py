@@ -298,3 +298,17 @@ def test_upgrade_refused_for_class_1_and_for_other_kinds(
     other = client.post(f"/api/v1/sites/{mine}/pond-class-override", json={"reason": "下游有城镇"}, headers=op)
     assert other.status_code == 409 and "不是尾矿库" in other.json()["detail"]
     assert client.post("/api/v1/sites/NO-SUCH/pond-class-override", json={"reason": "x"}, headers=op).status_code == 404
+
+
+def test_assessment_of_a_proposed_class_1_pond_gives_the_reasons(client: TestClient, ponds: dict[str, int]) -> None:
+    body = {
+        "capacity_10k_m3": 60000,
+        "dam_height_m": 150,
+        "location": {"type": "Point", "coordinates": list(BIG)},
+        "downstream_bearing_deg": BEARING,
+    }
+    out = client.post("/api/v1/assessments/tailings-pond", json=body).json()
+    assert out["pond_class"] == 1 and out["class_reason"].startswith("一等库：总库容 60000 万m³（一等 ≥ 50000）")
+    assert out["head_top"] and (out["level"], out["color"]) == (1, "red")
+    assert "头顶库：坝下游 1000 m 内有铁路900（铁路，距坝 900 m）" in out["summary"]
+    assert "下游村990（村庄，距坝 990 m）" in out["summary"] and "1010" not in out["summary"]

@@ -41,9 +41,11 @@ class PondFacts:
     upgrade: Upgrade | None = None  # an operator's recorded GB 50863-2013 §3.2.1 upgrade
 
 
-def _listed(places: list[Place], limit: int = 3) -> str:
-    """桦芸堡（村庄，距 700 m）、… 等 5 处."""
-    shown = "、".join(f"{p.name}（{PLACE_ZH.get(p.kind, p.kind)}，距 {p.distance_m:.0f} m）" for p in places[:limit])
+def _listed(places: list[Place], limit: int = 3, from_: str = "距") -> str:
+    """桦芸堡（村庄，距坝 700 m）、… 等 5 处."""
+    shown = "、".join(
+        f"{p.name}（{PLACE_ZH.get(p.kind, p.kind)}，{from_} {p.distance_m:.0f} m）" for p in places[:limit]
+    )
     return shown + (f" 等 {len(places)} 处" if len(places) > limit else "")
 
 
@@ -61,7 +63,7 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
     dist = number(rules["head_top_distance_m"])
     parts = [graded.reason]
     if head_top:
-        parts.append(f"头顶库：坝下游 {dist} m 内有{_listed(f.downstream)}（{rules['head_top_source']}）")
+        parts.append(f"头顶库：坝下游 {dist} m 内有{_listed(f.downstream, from_='距坝')}（{rules['head_top_source']}）")
     else:
         parts.append(f"非头顶库：坝下游 {dist} m 内无居民点及重要设施（{rules['head_top_source']}）")
     if f.waters:
@@ -72,7 +74,7 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
     if f.water_sources_downstream:
         parts.append(
             f"三边库：下游 {number(rules['water_source_upstream_m'])} m 内有饮用水源地："
-            f"{_listed(f.water_sources_downstream)}（{rules['three_side_source']}；距离为平台自定参数）"
+            f"{_listed(f.water_sources_downstream, from_='距坝')}（{rules['three_side_source']}；距离为平台自定参数）"
         )
     names = {lv["level"]: lv["name_zh"] for lv in load("risk_levels")["levels"]}
     parts.append(f"{'湿式' if f.wet else '干式'}尾矿库 → {names[level]}（平台默认分级表）")
