@@ -346,7 +346,7 @@ def make_coal_mines(w: World, count: int = 44) -> None:
         gw = gateway_for(w, site)
         labels = ["采煤工作面T1", "上隅角T0", "回风巷T2", "掘进工作面", "掘进回风流"]
         if gas != "low_gas":
-            labels += ["进风巷", "专用排瓦斯巷"]
+            labels += ["进风巷", "总回风巷"]  # AQ 1029-2019 dropped the 专用排瓦斯巷 row
         for label in labels:
             add_sensor(w, site, gw, "methane", label)
         for label in ["采煤工作面", "回风巷", "掘进工作面"]:

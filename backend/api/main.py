@@ -23,8 +23,10 @@ from backend.api.routes import (
     ingest,
     map,
     monitoring,
+    ponds,
     regions,
     risk,
+    sensors,
     sites,
 )
 from backend.core.config import api_settings
@@ -63,6 +65,8 @@ def create_app() -> FastAPI:
         enterprises,
         regions,
         risk,
+        ponds,
+        sensors,
         alarms,
         monitoring,
         broadcasts,

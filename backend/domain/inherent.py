@@ -9,7 +9,7 @@ from backend.domain.counterfactual import first_match_changes
 from backend.domain.levels import Reason, first_match, level_name_zh
 from backend.domain.major_hazard import Held, grade
 from backend.domain.standards import load
-from backend.domain.tailings import pond_class
+from backend.domain.tailings import PLACE_ZH, Upgrade, grade_pond, number
 
 
 @dataclass(frozen=True)
@@ -36,26 +36,58 @@ class PondFacts:
     capacity_10k_m3: float
     dam_height_m: float
     wet: bool
-    downstream: list[Place] = field(default_factory=list)  # within the downstream zone
+    downstream: list[Place] = field(default_factory=list)  # 头顶库 evidence: within 1 km downstream
     waters: list[Place] = field(default_factory=list)  # rivers, lakes, reservoirs nearby
     water_sources_downstream: list[Place] = field(default_factory=list)
+    upgrade: Upgrade | None = None  # an operator's recorded GB 50863-2013 §3.2.1 upgrade
+
+
+def _listed(places: list[Place], limit: int = 3, from_: str = "距") -> str:
+    """桦芸堡（村庄，距坝 700 m）、… 等 5 处."""
+    shown = "、".join(
+        f"{p.name}（{PLACE_ZH.get(p.kind, p.kind)}，{from_} {p.distance_m:.0f} m）" for p in places[:limit]
+    )
+    return shown + (f" 等 {len(places)} 处" if len(places) > limit else "")
 
 
 def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
+    """The pond's level from its class, 头顶库, 三边库 and wet/dry, with a Chinese sentence that names
+    each fact, its threshold and its source."""
     rules = rules or load("risk_rules")["tailings"]
-    klass = pond_class(f.capacity_10k_m3, f.dam_height_m)
+    graded = grade_pond(f.capacity_10k_m3, f.dam_height_m, f.upgrade)
+    klass = graded.pond_class
     head_top = bool(f.downstream)
     three_side = bool(f.waters or f.water_sources_downstream)
     facts = {"pond_class": klass, "head_top": head_top, "three_side": three_side, "wet": f.wet}
     rule = first_match(rules["levels"], facts)
-    tags = [f"{'一二三四五'[klass - 1]}等库"] + (["头顶库"] if head_top else []) + (["三边库"] if three_side else [])
+    level = int(rule["level"])
+    dist = number(rules["head_top_distance_m"])
+    parts = [graded.reason]
+    if head_top:
+        parts.append(f"头顶库：坝下游 {dist} m 内有{_listed(f.downstream, from_='距坝')}（{rules['head_top_source']}）")
+    else:
+        parts.append(f"非头顶库：坝下游 {dist} m 内无居民点及重要设施（{rules['head_top_source']}）")
+    if f.waters:
+        parts.append(
+            f"三边库：{number(rules['three_side_distance_m'])} m 内临江河湖库：{_listed(f.waters)}"
+            f"（{rules['three_side_source']}；距离为平台自定参数）"
+        )
+    if f.water_sources_downstream:
+        parts.append(
+            f"三边库：下游 {number(rules['water_source_upstream_m'])} m 内有饮用水源地："
+            f"{_listed(f.water_sources_downstream, from_='距坝')}（{rules['three_side_source']}；距离为平台自定参数）"
+        )
+    names = {lv["level"]: lv["name_zh"] for lv in load("risk_levels")["levels"]}
+    parts.append(f"{'湿式' if f.wet else '干式'}尾矿库 → {names[level]}（平台默认分级表）")
     return Reason(
         rule="tailings_pond",
-        level=int(rule["level"]),
-        summary="、".join([*tags, "湿式" if f.wet else "干式"]),
+        level=level,
+        summary="；".join(parts),
         basis=rules["source"],
         evidence=facts
+        | graded.as_dict()
         | {
+            "clause": graded.clause,
             "capacity_10k_m3": f.capacity_10k_m3,
             "dam_height_m": f.dam_height_m,
             "downstream_within_m": rules["head_top_distance_m"],

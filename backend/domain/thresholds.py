@@ -17,6 +17,10 @@ class UnknownSensorKind(ValueError):
     pass
 
 
+class NoDefaultThresholds(ValueError):
+    """No row of the location table fits the sensor: give it explicit thresholds instead."""
+
+
 def default_unit(kind: str) -> str:
     return str(_spec(kind)["unit"])
 
@@ -30,6 +34,27 @@ def _spec(kind: str) -> dict[str, Any]:
     if kind not in table or kind not in SensorKind.__members__:
         raise UnknownSensorKind(f"unknown sensor kind {kind!r}")
     return table[kind]
+
+
+def location_row(kind: str, location_label: str) -> tuple[str, dict[str, Any]]:
+    """The enabled row of `kind`'s location table named `location_label`; NoDefaultThresholds with
+    the reason otherwise (never the first row by default: a main return airway alarms at 0.75 %,
+    below the working face's 1.0 %)."""
+    spec = _spec(kind)
+    rows = spec["by_location"]
+    enabled = "、".join(k for k, v in rows.items() if v.get("enabled", True))
+    row = rows.get(location_label)
+    if row is None:
+        raise NoDefaultThresholds(
+            f"{spec.get('name_zh', kind)}安装地点“{location_label}”不在默认阈值表中（{enabled}）："
+            f"请给出明确阈值 thresholds，不套用采煤工作面的阈值（{spec['source']}）"
+        )
+    if not row.get("enabled", True):
+        raise NoDefaultThresholds(
+            f"“{location_label}”一行默认不启用（{row.get('source', spec['source'])}）：请给出明确阈值 thresholds，"
+            "或由管理员在 sensor_thresholds.yaml 中启用该行（enabled: true）"
+        )
+    return location_label, row
 
 
 def _named(values: dict[str, float], colors: dict[str, str]) -> list[dict[str, Any]]:
@@ -50,14 +75,15 @@ def default_thresholds(
     spec = _spec(kind)
     out: dict[str, Any] = {"source": spec["source"], "unit": spec["unit"]}
     if "by_location" in spec:
-        key = location_label if location_label in spec["by_location"] else next(iter(spec["by_location"]))
-        row = spec["by_location"][key]
+        key, row = location_row(kind, location_label)
         out |= {
             "direction": "above",
             "levels": _named(row, spec["colors"]),
             "restore": row["restore"],
         }
         out["location"] = key
+        if "source" in row:
+            out["source"] = row["source"]
     elif "by_substance" in spec:
         if substance not in spec["by_substance"]:
             raise ValueError(f"no default {kind} threshold for substance {substance!r}")

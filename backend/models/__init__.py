@@ -5,6 +5,7 @@ from backend.models.base import Base
 from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
 from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, IngesterStatus, Reading, Sensor
 from backend.models.outbox import OutboxAttempt, OutboxMessage
+from backend.models.ponds import PondClassOverride
 from backend.models.registry import (
     CoalMine,
     Enterprise,
@@ -38,6 +39,7 @@ __all__ = [
     "NoncoalMine",
     "OutboxAttempt",
     "OutboxMessage",
+    "PondClassOverride",
     "Reading",
     "Recipient",
     "Region",

@@ -19,6 +19,7 @@ from backend.domain.levels import Reason, color_of
 from backend.domain.major_hazard import Held
 from backend.domain.season import in_flood_season
 from backend.domain.substances import UnknownSubstance
+from backend.domain.tailings import Upgrade
 from backend.risk import exposure
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -49,9 +50,12 @@ def _sites(session: Session, ids: list[int] | None) -> list[Any]:
                tp.capacity_10k_m3, tp.dam_height_m, tp.wet,
                cm.gas_class, cm.hydrogeology,
                COALESCE(cm.capacity_10k_t, nm.capacity_10k_t) AS capacity_10k_t,
-               nm.mining_method
+               nm.mining_method,
+               pco.from_class AS up_from, pco.to_class AS up_to, pco.reason AS up_reason,
+               pco.created_by AS up_by, pco.created_at AS up_at
         FROM sites s JOIN enterprises e ON e.id = s.enterprise_id
         LEFT JOIN tailings_ponds tp ON tp.site_id = s.id
+        LEFT JOIN pond_class_overrides pco ON pco.site_id = s.id
         LEFT JOIN coal_mines cm ON cm.site_id = s.id
         LEFT JOIN noncoal_mines nm ON nm.site_id = s.id
         WHERE {ONLY} ORDER BY s.id""",
@@ -174,6 +178,7 @@ def grade_sites(
                         downstream.get(s.id, []),
                         waters.get(s.id, []),
                         sources.get(s.id, []),
+                        Upgrade(s.up_from, s.up_to, s.up_reason, s.up_by, s.up_at.isoformat()) if s.up_from else None,
                     )
                 )
             else:

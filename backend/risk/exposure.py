@@ -96,35 +96,49 @@ def _zone_sql(radius_param: str) -> str:
     return f"COALESCE(src.zone, riskmap_sector(src.location, src.bearing, :{radius_param}, :half))"
 
 
-def downstream(session: Session, source: Source) -> dict[int, list[Place]]:
-    """Residents, schools, hospitals and transport lines within 1 km downstream (头顶库)."""
+def _downstream(session: Session, source: Source, within_m: float | None) -> dict[int, list[Place]]:
+    """Places and transport lines in each pond's downstream zone, within `within_m` of the dam
+    (inclusive) when given, else anywhere in the zone."""
     rules = load("risk_rules")["tailings"]
+    near = "AND (CAST(:within AS float8) IS NULL OR ST_DWithin(z.location::geography, {}::geography, :within))"
     sql = f"""
         WITH src AS ({source.sql}), z AS MATERIALIZED (
             -- MATERIALIZED: build each zone once, not once per candidate place
-            SELECT src.key, src.location, src.zone IS NOT NULL AS surveyed, {_zone_sql("dist")} AS zone
+            SELECT src.key, src.location, {_zone_sql("dist")} AS zone
             FROM src WHERE src.bearing IS NOT NULL OR src.zone IS NOT NULL)
         SELECT z.key, p.name, p.kind, p.population,
                ST_Distance(z.location::geography, p.geom::geography), ST_AsGeoJSON(p.geom, 6)
         FROM z JOIN exposed_places p ON p.geom && z.zone AND ST_Intersects(z.zone, p.geom)
-        WHERE p.kind = ANY(:place_kinds)
-          AND (z.surveyed OR ST_DWithin(z.location::geography, p.geom::geography, :dist))
+        WHERE p.kind = ANY(:place_kinds) {near.format("p.geom")}
         UNION ALL
         SELECT z.key, f.name, f.kind, NULL,
                ST_Distance(z.location::geography, f.geom::geography), ST_AsGeoJSON(f.geom, 6)
         FROM z JOIN exposed_features f ON f.geom && z.zone AND ST_Intersects(z.zone, f.geom)
-        WHERE f.kind = ANY(:feature_kinds)"""
+        WHERE f.kind = ANY(:feature_kinds) {near.format("f.geom")}"""
     return _grouped(
         session,
         sql,
         {
             **source.params,
             "dist": rules["head_top_distance_m"],
+            "within": within_m,
             "half": rules["downstream_half_angle_deg"],
             "place_kinds": rules["head_top_place_kinds"],
             "feature_kinds": rules["head_top_feature_kinds"],
         },
     )
+
+
+def downstream(session: Session, source: Source) -> dict[int, list[Place]]:
+    """头顶库 evidence: residents, schools, hospitals, railways and highways downstream of the dam and
+    within `head_top_distance_m` (1 km, inclusive) of it — every kind, inside a surveyed zone too."""
+    return _downstream(session, source, float(load("risk_rules")["tailings"]["head_top_distance_m"]))
+
+
+def downstream_targets(session: Session, source: Source) -> dict[int, list[Place]]:
+    """Everything in each pond's downstream zone, however far down a surveyed zone it lies: the
+    villages and facilities a warning must reach (not evidence of 头顶库 beyond 1 km)."""
+    return _downstream(session, source, None)
 
 
 def waters_near(session: Session, source: Source) -> dict[int, list[Place]]:

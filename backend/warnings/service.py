@@ -296,7 +296,7 @@ def issue(
     ).all()
     codes = {s.id: s.code for s in sites}
     ponds = list(session.scalars(text("SELECT site_id FROM tailings_ponds WHERE site_id = ANY(:ids)"), {"ids": ids}))
-    downstream = exposure.downstream(session, exposure.Source.sites(ponds)) if ponds else {}
+    downstream = exposure.downstream_targets(session, exposure.Source.sites(ponds)) if ponds else {}
     places = [
         p.as_dict() | {"pond": codes[pid], "geometry": json.loads(p.geometry) if p.geometry else None}
         for pid in ponds

@@ -448,5 +448,7 @@ def assess_tailings_pond(body: TailingsIn, session: SessionDep) -> dict[str, Any
         "three_side_evidence": [p.as_dict() for p in waters + sources],
         "level": reason.level,
         "color": color_of(reason.level),
+        "summary": reason.summary,
+        "class_reason": reason.evidence["class_reason"],
         "basis": reason.basis,
     }

@@ -1,0 +1,59 @@
+"""Registering a sensor through the API: the same validation as `riskmap import` (so a methane
+sensor at a location with no row of the threshold table is refused unless it brings its own
+thresholds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from backend.api.deps import Operator, SessionDep
+from backend.api.edge import StrictJSONRoute
+from backend.core.config import api_settings
+from backend.domain.geo import GeometryError
+from backend.domain.geojson import NESTING, parse_geometry
+from backend.models import Sensor
+from backend.registry.importer import Layer, Row, import_rows
+
+router = APIRouter(prefix="/api/v1", tags=["monitoring"], route_class=StrictJSONRoute)
+
+
+class SensorFeature(BaseModel):
+    """A GeoJSON Feature: where the sensor is (a Point, or null) and its fields as properties
+    (code, site_code, gateway_id, kind, location_label, substance, unit, interval_s, thresholds)."""
+
+    type: str = Field("Feature", pattern="^Feature$")
+    geometry: dict[str, Any] | None = None
+    properties: dict[str, Any]
+
+
+@router.post("/sensors", status_code=201)
+def create_sensor(body: SensorFeature, session: SessionDep, caller: Operator) -> dict[str, Any]:
+    """Register a sensor (operator); 422 with the reason when it cannot be (e.g. no default
+    thresholds for its location), 409 when its code is taken."""
+    geom = None
+    if body.geometry is not None:
+        try:
+            geom = parse_geometry(body.geometry, NESTING, api_settings().max_geometry_vertices)
+        except GeometryError as exc:
+            raise HTTPException(422, f"geometry: {exc}") from None
+    session.info["actor"] = caller.actor
+    report = import_rows(session, Layer.sensors, [Row(1, body.properties, geom)], source="api")
+    if report.errors:
+        session.rollback()
+        reason = report.errors[0].reason
+        raise HTTPException(409 if reason.startswith("duplicate") else 422, reason)
+    sensor = session.scalar(select(Sensor).where(Sensor.code == body.properties["code"]))
+    session.commit()
+    assert sensor is not None
+    return {
+        "code": sensor.code,
+        "kind": sensor.kind,
+        "location_label": sensor.location_label,
+        "unit": sensor.unit,
+        "interval_s": sensor.interval_s,
+        "thresholds": sensor.thresholds,
+    }
