@@ -109,7 +109,8 @@ def hazard_changes(
                     t.q,
                     shown,
                     grade_now + 1,
-                    f"若{unit}{t.name}的最大储量降至 {shown:g} t 以下（现为 {t.q:g} t），该单元降为{GRADE_ZH[grade_now + 1]}级",
+                    f"若{unit}{t.name}的最大储量降至 {shown:g} t 以下（现为 {t.q:g} t），"
+                    f"该单元降为{GRADE_ZH[grade_now + 1]}级",
                 )
             )
     # Fewer residents: the next α band down, if it is enough on its own.
