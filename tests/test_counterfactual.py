@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.domain.counterfactual import Term, hazard_changes
-from backend.domain.inherent import mine_level
+from backend.domain.inherent import Place, PondFacts, mine_level, tailings_level
 from backend.domain.standards import load
 
 MINES = [
@@ -87,3 +87,13 @@ def test_major_hazard_changes_lower_the_grade_and_a_smaller_change_does_not(chlo
             fewer = next(float(b["alpha"]) for b in table["alpha_bands"] if c.proposed - 1 >= b["min_population"])
             same = next(float(b["alpha"]) for b in table["alpha_bands"] if c.proposed >= b["min_population"])
             assert _r(terms, fewer) < floor_r <= _r(terms, same)
+
+
+def test_a_head_top_pond_is_told_which_places_to_move_and_that_really_lowers_it() -> None:
+    village = Place("桦芸堡", "village", 700, 120)
+    facts = PondFacts(capacity_10k_m3=1500, dam_height_m=70, wet=True, downstream=[village])
+    before = tailings_level(facts)
+    move = next(c for c in before.lower if c["fact"] == "head_top")
+    assert "桦芸堡" in move["text"] and "700" in move["text"] and "不再为头顶库" in move["text"]
+    after = tailings_level(PondFacts(capacity_10k_m3=1500, dam_height_m=70, wet=True, downstream=[]))
+    assert after.level == move["level_after"] > before.level

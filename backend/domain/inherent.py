@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.domain.counterfactual import first_match_changes
+from backend.domain.counterfactual import Change, first_match_changes
 from backend.domain.levels import Reason, first_match, level_name_zh
 from backend.domain.major_hazard import Held, grade
 from backend.domain.standards import load
@@ -79,6 +79,19 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
         )
     names = {lv["level"]: lv["name_zh"] for lv in load("risk_levels")["levels"]}
     parts.append(f"{'湿式' if f.wet else '干式'}尾矿库 → {names[level]}（平台默认分级表）")
+    # What would lower it: the downstream evidence moved away, or dry stacking; each checked by
+    # the same table.
+    lower: list[Change] = []
+    if head_top:
+        after = int(first_match(rules["levels"], {**facts, "head_top": False})["level"])
+        if after > level:
+            text = f"若坝下游 {dist} m 内的{_listed(f.downstream, from_='距坝')}搬迁，不再为头顶库，降为{names[after]}"
+            lower.append(Change("tailings_pond", "head_top", True, False, after, text))
+    if f.wet:
+        after = int(first_match(rules["levels"], {**facts, "wet": False})["level"])
+        if after > level:
+            lower.append(Change("tailings_pond", "wet", True, False, after, f"若改为干式堆存，降为{names[after]}"))
+    one_step = [c for c in lower if c.level_after == level + 1]
     return Reason(
         rule="tailings_pond",
         level=level,
@@ -95,6 +108,7 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
             "waters": [p.as_dict() for p in f.waters],
             "water_sources_downstream": [p.as_dict() for p in f.water_sources_downstream],
         },
+        lower=[c.as_dict() for c in one_step or lower],
     )
 
 
