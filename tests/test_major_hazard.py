@@ -151,6 +151,30 @@ def test_a_bad_override_fails_with_its_file_and_field() -> None:
     data["substances"][0]["hazard_class"] = "W12"
     with pytest.raises(StandardsError, match="row 1: hazard_class 'W12'"):
         parse_gb18218(data, "override.yaml")
+    data = yaml.safe_load((PACKAGED / "gb18218.yaml").read_text(encoding="utf-8"))
+    data["toxic_gas_beta"]["某气"] = 3
+    with pytest.raises(StandardsError, match="toxic_gas_beta: '某气' is no Table 1 name"):
+        parse_gb18218(data, "override.yaml")
+
+
+def test_a_bad_override_file_stops_the_app_start() -> None:
+    from backend.api.main import create_app
+    from backend.core.config import paths
+
+    override = paths().data_dir / "standards" / "gb18218.yaml"
+    assert not override.exists()
+    override.parent.mkdir(parents=True, exist_ok=True)
+    data = yaml.safe_load((PACKAGED / "gb18218.yaml").read_text(encoding="utf-8"))
+    data["hazard_classes"]["W2"]["beta"] = "很大"
+    override.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    gb18218.cache_clear()
+    try:
+        with pytest.raises(StandardsError, match=r"standards/gb18218\.yaml: hazard_classes\.W2\.beta"):
+            create_app()
+    finally:
+        override.unlink()
+        gb18218.cache_clear()
+    assert gb18218().hazard_classes["W2"].beta == 1.5
 
 
 def test_unit_with_every_table2_class_and_one_unknown_substance_is_a_clear_error() -> None:

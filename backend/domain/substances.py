@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from backend.core.config import paths
 from backend.domain.standards import PACKAGED
@@ -117,6 +117,9 @@ class GB18218(_Strict):
     toxic_gas_beta: dict[str, float]
     substances: list[Table1Row] = Field(min_length=1)
     unlisted_substances: list[UnlistedSubstance] = []
+    _by_name: dict[str, Table1Row] = PrivateAttr(default_factory=dict)
+    _by_cas: dict[str, list[Table1Row]] = PrivateAttr(default_factory=dict)
+    _table3: dict[int, float] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -158,9 +161,25 @@ class GB18218(_Strict):
                 f"危险性类别「{code}」不在 GB 18218-2018 表2 中（应为 {', '.join(self.hazard_classes)} 之一）", code
             ) from None
 
+    def model_post_init(self, context: Any) -> None:
+        """Indexes by name and CAS number: a regrade looks up every inventory row."""
+        for row in self.substances:
+            for n in {normalise(x) for x in (row.name, row.standard_name, *row.aliases) if x}:
+                self._by_name[n] = row
+            for c in row.cas:
+                self._by_cas.setdefault(c, []).append(row)
+        for name, beta in self.toxic_gas_beta.items():
+            if row := self._by_name.get(normalise(name)):  # an unknown name is reported by _consistent
+                self._table3[row.seq] = beta
+
     def table3_beta(self, row: Table1Row) -> float | None:
-        mine = {normalise(x) for x in (row.name, row.standard_name, *row.aliases) if x}
-        return next((b for name, b in self.toxic_gas_beta.items() if normalise(name) in mine), None)
+        return self._table3.get(row.seq)
+
+    def named(self, name: str) -> Table1Row | None:
+        return self._by_name.get(normalise(name)) if name else None
+
+    def with_cas(self, cas: str) -> list[Table1Row]:
+        return self._by_cas.get(cas, []) if cas else []
 
 
 def _source(name: str) -> Path:
@@ -228,10 +247,9 @@ def resolve(
     table = table or gb18218()
     name, cas, hazard_class = (name or "").strip(), (cas or "").strip(), (hazard_class or "").strip()
     key = normalise(name) if name else ""
-    named = [
-        r for r in table.substances if key and key in {normalise(x) for x in (r.name, r.standard_name, *r.aliases) if x}
-    ]
-    by_cas = [r for r in table.substances if cas and cas in r.cas]
+    row = table.named(name)
+    named = [row] if row else []
+    by_cas = table.with_cas(cas)
     if len(by_cas) == 1:
         return _from_row(by_cas[0], table)
     if by_cas:
