@@ -379,3 +379,62 @@ def test_import_refuses_what_it_cannot_grade(session: Session, plants: dict[str,
     reasons = {e.row: e.reason for e in report.errors}
     assert set(reasons) == {1, 2, 3, 4} and report.loaded == 1
     assert "危险性类别" in reasons[1] and "W99" in reasons[2] and "unit_kind" in reasons[3] and "1号罐区" in reasons[4]
+
+
+def test_migration_puts_existing_inventory_in_one_default_unit_per_site(stack) -> None:
+    """0007 on a register with inventory: each site's rows go to its default unit; going back sums
+    a substance held in several units into one row per site again."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from backend.core.db import sqlalchemy_url
+    from backend.core.migrate import alembic_config, upgrade
+
+    url = stack.postgres.ensure_database("riskmap_units_migration")
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        upgrade(url, "0006")
+        with engine.begin() as c:
+            c.execute(
+                text(
+                    "INSERT INTO regions (adcode, name, level, boundary) VALUES ('220000', '吉林省', 'province', "
+                    "ST_Multi(ST_MakeEnvelope(121, 40, 132, 47, 4326)))"
+                )
+            )
+            c.execute(
+                text(
+                    "INSERT INTO enterprises (credit_code, name, industry, status, region_adcode, credit_list) "
+                    "VALUES ('91220000MA0000000X', '迁移测试化工', '危险化学品', 'operating', '220000', 'none')"
+                )
+            )
+            c.execute(
+                text(
+                    "INSERT INTO sites (code, name, kind, enterprise_id, region_adcode, location) SELECT 'MIG-1', "
+                    "'迁移测试厂区', 'hazchem', id, '220000', ST_SetSRID(ST_MakePoint(125, 43), 4326) FROM enterprises"
+                )
+            )
+            c.execute(
+                text(
+                    "INSERT INTO inventory_items (site_id, substance, cas, max_quantity_t) SELECT id, '氯', "
+                    "'7782-50-5', 3 FROM sites UNION ALL SELECT id, '氨', '7664-41-7', 4 FROM sites"
+                )
+            )
+        upgrade(url)
+        with engine.begin() as c:
+            units = c.execute(text("SELECT id, code, name, kind FROM hazard_units")).all()
+            assert [(u.code, u.name, u.kind) for u in units] == [("SITE", "全厂（未划分单元）", None)]
+            assert c.scalar(text("SELECT array_agg(DISTINCT unit_id) FROM inventory_items")) == [units[0].id]
+            c.execute(
+                text(
+                    "WITH u AS (INSERT INTO hazard_units (site_id, code, name, kind) SELECT id, 'TK1', '1号罐区', "
+                    "'storage' FROM sites RETURNING id, site_id) INSERT INTO inventory_items "
+                    "(site_id, unit_id, substance, cas, max_quantity_t) SELECT site_id, id, '氯', '7782-50-5', 2 FROM u"
+                )
+            )
+        command.downgrade(alembic_config(url), "0006")
+        with engine.begin() as c:
+            rows = dict(c.execute(text("SELECT substance, max_quantity_t FROM inventory_items")).all())
+            assert rows == {"氯": 5, "氨": 4}
+    finally:
+        engine.dispose()
+        stack.postgres.drop_database("riskmap_units_migration")
