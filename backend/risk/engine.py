@@ -73,16 +73,16 @@ def hazard_units(session: Session, ids: list[int] | None) -> dict[int, list[Unit
     for row in _rows(
         session,
         f"""
-        SELECT i.site_id, u.id, u.code, u.name, u.kind, u.footprint IS NOT NULL,
+        SELECT i.site_id, u.id AS unit_id, u.code, u.name, u.kind, u.footprint IS NOT NULL AS shaped,
                i.substance, i.cas, i.hazard_class, i.max_quantity_t
         FROM inventory_items i JOIN hazard_units u ON u.id = i.unit_id JOIN sites s ON s.id = i.site_id
         WHERE {ONLY} ORDER BY i.site_id, u.code, i.id""",
         ids,
     ):
-        _, held = units[row.site_id].setdefault(row.id, (row, []))
+        _, held = units[row.site_id].setdefault(row.unit_id, (row, []))
         held.append(Held(row.max_quantity_t, row.substance, row.cas, row.hazard_class))
     return {
-        site: [Unit(r.code, r.name, r.kind, held, population.get(uid, 0), r[5]) for uid, (r, held) in by_unit.items()]
+        site: [Unit(r.code, r.name, r.kind, held, population.get(u, 0), r.shaped) for u, (r, held) in by_unit.items()]
         for site, by_unit in units.items()
     }
 
