@@ -51,6 +51,8 @@ def _print_report(report: ImportReport) -> None:
     typer.echo(
         f"{report.layer}: {report.loaded} loaded, {report.skipped} already present, {len(report.errors)} rejected"
     )
+    for note in report.notes:
+        typer.echo(f"  {note}")
     for e in report.errors:
         typer.echo(f"  row {e.row} ({e.key}): {e.reason}", err=True)
 

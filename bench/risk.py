@@ -38,10 +38,15 @@ INSERT INTO coal_mines SELECT c.id, m.gas_class, m.hydrogeology, m.capacity_10k_
 INSERT INTO noncoal_mines SELECT c.id, m.mining_method, m.mineral, m.capacity_10k_t
   FROM noncoal_mines m JOIN sites o ON o.id = m.site_id
   CROSS JOIN shift JOIN sites c ON c.code = o.code || '-X' || k;
-INSERT INTO inventory_items (site_id, substance, cas, max_quantity_t)
-  SELECT c.id, i.substance, i.cas, i.max_quantity_t
-  FROM inventory_items i JOIN sites o ON o.id = i.site_id
+INSERT INTO hazard_units (site_id, code, name, kind, footprint)
+  SELECT c.id, u.code, u.name, u.kind, ST_Translate(u.footprint, dx, dy)
+  FROM hazard_units u JOIN sites o ON o.id = u.site_id
   CROSS JOIN shift JOIN sites c ON c.code = o.code || '-X' || k;
+INSERT INTO inventory_items (site_id, unit_id, substance, cas, hazard_class, max_quantity_t)
+  SELECT c.id, cu.id, i.substance, i.cas, i.hazard_class, i.max_quantity_t
+  FROM inventory_items i JOIN hazard_units u ON u.id = i.unit_id JOIN sites o ON o.id = i.site_id
+  CROSS JOIN shift JOIN sites c ON c.code = o.code || '-X' || k
+  JOIN hazard_units cu ON cu.site_id = c.id AND cu.code = u.code;
 INSERT INTO exposed_places (code, name, kind, population, region_adcode, geom)
   SELECT p.code || '-X' || k, p.name, p.kind, p.population, p.region_adcode, ST_Translate(p.geom, dx, dy)
   FROM exposed_places p, shift WHERE p.code NOT LIKE '%-X%';

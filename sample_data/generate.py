@@ -21,6 +21,7 @@ from shapely.prepared import prep
 
 from backend.domain.kinds import SITE_CODE_PREFIX, SiteKind
 from backend.domain.standards import load
+from backend.domain.substances import resolve
 from backend.domain.tailings import pond_class
 from backend.domain.thresholds import default_interval_s, default_thresholds, default_unit
 
@@ -157,6 +158,7 @@ class World:
     footprints: list[dict[str, Any]] = field(default_factory=list)
     zones: list[dict[str, Any]] = field(default_factory=list)
     inventory: list[dict[str, Any]] = field(default_factory=list)
+    hazard_units: list[dict[str, Any]] = field(default_factory=list)
     places: list[dict[str, Any]] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
     gateways: list[dict[str, Any]] = field(default_factory=list)
@@ -466,35 +468,94 @@ def make_tailings_ponds(w: World, mines: list[dict[str, Any]], count: int = 84) 
         add_sensor(w, site, gw, "rainfall", "库区雨量")
 
 
+# The substances the sample plants hold, in a fixed order (the generator's random draws depend on it).
+COMMON_SUBSTANCES = [
+    "氯",
+    "氨",
+    "液化石油气",
+    "甲烷",
+    "氢",
+    "汽油",
+    "甲醇",
+    "乙醇",
+    "苯",
+    "甲苯",
+    "硫化氢",
+    "环氧乙烷",
+    "乙烯",
+    "氯乙烯",
+    "丙烯腈",
+    "二氧化硫",
+    "氯化氢",
+    "煤气",
+    "丙烯",
+]
+PROCESS_UNITS = ["合成氨", "甲醇合成", "氯碱", "乙烯裂解", "丙烯腈", "聚氯乙烯", "加氢精制", "催化裂化", "环氧乙烷"]
+# Solids kept in warehouses (仓库) by a few plants; the last is not in GB 18218 Table 1 and is given by class.
+WAREHOUSE_GOODS = [
+    ("硝酸铵（含可燃物≤0.2%）", "6484-52-2", ""),
+    ("硝酸铵肥料（含可燃物≤0.4%）", "", ""),
+    ("碳化钙", "75-20-7", ""),
+    ("氯酸钠", "7775-09-9", ""),
+    ("过氧化二苯甲酰", "94-36-0", "W7.1"),
+]
+
+
+def _square(lon: float, lat: float, bearing: float, half_m: float) -> Polygon:
+    return Polygon([offset(lon, lat, bearing + a, half_m * math.sqrt(2)) for a in (45, 135, 225, 315)])
+
+
+def add_units(
+    w: World, rng: random.Random, site: dict[str, Any], half: float, bearing: float, held: list[tuple[Any, float]]
+) -> None:
+    """Put a plant's holdings in units (GB 18218-2018 单元): one or two tank farms (罐区), sometimes a
+    process unit (生产装置) holding part of them, sometimes a warehouse (仓库) of solids. About half
+    the units get a footprint inside the plant, so that α is counted around the unit."""
+    tanks = [(f"TK{k}", f"{k}号罐区", "storage") for k in range(1, (2 if len(held) <= 2 else rng.choice([2, 3])))]
+    process = ("PU1", f"{rng.choice(PROCESS_UNITS)}装置", "production") if rng.random() < 0.35 else None
+    rows: list[tuple[tuple[str, str, str], Any, float, str]] = []
+    for r, qty in held:
+        tank = rng.choice(tanks)
+        if process and rng.random() < 0.3:
+            part = max(0.01, round(qty * rng.uniform(0.1, 0.4), 2))
+            rows.append((process, r, part, ""))
+            qty = max(0.01, round(qty - part, 2))
+        rows.append((tank, r, qty, ""))
+    if rng.random() < 0.12:
+        name, cas, klass = rng.choice(WAREHOUSE_GOODS)
+        good = resolve(name, cas or None, klass or None)
+        rows.append((("WH1", "1号仓库", "storage"), good, round(good.q_t * rng.uniform(0.3, 3), 2), klass))
+    for (code, unit_name, kind), r, qty, klass in rows:
+        w.inventory.append(
+            {
+                "site_code": site["code"],
+                "unit_code": code,
+                "unit_name": unit_name,
+                "unit_kind": kind,
+                "substance": r.name,
+                "cas": r.cas or "",
+                "hazard_class": klass,
+                "max_quantity_t": qty,
+            }
+        )
+    for code, unit_name, kind in sorted({u for u, *_ in rows}):
+        if rng.random() < 0.5:
+            x, y = offset(site["lon"], site["lat"], rng.uniform(0, 360), rng.uniform(0, half * 0.5))
+            w.hazard_units.append(
+                {
+                    "site_code": site["code"],
+                    "code": code,
+                    "name": unit_name,
+                    "kind": kind,
+                    "geom": _square(x, y, bearing, rng.uniform(15, min(60, half * 0.4))),
+                }
+            )
+
+
 def make_hazchem(w: World) -> None:
-    table = load("gb18218")["substances"]
-    common = [
-        s
-        for s in table
-        if s["name"]
-        in {
-            "氯",
-            "氨",
-            "液化石油气",
-            "甲烷",
-            "氢",
-            "汽油",
-            "甲醇",
-            "乙醇",
-            "苯",
-            "甲苯",
-            "硫化氢",
-            "环氧乙烷",
-            "乙烯",
-            "氯乙烯",
-            "1,3-丁二烯",
-            "丙烯腈",
-            "二氧化硫",
-            "氯化氢",
-            "煤气",
-            "丙烯",
-        }
-    ]
+    common = [resolve(name) for name in COMMON_SUBSTANCES]
+    # The units come from their own random stream, so the other files do not change with them.
+    units_rng = random.Random(SEED + 7)
     toxic_default = {"氯": "氯", "氨": "氨", "硫化氢": "硫化氢", "煤气": "一氧化碳"}
     for cx, cy, spread, count, adcode in HAZCHEM_CLUSTERS:
         for _ in range(count):
@@ -506,22 +567,14 @@ def make_hazchem(w: World) -> None:
             site = add_site(w, SiteKind.hazchem, add_enterprise(w, here, SiteKind.hazchem), lon, lat, here)
             half = w.rng.uniform(80, 300)
             bearing = w.rng.uniform(0, 90)
-            corners = [offset(lon, lat, bearing + a, half * math.sqrt(2)) for a in (45, 135, 225, 315)]
-            w.footprints.append({"code": site["code"], "geom": Polygon(corners)})
+            w.footprints.append({"code": site["code"], "geom": _square(lon, lat, bearing, half)})
             chosen = w.rng.sample(common, w.rng.randint(1, 4))
+            held = []
             for s in chosen:
-                q = s["q_t"] or load("gb18218")["class_critical_quantity_t"][s["hazard_class"]]
                 # The chemical park holds the province's largest inventories.
                 top = 30 if adcode == "220203" else 6
-                qty = round(q * math.exp(w.rng.uniform(math.log(0.05), math.log(top))), 2)
-                w.inventory.append(
-                    {
-                        "site_code": site["code"],
-                        "substance": s["name"],
-                        "cas": s["cas"] or "",
-                        "max_quantity_t": qty,
-                    }
-                )
+                held.append((s, round(s.q_t * math.exp(w.rng.uniform(math.log(0.05), math.log(top))), 2)))
+            add_units(w, units_rng, site, half, bearing, held)
             for _ in range(w.rng.choice([0, 0, 1, 2, 3, 4])):  # residents at 100-900 m
                 x, y = offset(lon, lat, w.rng.uniform(0, 360), w.rng.uniform(100, 900))
                 kind = w.rng.choice(["residential", "village"])
@@ -532,22 +585,22 @@ def make_hazchem(w: World) -> None:
                 gws.append(gateway_for(w, site, 2))
             for k, s in enumerate(chosen):
                 gw = gws[k % len(gws)]
-                if s["hazard_class"].startswith("W2") or s["hazard_class"].startswith("W5"):
+                if s.hazard_class.startswith("W2") or s.hazard_class.startswith("W5"):
                     for j in range(w.rng.randint(2, 4)):
-                        add_sensor(w, site, gw, "combustible_gas", f"{s['name']}罐区{j + 1}#")
-                if s["name"] in toxic_default:
+                        add_sensor(w, site, gw, "combustible_gas", f"{s.name}罐区{j + 1}#")
+                if s.name in toxic_default:
                     for j in range(w.rng.randint(1, 3)):
                         add_sensor(
                             w,
                             site,
                             gw,
                             "toxic_gas",
-                            f"{s['name']}泄漏{j + 1}#",
-                            toxic_default[s["name"]],
+                            f"{s.name}泄漏{j + 1}#",
+                            toxic_default[s.name],
                         )
-                add_sensor(w, site, gw, "tank_level", f"{s['name']}储罐液位")
-                add_sensor(w, site, gw, "temperature", f"{s['name']}储罐温度")
-                add_sensor(w, site, gw, "pressure", f"{s['name']}储罐压力")
+                add_sensor(w, site, gw, "tank_level", f"{s.name}储罐液位")
+                add_sensor(w, site, gw, "temperature", f"{s.name}储罐温度")
+                add_sensor(w, site, gw, "pressure", f"{s.name}储罐压力")
 
 
 def make_background(w: World, villages: int = 700) -> None:
@@ -645,6 +698,7 @@ def generate(out: Path = HERE, seed: int = SEED) -> World:
     _write_geojson(out / "site_footprints.geojson", w.footprints)
     _write_geojson(out / "downstream_zones.geojson", w.zones)
     _write_csv(out / "inventory.csv", w.inventory)
+    _write_geojson(out / "hazard_units.geojson", w.hazard_units)
     _write_geojson(out / "exposed_places.geojson", w.places)
     _write_geojson(out / "exposed_features.geojson", w.features)
     _write_csv(out / "gateways.csv", w.gateways)

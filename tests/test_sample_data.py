@@ -3,12 +3,14 @@
 import csv
 import filecmp
 import json
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from pyproj import Geod
 from shapely.geometry import Point, shape
 
-from backend.domain.substances import find_substance
+from backend.domain.major_hazard import Held, grade
+from backend.domain.substances import resolve
 from sample_data.generate import generate
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -94,8 +96,29 @@ def test_inventories_use_gb18218_substances() -> None:
     rows = _csv("inventory.csv")
     assert rows
     for r in rows:
-        assert find_substance(r["substance"], r["cas"]), r
+        # A substance outside Table 1 carries its Table 2 class.
+        assert resolve(r["substance"], r["cas"] or None, r["hazard_class"] or None), r
         assert float(r["max_quantity_t"]) > 0
+
+
+def test_inventories_are_held_in_realistic_units() -> None:
+    """Tank farms, warehouses and process units; some plants with several major-hazard units, some with none."""
+    rows = _csv("inventory.csv")
+    units: dict[tuple[str, str], list[Held]] = defaultdict(list)
+    for r in rows:
+        assert r["unit_code"] and r["unit_name"] and r["unit_kind"] in {"production", "storage"}, r
+        units[r["site_code"], r["unit_code"]].append(
+            Held(float(r["max_quantity_t"]), r["substance"], r["cas"] or None, r["hazard_class"] or None)
+        )
+    names = {r["unit_name"] for r in rows}
+    assert any("罐区" in n for n in names) and any("仓库" in n for n in names) and any("装置" in n for n in names)
+    majors: Counter[str] = Counter()
+    for (site, _), held in units.items():
+        majors[site] += grade(held, 0).is_major_hazard
+    per_site = Counter(majors.values())
+    assert per_site[0] >= 10 and sum(n for k, n in per_site.items() if k >= 2) >= 5, per_site
+    shaped = {(f["properties"]["site_code"], f["properties"]["code"]) for f in _features("hazard_units.geojson")}
+    assert shaped and shaped <= set(units)
 
 
 def test_sites_lie_in_their_county() -> None:

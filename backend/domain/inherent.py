@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.domain.counterfactual import Change, first_match_changes
-from backend.domain.levels import Reason, first_match, level_name_zh
-from backend.domain.major_hazard import Held, grade
+from backend.domain.levels import BLUE, Reason, first_match, level_name_zh
+from backend.domain.major_hazard import Unit, grade_unit, worst
 from backend.domain.standards import load
+from backend.domain.substances import gb18218
 from backend.domain.tailings import PLACE_ZH, Upgrade, grade_pond, number
 
 
@@ -147,14 +148,37 @@ def mine_level(kind: str, attrs: dict[str, Any], rules: dict[str, Any] | None = 
     )
 
 
-def hazchem_level(held: list[Held], population: int, places: list[Place] | None = None) -> Reason:
-    result = grade(held, population)
-    if result.is_major_hazard:
-        summary = f"{result.grade}级重大危险源 (R={result.r:.3g})"
+def hazchem_level(units: list[Unit], places: list[Place] | None = None) -> Reason:
+    """A chemical site is as severe as its worst major-hazard unit (GB 18218-2018 §4); with none it
+    is blue, 非重大危险源. A unit the tables cannot grade raises UnitGradingError (naming it)."""
+    table = gb18218()
+    results = [grade_unit(u, table) for u in units]
+    top = worst(results)
+    if top is not None:
+        majors = sum(1 for u in results if u.result.is_major_hazard)
+        level, summary, basis = (
+            top.result.level,
+            f"{top.unit.name}：{top.result.summary}" + (f"（共 {majors} 个重大危险源单元）" if majors > 1 else ""),
+            top.result.basis,
+        )
+    elif results:
+        biggest = max(results, key=lambda u: u.result.s)
+        level = BLUE
+        summary = (
+            f"非重大危险源：各单元 S = Σq/Q 均 < 1（最大为{biggest.unit.name} S = {biggest.result.s:.2f}；"
+            f"GB 18218-2018 {table.clauses.identification}）"
+        )
+        basis = f"{table.source} {table.clauses.identification}：按单元辨识，无单元构成重大危险源"
     else:
-        summary = f"非重大危险源 (S={result.s:.3g})"
-    evidence = {k: v for k, v in result.as_dict().items() if k not in {"basis", "level", "color"}} | {
-        "radius_m": load("gb18218")["exposure_radius_m"],
+        level, summary = BLUE, "非重大危险源：未登记危险化学品储量"
+        basis = f"{table.source} {table.clauses.identification}"
+    evidence = {
+        "units": [u.as_dict() for u in results],
+        "worst_unit": top.unit.code if top else None,
+        "is_major_hazard": top is not None,
+        "radius_m": table.exposure_radius_m,
         "residents": [p.as_dict() for p in places or []],
     }
-    return Reason(rule="gb18218", level=result.level, summary=summary, basis=result.basis, evidence=evidence)
+    if top is not None:
+        evidence |= {k: top.as_dict()[k] for k in ("s", "alpha", "exposed_population", "r", "grade")}
+    return Reason(rule="gb18218", level=level, summary=summary, basis=basis, evidence=evidence)

@@ -69,6 +69,9 @@ class Site(Audited, Timestamped, Base):
     inventory: Mapped[list[InventoryItem]] = relationship(
         back_populates="site", cascade="all, delete-orphan", order_by="InventoryItem.id"
     )
+    hazard_units: Mapped[list[HazardUnit]] = relationship(
+        back_populates="site", cascade="all, delete-orphan", order_by="HazardUnit.code"
+    )
 
 
 class TailingsPond(Audited, Base):
@@ -113,22 +116,54 @@ class NoncoalMine(Audited, Base):
     site: Mapped[Site] = relationship(back_populates="noncoal_mine")
 
 
+class HazardUnit(Audited, Base):
+    """A production or storage unit of a chemical site (GB 18218-2018 §3, 单元): the scope over which
+    S and R are summed.
+
+    A table of its own rather than unit names repeated on each inventory row: a unit has its own
+    identity (code unique within the site), kind and optional footprint polygon, which the 500 m
+    exposure count is measured from; repeating them per substance would let two rows disagree about
+    one unit's name or shape. `kind` is NULL only for a site's default unit, made when an inventory
+    was given without units (the whole site is then one unit, and the import report says so).
+    """
+
+    __tablename__ = "hazard_units"
+    __table_args__ = (
+        UniqueConstraint("site_id", "code", name="uq_hazard_units_site_code"),
+        CheckConstraint("kind IN ('production', 'storage')", name="kind_known"),
+        Index("ix_hazard_units_footprint", "footprint", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(48))
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str | None] = mapped_column(String(16))  # production | storage
+    footprint: Mapped[Any | None] = mapped_column(geometry("POLYGON"))
+
+    site: Mapped[Site] = relationship(back_populates="hazard_units")
+    inventory: Mapped[list[InventoryItem]] = relationship(back_populates="unit", order_by="InventoryItem.id")
+
+
 class InventoryItem(Audited, Base):
-    """A hazardous chemical held at a hazchem site, at its design maximum quantity."""
+    """A hazardous chemical held in one unit of a hazchem site, at its design maximum quantity."""
 
     __tablename__ = "inventory_items"
     __table_args__ = (
-        UniqueConstraint("site_id", "substance", name="uq_inventory_site_substance"),
+        UniqueConstraint("unit_id", "substance", name="uq_inventory_unit_substance"),
         CheckConstraint("max_quantity_t > 0", name="quantity_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("hazard_units.id", ondelete="CASCADE"), index=True)
     substance: Mapped[str] = mapped_column(String(64))  # Chinese name
     cas: Mapped[str | None] = mapped_column(String(16))
+    hazard_class: Mapped[str | None] = mapped_column(String(8))  # GB 18218 Table 2, for a substance not in Table 1
     max_quantity_t: Mapped[float] = mapped_column(Float)
 
     site: Mapped[Site] = relationship(back_populates="inventory")
+    unit: Mapped[HazardUnit] = relationship(back_populates="inventory")
 
 
 class ExposedPlace(Audited, Base):

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 from backend.core.audit import record
 from backend.domain.geo import GeometryError, check_geometry
 from backend.domain.kinds import SiteKind
-from backend.domain.substances import UnknownSubstance, find_substance
+from backend.domain.major_hazard import DEFAULT_UNIT_CODE, DEFAULT_UNIT_NAME, UNIT_KIND_ZH
+from backend.domain.substances import UnknownSubstance, resolve
 from backend.domain.thresholds import default_interval_s, default_thresholds, default_unit
 from backend.models import (
     CoalMine,
@@ -36,6 +37,7 @@ from backend.models import (
     ExposedFeature,
     ExposedPlace,
     Gateway,
+    HazardUnit,
     InventoryItem,
     NoncoalMine,
     Region,
@@ -54,6 +56,7 @@ class Layer(StrEnum):
     footprints = "footprints"
     downstream_zones = "downstream_zones"
     inventory = "inventory"
+    hazard_units = "hazard_units"
     places = "places"
     features = "features"
     gateways = "gateways"
@@ -88,6 +91,7 @@ class ImportReport:
     loaded: int = 0
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the import assumed, for the person importing
 
 
 def _clean(value: Any) -> Any:
@@ -143,6 +147,7 @@ class Context:
     gateways: dict[str, int] = field(default_factory=dict)  # id -> site id
     existing: set[str] = field(default_factory=set)  # keys of places, features, sensors, inventory
     seen: set[str] = field(default_factory=set)
+    default_unit_sites: set[str] = field(default_factory=set)  # inventory rows given without a unit
 
     def load(self) -> Context:
         s = self.session
@@ -154,7 +159,14 @@ class Context:
             *s.scalars(select(ExposedPlace.code)),
             *s.scalars(select(ExposedFeature.code)),
             *s.scalars(select(Sensor.code)),
-            *(f"{c}/{n}" for c, n in s.execute(select(Site.code, InventoryItem.substance).join(InventoryItem.site))),
+            *(
+                f"{c}/{u}/{n}"
+                for c, u, n in s.execute(
+                    select(Site.code, HazardUnit.code, InventoryItem.substance)
+                    .join(InventoryItem.site)
+                    .join(InventoryItem.unit)
+                )
+            ),
         }
         return self
 
@@ -256,22 +268,54 @@ def _downstream_zone(ctx: Context, r: rec.SiteShapeRecord, geom: Geometry) -> No
     pond.downstream_zone = _wkb(geom)
 
 
+def _unit(ctx: Context, site_id: int, code: str, name: str | None, kind: str | None) -> HazardUnit:
+    """The site's unit of that code, made when new; a row that describes it otherwise is refused."""
+    unit = ctx.session.scalar(select(HazardUnit).where(HazardUnit.site_id == site_id, HazardUnit.code == code))
+    if unit is None:
+        if code != DEFAULT_UNIT_CODE and (name is None or kind is None):
+            raise RowRejected(
+                f"新单元 {code!r} 需给出 unit_name 和 unit_kind（production 生产单元 或 storage 储存单元）"
+            )
+        unit = HazardUnit(site_id=site_id, code=code, name=name or DEFAULT_UNIT_NAME, kind=kind)
+        ctx.session.add(unit)
+        return unit
+    if (name is not None and name != unit.name) or (kind is not None and kind != unit.kind):
+        raise RowRejected(
+            f"单元 {code!r} 已登记为「{unit.name}」（{UNIT_KIND_ZH[unit.kind]}），"
+            f"与本行的「{name}」（{UNIT_KIND_ZH[kind]}）不符"
+        )
+    return unit
+
+
 def _inventory(ctx: Context, r: rec.InventoryRecord, geom: Geometry | None) -> None:
     site_id = ctx.site(r.site_code)
     try:
-        entry = find_substance(r.substance, r.cas)
+        entry = resolve(r.substance, r.cas, r.hazard_class)
     except UnknownSubstance as exc:
         raise RowRejected(str(exc)) from exc
-    key = f"{r.site_code}/{entry['name']}"
+    code = r.unit_code or DEFAULT_UNIT_CODE
+    key = f"{r.site_code}/{code}/{entry.name}"
     ctx.fresh(key, key in ctx.existing, "inventory item")
+    if r.unit_code is None:
+        ctx.default_unit_sites.add(r.site_code)
+    unit = _unit(ctx, site_id, code, r.unit_name, r.unit_kind)
     ctx.session.add(
         InventoryItem(
             site_id=site_id,
-            substance=entry["name"],
-            cas=entry.get("cas"),
+            unit=unit,
+            substance=entry.name,
+            cas=entry.cas,
+            hazard_class=entry.hazard_class if entry.q_table == "表2" else None,
             max_quantity_t=r.max_quantity_t,
         )
     )
+
+
+def _hazard_unit(ctx: Context, r: rec.UnitRecord, geom: Geometry) -> None:
+    unit = _unit(ctx, ctx.site(r.site_code), r.code, r.name, r.kind)
+    if unit.footprint is not None and ctx.skip_existing:
+        raise AlreadyExists(f"unit {r.key!r} has a footprint already")
+    unit.footprint = _wkb(geom)
 
 
 def _place(ctx: Context, r: rec.PlaceRecord, geom: Geometry) -> None:
@@ -345,6 +389,7 @@ LAYERS: dict[Layer, LayerSpec] = {
     Layer.footprints: LayerSpec(rec.SiteShapeRecord, "polygon", True, _footprint, "code"),
     Layer.downstream_zones: LayerSpec(rec.SiteShapeRecord, "polygon", True, _downstream_zone, "code"),
     Layer.inventory: LayerSpec(rec.InventoryRecord, None, False, _inventory, "site_code"),
+    Layer.hazard_units: LayerSpec(rec.UnitRecord, "polygon", True, _hazard_unit, "key"),
     Layer.places: LayerSpec(rec.PlaceRecord, "point", True, _place, "code"),
     Layer.features: LayerSpec(rec.FeatureRecord, "any", True, _feature, "code"),
     Layer.gateways: LayerSpec(rec.GatewayRecord, None, False, _gateway, "id"),
@@ -429,6 +474,12 @@ def import_rows(
     if batch:
         write(batch)
     report.errors.sort(key=lambda e: e.row)
+    if ctx.default_unit_sites:
+        sites = sorted(ctx.default_unit_sites)
+        report.notes.append(
+            f"{len(sites)} 个厂区的储量未给出单元（unit_code、unit_name、unit_kind 列），每厂按一个默认单元"
+            f"「{DEFAULT_UNIT_NAME}」辨识重大危险源：{'、'.join(sites[:20])}{' 等' if len(sites) > 20 else ''}"
+        )
     if report.loaded:
         record(
             session,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -101,11 +101,35 @@ class SiteShapeRecord(Record):
     code: Code
 
 
+UnitKind = Literal["production", "storage"]
+HazardClassCode = Annotated[str, StringConstraints(min_length=1, max_length=8)]  # checked against Table 2
+
+
 class InventoryRecord(Record):
+    """A substance in one unit (GB 18218-2018 单元) of a chemical site. Without unit_code the row
+    goes to the site's default unit (the whole site), and the import report says so."""
+
     site_code: Code
+    unit_code: Code | None = None
+    unit_name: Name | None = None
+    unit_kind: UnitKind | None = None
     substance: Name
     cas: Annotated[str, StringConstraints(pattern=r"^\d{2,7}-\d{2}-\d$")] | None = None
+    hazard_class: HazardClassCode | None = None  # GB 18218 Table 2, for a substance not in Table 1
     max_quantity_t: Annotated[float, Field(gt=0)]
+
+
+class UnitRecord(Record):
+    """A unit's footprint (a polygon): α is then counted around the unit rather than the plant."""
+
+    site_code: Code
+    code: Code
+    name: Name
+    kind: UnitKind
+
+    @property
+    def key(self) -> str:
+        return f"{self.site_code}/{self.code}"
 
 
 class PlaceRecord(Record):

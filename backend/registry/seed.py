@@ -21,6 +21,7 @@ SAMPLE_FILES: list[tuple[str, Layer]] = [
     ("site_footprints.geojson", Layer.footprints),
     ("downstream_zones.geojson", Layer.downstream_zones),
     ("inventory.csv", Layer.inventory),
+    ("hazard_units.geojson", Layer.hazard_units),
     ("exposed_places.geojson", Layer.places),
     ("exposed_features.geojson", Layer.features),
     ("gateways.csv", Layer.gateways),

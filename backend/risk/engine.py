@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.domain.dynamic import ActiveAlarm, Activity, HiddenHazard, RainWarning, SiteNow, dynamic_level
 from backend.domain.inherent import PondFacts, hazchem_level, mine_level, tailings_level
 from backend.domain.levels import Reason, color_of
-from backend.domain.major_hazard import Held
+from backend.domain.major_hazard import Held, Unit
 from backend.domain.season import in_flood_season
 from backend.domain.substances import UnknownSubstance
 from backend.domain.tailings import Upgrade
@@ -70,20 +70,36 @@ def _by_site(rows: list[Any], make: Any) -> dict[int, list[Any]]:
     return out
 
 
+def hazard_units(session: Session, ids: list[int] | None) -> dict[int, list[Unit]]:
+    """Each chemical site's units (GB 18218 单元) with what they hold and the residents within 500 m
+    of each (its own footprint, else the plant's): two set-based queries, whatever the number of units."""
+    population = {
+        key: sum(p.population or 0 for p in places)
+        for key, places in exposure.residents_near(session, exposure.Source.units(ids)).items()
+    }
+    units: dict[int, dict[int, tuple[Any, list[Held]]]] = defaultdict(dict)
+    for row in _rows(
+        session,
+        f"""
+        SELECT i.site_id, u.id AS unit_id, u.code, u.name, u.kind, u.footprint IS NOT NULL AS shaped,
+               i.substance, i.cas, i.hazard_class, i.max_quantity_t
+        FROM inventory_items i JOIN hazard_units u ON u.id = i.unit_id JOIN sites s ON s.id = i.site_id
+        WHERE {ONLY} ORDER BY i.site_id, u.code, i.id""",
+        ids,
+    ):
+        _, held = units[row.site_id].setdefault(row.unit_id, (row, []))
+        held.append(Held(row.max_quantity_t, row.substance, row.cas, row.hazard_class))
+    return {
+        site: [Unit(r.code, r.name, r.kind, held, population.get(u, 0), r.shaped) for u, (r, held) in by_unit.items()]
+        for site, by_unit in units.items()
+    }
+
+
 def _inputs(session: Session, ids: list[int] | None, now: datetime) -> dict[str, Any]:
     """Everything the rules read, site by site, in one query per kind of fact."""
     iso = datetime.isoformat
     return {
-        "inventory": _by_site(
-            _rows(
-                session,
-                f"""
-            SELECT i.site_id, i.substance, i.cas, i.max_quantity_t FROM inventory_items i
-            JOIN sites s ON s.id = i.site_id WHERE {ONLY}""",
-                ids,
-            ),
-            lambda r: Held(r[3], r[1], r[2]),
-        ),
+        "inventory": hazard_units(session, ids),
         "alarms": _by_site(
             _rows(
                 session,
@@ -167,8 +183,7 @@ def grade_sites(
     for s in sites:
         try:
             if s.kind == "hazchem":
-                near = residents.get(s.id, [])
-                inherent = hazchem_level(facts["inventory"].get(s.id, []), sum(p.population or 0 for p in near), near)
+                inherent = hazchem_level(facts["inventory"].get(s.id, []), residents.get(s.id, []))
             elif s.kind == "tailings_pond":
                 inherent = tailings_level(
                     PondFacts(

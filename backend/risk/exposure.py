@@ -43,6 +43,18 @@ class Source:
         )
 
     @classmethod
+    def units(cls, ids: list[int] | None = None) -> Source:
+        """Major-hazard units (GB 18218 单元) of the sites: each measured from its own footprint where
+        it has one, else from its plant's."""
+        return cls(
+            "SELECT u.id AS key, s.location, COALESCE(u.footprint, s.footprint, s.location) AS shape, "
+            "CAST(NULL AS float8) AS bearing, CAST(NULL AS geometry) AS zone "
+            "FROM hazard_units u JOIN sites s ON s.id = u.site_id "
+            "WHERE (CAST(:ids AS int[]) IS NULL OR s.id = ANY(:ids))",
+            {"ids": ids},
+        )
+
+    @classmethod
     def proposal(
         cls,
         location: dict[str, Any] | None,
@@ -77,7 +89,8 @@ def _grouped(session: Session, sql: str, params: dict[str, Any]) -> dict[int, li
 
 
 def residents_near(session: Session, source: Source, radius_m: float | None = None) -> dict[int, list[Place]]:
-    """Residential places within radius_m outward of each shape (GB 18218 Table 5: 500 m)."""
+    """Residential places within radius_m outward of each shape (GB 18218 Table 5: 500 m), for
+    every key of the source in one query (sites, or all their units)."""
     radius_m = radius_m or load("gb18218")["exposure_radius_m"]
     kinds = load("risk_rules")["hazchem"]["resident_place_kinds"]
     sql = f"""

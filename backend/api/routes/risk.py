@@ -369,6 +369,9 @@ def _checked(geojson: dict[str, Any] | None, expected: str, field: str) -> dict[
 class SubstanceIn(BaseModel):
     cas: str | None = Field(None, max_length=16)
     name: str | None = Field(None, max_length=64)
+    hazard_class: str | None = Field(
+        None, max_length=8, description="GB 18218 表2 危险性类别（如 W7.1），表1 未列的物质必填", examples=["W7.1"]
+    )
     quantity_t: float = Field(ge=0, le=1e9, allow_inf_nan=False)
 
     @model_validator(mode="after")
@@ -393,7 +396,9 @@ class MajorHazardIn(BaseModel):
 
 @router.post("/assessments/major-hazard", max_body_size=OPEN_BODY_LIMIT)
 def assess_major_hazard(body: MajorHazardIn, session: SessionDep) -> dict[str, Any]:
-    """GB 18218-2018 for a proposed unit: S, whether it is a major hazard, α, R and the grade."""
+    """GB 18218-2018 for one proposed unit (单元): S, whether it is a major hazard, α, R and the grade.
+    A substance not in Table 1 is given with its hazard class (Table 2), e.g.
+    `{"name": "某有机过氧化物", "hazard_class": "W7.1", "quantity_t": 3}`."""
     population = body.exposed_population
     if population is None:
         source = exposure.Source.proposal(
@@ -401,7 +406,7 @@ def assess_major_hazard(body: MajorHazardIn, session: SessionDep) -> dict[str, A
         )
         population = sum(p.population or 0 for p in exposure.residents_near(session, source).get(0, []))
     try:
-        result = grade([Held(s.quantity_t, s.name, s.cas) for s in body.substances], population)
+        result = grade([Held(s.quantity_t, s.name, s.cas, s.hazard_class) for s in body.substances], population)
     except UnknownSubstance as exc:
         raise HTTPException(422, [{"loc": ["body", "substances"], "msg": str(exc)}]) from None
     out = result.as_dict()

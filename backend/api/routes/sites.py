@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from geoalchemy2.shape import from_shape
@@ -18,10 +18,11 @@ from backend.core.config import api_settings
 from backend.domain.geo import ALLOWED, GeometryError, check_geometry
 from backend.domain.geojson import NESTING, parse_geometry
 from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind, region_prefix
-from backend.models import Enterprise, Gateway, Region, Sensor, Site
+from backend.domain.major_hazard import UNIT_KIND_ZH, UnitGradingError, grade_unit
+from backend.models import Enterprise, Gateway, InventoryItem, Region, Sensor, Site
 from backend.models.base import SRID
 from backend.registry.importer import Layer, Row, import_rows
-from backend.risk.engine import regrade
+from backend.risk.engine import hazard_units, regrade
 
 router = APIRouter(prefix="/api/v1", tags=["sites"], route_class=StrictJSONRoute)
 
@@ -139,7 +140,7 @@ def _load_site(session: Session, code: str) -> Site:
     return site_or_404(
         session,
         code,
-        selectinload(Site.inventory),
+        selectinload(Site.inventory).selectinload(InventoryItem.unit),
         selectinload(Site.enterprise),
         selectinload(Site.tailings_pond),
         selectinload(Site.coal_mine),
@@ -183,8 +184,17 @@ def get_site(code: CodePath, session: SessionDep) -> GeoJSONResponse:
             "capacity_10k_t": n.capacity_10k_t,
         }
     props["inventory"] = [
-        {"substance": i.substance, "cas": i.cas, "max_quantity_t": i.max_quantity_t} for i in site.inventory
+        {
+            "unit_code": i.unit.code,
+            "substance": i.substance,
+            "cas": i.cas,
+            "hazard_class": i.hazard_class,
+            "max_quantity_t": i.max_quantity_t,
+        }
+        for i in site.inventory
     ]
+    if site.kind == SiteKind.hazchem:
+        props["units"] = [u.model_dump() for u in site_units(session, site.id)]
     props["gateways"] = [
         {"id": g.id, "name": g.name}
         for g in session.scalars(select(Gateway).where(Gateway.site_id == site.id).order_by(Gateway.id))
@@ -203,6 +213,78 @@ def get_site(code: CodePath, session: SessionDep) -> GeoJSONResponse:
         for s in session.scalars(select(Sensor).where(Sensor.site_id == site.id).order_by(Sensor.code))
     ]
     return GeoJSONResponse(feature(_geojson(session, site.location), props, site.code))
+
+
+class UnitSubstanceOut(BaseModel):
+    """A substance in a unit: its quantity, its Q and β (null when the tables cannot give them)."""
+
+    name: str
+    cas: str | None
+    hazard_class: str | None
+    quantity_t: float
+    q_t: float | None
+    beta: float | None
+    table: str | None = None
+
+
+class UnitOut(BaseModel):
+    """A major-hazard unit (GB 18218-2018 单元) graded on its own: S, α from the residents within
+    500 m of its footprint (else the plant's), R, grade and colour; `error` when it cannot be graded."""
+
+    code: str
+    name: str
+    kind: Literal["production", "storage"] | None
+    kind_zh: str
+    substances: list[UnitSubstanceOut]
+    s: float | None
+    is_major_hazard: bool | None
+    alpha: float | None
+    exposed_population: int
+    exposure_measured_from: Literal["unit", "plant"]
+    r: float | None
+    grade: int | None
+    color: str | None
+    summary: str
+    error: str | None = None
+
+
+def site_units(session: Session, site_id: int) -> list[UnitOut]:
+    """The site's units graded now from the register (the same facts and rules as the regrade)."""
+    out = []
+    for unit in hazard_units(session, [site_id]).get(site_id, []):
+        try:
+            out.append(UnitOut.model_validate(grade_unit(unit).as_dict()))
+        except UnitGradingError as exc:
+            out.append(
+                UnitOut(
+                    code=unit.code,
+                    name=unit.name,
+                    kind=unit.kind,  # type: ignore[arg-type]
+                    kind_zh=UNIT_KIND_ZH[unit.kind],
+                    substances=[
+                        UnitSubstanceOut(
+                            name=h.name or h.cas or "",
+                            cas=h.cas,
+                            hazard_class=h.hazard_class,
+                            quantity_t=h.quantity_t,
+                            q_t=None,
+                            beta=None,
+                        )
+                        for h in unit.held
+                    ],
+                    s=None,
+                    is_major_hazard=None,
+                    alpha=None,
+                    exposed_population=unit.population,
+                    exposure_measured_from="unit" if unit.own_footprint else "plant",
+                    r=None,
+                    grade=None,
+                    color=None,
+                    summary=f"无法辨识：{exc.cause}",
+                    error=str(exc),
+                )
+            )
+    return out
 
 
 def _json_or_none(text: str | None) -> Any:
