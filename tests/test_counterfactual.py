@@ -97,3 +97,51 @@ def test_a_head_top_pond_is_told_which_places_to_move_and_that_really_lowers_it(
     assert "桦芸堡" in move["text"] and "700" in move["text"] and "不再为头顶库" in move["text"]
     after = tailings_level(PondFacts(capacity_10k_m3=1500, dam_height_m=70, wet=True, downstream=[]))
     assert after.level == move["level_after"] > before.level
+
+
+def test_a_major_hazard_change_applied_to_the_register_lowers_that_unit(
+    client: TestClient, session: Session, seeded
+) -> None:
+    """Through the whole path: the change offered at /sites/{code}/risk, applied to the inventory
+    and regraded, lowers the unit's grade; the quantity exactly at the limit would not."""
+    from backend.risk.engine import regrade
+
+    rows = session.execute(
+        text(
+            "SELECT s.code FROM sites s JOIN site_risk r ON r.site_id = s.id "
+            "WHERE s.kind = 'hazchem' AND r.inherent_level < 4 ORDER BY s.code"
+        )
+    ).all()
+    offered = None
+    for (code,) in rows:
+        body = client.get(f"/api/v1/sites/{code}/risk").json()
+        reason = next(r for r in body["reasons"] if r["rule"] == "gb18218")
+        quantity = [c for c in reason["lower"] if c["fact"].startswith("quantity:")]
+        if quantity:
+            offered = (code, reason, quantity[0])
+            break
+    assert offered, "no chemical site with a major-hazard unit that one substance could lower"
+    code, reason, change = offered
+    unit = next(u for u in reason["evidence"]["units"] if u["name"] in change["text"] and u["grade"])
+    substance = change["fact"].split(":", 1)[1]
+
+    def set_quantity(q: float) -> int:
+        with Session(seeded) as s, s.begin():
+            s.info["actor"] = "test:counterfactual"
+            s.execute(
+                text(
+                    "UPDATE inventory_items i SET max_quantity_t = :q FROM hazard_units u, sites s "
+                    "WHERE i.unit_id = u.id AND u.site_id = s.id AND s.code = :c AND u.code = :u AND i.substance = :n"
+                ),
+                {"q": q, "c": code, "u": unit["code"], "n": substance},
+            )
+            regrade(s)
+        after = client.get(f"/api/v1/sites/{code}/risk").json()
+        gb = next(r for r in after["reasons"] if r["rule"] == "gb18218")
+        return next(u for u in gb["evidence"]["units"] if u["code"] == unit["code"])["grade"]
+
+    try:
+        lowered = set_quantity(change["proposed"] * (1 - 1e-6))
+        assert lowered is None or lowered == unit["grade"] + 1
+    finally:
+        set_quantity(change["current"])

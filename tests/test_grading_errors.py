@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from backend.domain.kinds import Role
-from backend.models import InventoryItem, Site, SiteRisk
+from backend.models import HazardUnit, InventoryItem, Site, SiteRisk
 from backend.risk.engine import regrade
 from tests.conftest import open_map
 
@@ -33,7 +33,9 @@ def broken_site(seeded: Engine) -> Iterator[tuple[str, int]]:
         site = s.scalar(select(Site).where(Site.kind == "hazchem").order_by(Site.code.desc()).limit(1))
         assert site is not None
         before = s.scalar(select(SiteRisk.level).where(SiteRisk.site_id == site.id))
-        s.add(InventoryItem(site_id=site.id, substance=UNKNOWN, cas=None, max_quantity_t=3.0))
+        unit = s.scalar(select(HazardUnit).where(HazardUnit.site_id == site.id).order_by(HazardUnit.code).limit(1))
+        assert unit is not None
+        s.add(InventoryItem(site_id=site.id, unit_id=unit.id, substance=UNKNOWN, cas=None, max_quantity_t=3.0))
         code = site.code
     assert before is not None
     yield code, before
@@ -98,7 +100,10 @@ def test_a_site_never_graded_is_listed_without_a_level(seeded: Engine, client: T
         )
         s.add(site)
         s.flush()
-        s.add(InventoryItem(site_id=site.id, substance=UNKNOWN, cas=None, max_quantity_t=1.0))
+        unit = HazardUnit(site_id=site.id, code="T1", name="1号罐区", kind="storage")
+        s.add(unit)
+        s.flush()
+        s.add(InventoryItem(site_id=site.id, unit_id=unit.id, substance=UNKNOWN, cas=None, max_quantity_t=1.0))
     try:
         report = _regrade(seeded)
         assert "JL-HAZ-9901" in report.errors

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.domain.counterfactual import Change, first_match_changes
+from backend.domain.counterfactual import Change, Term, first_match_changes, hazard_changes
 from backend.domain.levels import BLUE, Reason, first_match, level_name_zh
-from backend.domain.major_hazard import Unit, grade_unit, worst
+from backend.domain.major_hazard import Unit, UnitResult, grade_unit, worst
 from backend.domain.standards import load
-from backend.domain.substances import gb18218
+from backend.domain.substances import GB18218, gb18218
 from backend.domain.tailings import PLACE_ZH, Upgrade, grade_pond, number
 
 
@@ -181,4 +181,29 @@ def hazchem_level(units: list[Unit], places: list[Place] | None = None) -> Reaso
     }
     if top is not None:
         evidence |= {k: top.as_dict()[k] for k in ("s", "alpha", "exposed_population", "r", "grade")}
-    return Reason(rule="gb18218", level=level, summary=summary, basis=basis, evidence=evidence)
+    return Reason(
+        rule="gb18218",
+        level=level,
+        summary=summary,
+        basis=basis,
+        evidence=evidence,
+        lower=[c.as_dict() for c in _unit_changes(results, top, table)],
+    )
+
+
+def _unit_changes(results: list[UnitResult], top: UnitResult | None, table: GB18218) -> list[Change]:
+    """What would lower the worst unit's grade: a smaller quantity of one substance, or fewer
+    residents within 500 m (the next α band). Where several units share the worst grade, each is
+    listed: the site goes down only when all of them do."""
+    if top is None or top.result.grade is None:
+        return []
+    grades = [g.model_dump() for g in table.grades]
+    bands = [b.model_dump() for b in table.alpha_bands]
+    changes: list[Change] = []
+    for u in results:
+        r = u.result
+        if r.grade != top.result.grade:
+            continue
+        terms = [Term(t.name, t.quantity_t, t.critical_quantity_t, t.beta) for t in r.substances]
+        changes += hazard_changes(u.unit.name, terms, r.alpha, r.exposed_population, grades, bands, r.grade)
+    return changes
