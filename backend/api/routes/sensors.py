@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from backend.api.deps import Operator, SessionDep
 from backend.api.edge import StrictJSONRoute
-from backend.core.config import api_settings
-from backend.domain.geo import GeometryError
-from backend.domain.geojson import NESTING, parse_geometry
+from backend.api.register import import_one
 from backend.models import Sensor
-from backend.registry.importer import Layer, Row, import_rows
+from backend.registry.importer import Layer
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"], route_class=StrictJSONRoute)
 
@@ -34,18 +32,8 @@ class SensorFeature(BaseModel):
 def create_sensor(body: SensorFeature, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Register a sensor (operator); 422 with the reason when it cannot be (e.g. no default
     thresholds for its location), 409 when its code is taken."""
-    geom = None
-    if body.geometry is not None:
-        try:
-            geom = parse_geometry(body.geometry, NESTING, api_settings().max_geometry_vertices)
-        except GeometryError as exc:
-            raise HTTPException(422, f"geometry: {exc}") from None
     session.info["actor"] = caller.actor
-    report = import_rows(session, Layer.sensors, [Row(1, body.properties, geom)], source="api")
-    if report.errors:
-        session.rollback()
-        reason = report.errors[0].reason
-        raise HTTPException(409 if reason.startswith("duplicate") else 422, reason)
+    import_one(session, Layer.sensors, body.properties, body.geometry)
     sensor = session.scalar(select(Sensor).where(Sensor.code == body.properties["code"]))
     session.commit()
     assert sensor is not None

@@ -14,14 +14,15 @@ from sqlalchemy.orm import Session, selectinload
 from backend.api.deps import Operator, ReadAccess, SessionDep
 from backend.api.edge import StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
+from backend.api.register import import_one
 from backend.core.config import api_settings
 from backend.domain.geo import ALLOWED, GeometryError, check_geometry
-from backend.domain.geojson import NESTING, parse_geometry
+from backend.domain.geojson import parse_geometry
 from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind, region_prefix
 from backend.domain.major_hazard import UNIT_KIND_ZH, UnitGradingError, grade_unit
 from backend.models import Enterprise, Gateway, InventoryItem, Region, Sensor, Site
 from backend.models.base import SRID
-from backend.registry.importer import Layer, Row, import_rows
+from backend.registry.importer import Layer
 from backend.risk.engine import hazard_units, regrade
 
 router = APIRouter(prefix="/api/v1", tags=["sites"], route_class=StrictJSONRoute)
@@ -302,16 +303,8 @@ class SiteFeature(BaseModel):
 @router.post("/sites", status_code=201, response_class=GeoJSONResponse)
 def create_site(body: SiteFeature, session: SessionDep, caller: Operator) -> GeoJSONResponse:
     """Register a site (operator). The same validation as `riskmap import`."""
-    try:
-        geom = parse_geometry(body.geometry, NESTING, api_settings().max_geometry_vertices)
-    except GeometryError as exc:
-        raise HTTPException(422, f"geometry: {exc}") from None
     session.info["actor"] = caller.actor
-    report = import_rows(session, Layer.sites, [Row(1, body.properties, geom)], source="api")
-    if report.errors:
-        session.rollback()
-        reason = report.errors[0].reason
-        raise HTTPException(409 if reason.startswith("duplicate") else 422, reason)
+    import_one(session, Layer.sites, body.properties, body.geometry)
     regrade(session, [session.scalar(select(Site.id).where(Site.code == body.properties["code"]))])
     session.commit()
     code = body.properties["code"]
