@@ -1,7 +1,7 @@
 """Every default not yet confirmed against a standard's text: pure.
 
-Rules files mark such a value `verify: true` (or `<field>_verify: true` for one field of an
-entry). A province confirms one by overriding the file (a copy in `$RISKMAP_DATA_DIR/standards/`)
+Rules files mark such a value `verify: true`, or some fields of an entry `verify: [field, …]` or
+`<field>_verify: true`. A province confirms one by overriding the file (a copy in `$RISKMAP_DATA_DIR/standards/`)
 with the value it has checked and `verify: false`; until then it is shown as 默认值（待确认）.
 """
 
@@ -40,9 +40,12 @@ def _walk(node: Any, path: list[str], source: str) -> Iterator[tuple[list[str], 
     if isinstance(node, dict):
         source = str(node.get("source", source))
         fields = tuple(str(k).removesuffix("_verify") for k, v in node.items() if str(k).endswith("_verify") and v)
-        if node.get("verify") is True or isinstance(node.get("verify"), str) or fields:
+        marker = node.get("verify")
+        if isinstance(marker, list):  # verify: [power_off, restore]: only these fields
+            fields = (*fields, *(str(f) for f in marker))
+        if marker is True or isinstance(marker, str) or fields:
             value = {str(k): v for k, v in node.items() if k != "verify" and not str(k).endswith("_verify")}
-            yield path, value, () if node.get("verify") else fields, source
+            yield path, value, () if marker is True or isinstance(marker, str) else fields, source
         for k, v in node.items():
             if isinstance(v, dict | list) and k != "source":
                 yield from _walk(v, [*path, str(k)], source)
