@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.domain.counterfactual import Term, hazard_changes
 from backend.domain.inherent import Place, PondFacts, mine_level, tailings_level
+from backend.domain.major_hazard import Held, grade
 from backend.domain.standards import load
 
 MINES = [
@@ -56,37 +57,51 @@ def test_site_risk_endpoint_lists_reasons_with_clauses_and_what_would_lower_it(
     assert client.get("/api/v1/sites/JL-NONE-0001/risk").status_code == 404
 
 
-def _r(terms: list[Term], alpha: float) -> float:
-    return alpha * sum(t.beta * t.q / t.big_q for t in terms)
+UNIT_CASES = [
+    # (what the unit holds (name, t), residents within 500 m, whether a single change can lower it)
+    ([("氯", 30.0), ("氨", 30.0)], 120, True),  # 二级: R = 60
+    ([("氯", 60.0), ("氨", 30.0)], 120, True),  # 一级: R = 108
+    ([("氯", 12.0), ("氨", 30.0)], 120, False),  # 三级 at R = 31.2: no single change reaches R < 10 or S < 1
+    ([("光气", 0.33)], 120, True),  # 三级; S < 1 is the smaller reduction: no longer a major hazard
+]
 
 
-@pytest.mark.parametrize(("chlorine_t", "offered"), [(30.0, True), (60.0, True), (12.0, False)])
-def test_major_hazard_changes_lower_the_grade_and_a_smaller_change_does_not(chlorine_t: float, offered: bool) -> None:
+def _graded(held: list[tuple[str, float]], population: int):
+    return grade([Held(q, name) for name, q in held], population)
+
+
+@pytest.mark.parametrize(("held", "population", "offered"), UNIT_CASES)
+def test_major_hazard_changes_lower_the_unit_by_the_standard_and_a_smaller_change_does_not(
+    held: list[tuple[str, float]], population: int, offered: bool
+) -> None:
+    """Each change is checked by grading again with GB 18218 (not by the counterfactual's own
+    arithmetic): just below the quantity offered the unit is lower; 2 % above it, it is not."""
     table = load("gb18218")
-    terms = [Term("氯", chlorine_t, 5, 4), Term("氨", 30, 10, 2)]
-    alpha, population = 2.0, 120
-    r = _r(terms, alpha)
-    grade = next(int(g["grade"]) for g in table["grades"] if r >= g["min_r"])
-    changes = hazard_changes("2号罐区", terms, alpha, population, table["grades"], table["alpha_bands"], grade)
-    # 三级 at R = 31.2 needs R < 10: no single substance or α band gets there alone.
+    before = _graded(held, population)
+    terms = [Term(t.name, t.quantity_t, t.critical_quantity_t, t.beta) for t in before.substances]
+    changes = hazard_changes(
+        "2号罐区", terms, before.alpha, population, table["grades"], table["alpha_bands"], before.grade
+    )
     assert bool(changes) == offered
-    floor_r = next(float(g["min_r"]) for g in table["grades"] if int(g["grade"]) == grade)
     for c in changes:
-        assert c.text.startswith("若2号罐区") and c.level_after == grade + 1
+        assert c.text.startswith("若2号罐区")
         if c.fact.startswith("quantity:"):
-            name = c.fact.split(":", 1)[1]
-            below = c.proposed * (1 - 1e-9)  # "降至 X t 以下"
-            applied = [Term(t.name, below if t.name == name else t.q, t.big_q, t.beta) for t in terms]
-            assert _r(applied, alpha) < floor_r  # below the quantity shown, the grade is lower
-            exact = (floor_r / alpha - sum(t.beta * t.q / t.big_q for t in terms if t.name != name)) * next(
-                t.big_q / t.beta for t in terms if t.name == name
-            )
-            at_limit = [Term(t.name, exact if t.name == name else t.q, t.big_q, t.beta) for t in terms]
-            assert _r(at_limit, alpha) == pytest.approx(floor_r)  # no less reduction would do
+            # The change names the substance as Table 1 does (光气 is 碳酰氯): find it by position.
+            i = [t.name for t in before.substances].index(c.fact.split(":", 1)[1])
+
+            def with_quantity(q: float, i: int = i):
+                return _graded([(n, q if j == i else v) for j, (n, v) in enumerate(held)], population)
+
+            lowered = with_quantity(c.proposed * (1 - 1e-9))
+            assert lowered.level > before.level or not lowered.is_major_hazard, c
+            if "不再构成重大危险源" in c.text:
+                assert not lowered.is_major_hazard
+            else:
+                assert lowered.grade == before.grade + 1
+            assert with_quantity(c.proposed * 1.02).level == before.level, "a smaller reduction would do"
         else:
-            fewer = next(float(b["alpha"]) for b in table["alpha_bands"] if c.proposed - 1 >= b["min_population"])
-            same = next(float(b["alpha"]) for b in table["alpha_bands"] if c.proposed >= b["min_population"])
-            assert _r(terms, fewer) < floor_r <= _r(terms, same)
+            assert _graded(held, int(c.proposed) - 1).grade == before.grade + 1
+            assert _graded(held, int(c.proposed)).grade == before.grade
 
 
 def test_a_head_top_pond_is_told_which_places_to_move_and_that_really_lowers_it() -> None:

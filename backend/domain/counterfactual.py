@@ -97,9 +97,17 @@ def hazard_changes(
     floor = next(float(g["min_r"]) for g in grades if int(g["grade"]) == grade_now)
     total = sum(t.beta * t.q / t.big_q for t in terms)
     changes: list[Change] = []
+    s_total = sum(t.q / t.big_q for t in terms)
     for t in terms:
-        rest = total - t.beta * t.q / t.big_q
-        limit = (floor / alpha - rest) * t.big_q / t.beta  # R < floor  ⇔  q < limit
+        # Two ways down: R below the grade's floor, or S below 1 (no longer a major hazard, blue).
+        # The smallest reduction is the larger of the two limits.
+        r_limit = (floor / alpha - (total - t.beta * t.q / t.big_q)) * t.big_q / t.beta  # R < floor ⇔ q < this
+        s_limit = (1 - (s_total - t.q / t.big_q)) * t.big_q  # S < 1 ⇔ q < this
+        limit, outcome, after = max(
+            (r_limit, f"该单元降为{GRADE_ZH[grade_now + 1]}级", grade_now + 1),
+            (s_limit, "该单元不再构成重大危险源", 4),
+            key=lambda x: x[0],
+        )
         if 0 < limit < t.q:
             shown = _floor_to(limit)
             changes.append(
@@ -108,9 +116,8 @@ def hazard_changes(
                     f"quantity:{t.name}",
                     t.q,
                     shown,
-                    grade_now + 1,
-                    f"若{unit}{t.name}的最大储量降至 {shown:g} t 以下（现为 {t.q:g} t），"
-                    f"该单元降为{GRADE_ZH[grade_now + 1]}级",
+                    after,
+                    f"若{unit}{t.name}的最大储量降至 {shown:g} t 以下（现为 {t.q:g} t），{outcome}",
                 )
             )
     # Fewer residents: the next α band down, if it is enough on its own.

@@ -251,6 +251,12 @@ def resolve(
     named = [row] if row else []
     by_cas = table.with_cas(cas)
     if len(by_cas) == 1:
+        if named and named[0] is not by_cas[0]:
+            raise AmbiguousSubstance(
+                f"名称「{name}」（表1 第{named[0].seq}行）与 CAS 号 {cas}（表1 第{by_cas[0].seq}行「{by_cas[0].name}」）"
+                "不符，请核对",
+                name or cas,
+            )
         return _from_row(by_cas[0], table)
     if by_cas:
         chosen = [r for r in by_cas if r in named]
@@ -262,8 +268,17 @@ def resolve(
         )
     if named:
         return _from_row(named[0], table)
-    if key == normalise("硝酸铵") and not hazard_class:
-        raise AmbiguousSubstance("「硝酸铵」在 GB 18218-2018 表1 中按可燃物含量分为第43、44行，请写明含量", name)
+    if key == normalise("硝酸铵"):
+        # Table 1 splits it by combustible content (rows 43 and 44); a class given says which row,
+        # and Table 1's Q applies, never Table 2's.
+        by_class = {"W1.1": 43, "W9.2": 44}
+        if hazard_class not in by_class:
+            raise AmbiguousSubstance(
+                "「硝酸铵」在 GB 18218-2018 表1 中按可燃物含量分为第43行（>0.2%，W1.1）、第44行（≤0.2%，W9.2），"
+                "请写明含量或给出其中一类",
+                name,
+            )
+        return _from_row(next(r for r in table.substances if r.seq == by_class[hazard_class]), table)
     unlisted = next(
         (u for u in table.unlisted_substances if (key and normalise(u.name) == key) or (cas and u.cas == cas)), None
     )
