@@ -74,3 +74,15 @@ def test_site_popups_read_in_chinese_with_their_clauses(browser, live_server: st
         )
         assert "来源" in text or "GB" in text, (kind, text)
         assert not RAW.search(text), (kind, RAW.search(text), text)
+
+
+def test_numbers_are_never_shown_across_the_edge_they_are_judged_by() -> None:
+    from backend.domain.major_hazard import Held, grade
+    from backend.domain.tailings import grade_pond
+
+    not_major = grade([Held(4.998, "氯")], 0).summary
+    assert "S = Σq/Q = 0.9996 < 1" in not_major
+    second = grade([Held(124.98, "氯")], 20).summary  # R = 1.0 × 4 × 24.996 = 99.98
+    assert second.startswith("二级重大危险源：R = 99.98 ≥ 50")
+    pond = grade_pond(99.999, 29.999).reason
+    assert "总库容 99.999 万m³（五等 < 100）" in pond and "坝高 29.999 m（五等 < 30）" in pond

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from backend.domain.levels import BLUE, color_of
+from backend.domain.numbers import shown
 from backend.domain.substances import GB18218, UnknownSubstance, gb18218, resolve
 
 GRADE_ZH = {1: "一级", 2: "二级", 3: "三级", 4: "四级"}
@@ -111,9 +112,9 @@ def term_for(held: Held, table: GB18218 | None = None) -> SubstanceTerm:
     )
 
 
-def _n(x: float) -> str:
-    """A number as a person writes it: 56.0, 0.75, 1.4."""
-    return f"{x:.1f}" if abs(x - round(x, 1)) < 1e-9 else f"{x:.3g}"
+def _n(x: float, *edges: float) -> str:
+    """A number as a person writes it (56.0, 0.75, 1.4), never across the edge it is judged by."""
+    return shown(x, *edges)
 
 
 def grade(held: list[Held], population: int, table: GB18218 | None = None) -> MajorHazardResult:
@@ -126,19 +127,21 @@ def grade(held: list[Held], population: int, table: GB18218 | None = None) -> Ma
     major = s >= 1
     band = next(g for g in table.grades if r >= g.min_r) if major else None
     level = band.grade if band else BLUE
+    edges = [g.min_r for g in table.grades if g.min_r > 0]
     where = f"α = {_n(alpha)}，{table.exposure_radius_m:g} m 内常住人口 {population} 人"
     if band:
         bound = f"≥ {band.min_r:g}" if band.min_r > 0 else f"< {min(g.min_r for g in table.grades if g.min_r > 0):g}"
         summary = (
-            f"{GRADE_ZH[band.grade]}重大危险源：R = {_n(r)} {bound}（GB 18218-2018 {table.clauses.grading}；{where}）"
+            f"{GRADE_ZH[band.grade]}重大危险源：R = {_n(r, *edges)} {bound}"
+            f"（GB 18218-2018 {table.clauses.grading}；{where}）"
         )
         basis = (
-            f"{table.source} {table.clauses.identification}：S = Σq/Q = {_n(s)} ≥ 1，构成重大危险源；"
-            f"{table.clauses.grading}：R = α·Σβq/Q = {_n(alpha)} × {_n(r / alpha)} = {_n(r)}"
+            f"{table.source} {table.clauses.identification}：S = Σq/Q = {_n(s, 1)} ≥ 1，构成重大危险源；"
+            f"{table.clauses.grading}：R = α·Σβq/Q = {_n(alpha)} × {_n(r / alpha)} = {_n(r, *edges)}"
         )
     else:
-        summary = f"非重大危险源：S = Σq/Q = {_n(s)} < 1（GB 18218-2018 {table.clauses.identification}）"
-        basis = f"{table.source} {table.clauses.identification}：单元内 S = Σq/Q = {_n(s)} < 1，不构成重大危险源"
+        summary = f"非重大危险源：S = Σq/Q = {_n(s, 1)} < 1（GB 18218-2018 {table.clauses.identification}）"
+        basis = f"{table.source} {table.clauses.identification}：单元内 S = Σq/Q = {_n(s, 1)} < 1，不构成重大危险源"
     return MajorHazardResult(
         round(s, 6),
         major,

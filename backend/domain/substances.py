@@ -253,8 +253,8 @@ def resolve(
     if len(by_cas) == 1:
         if named and named[0] is not by_cas[0]:
             raise AmbiguousSubstance(
-                f"名称「{name}」（表1 第{named[0].seq}行）与 CAS 号 {cas}（表1 第{by_cas[0].seq}行「{by_cas[0].name}」）"
-                "不符，请核对",
+                f"名称「{name}」（表1 第{named[0].seq}行）与 CAS 号 {cas}"
+                f"（表1 第{by_cas[0].seq}行「{by_cas[0].name}」）不符，请核对",
                 name or cas,
             )
         return _from_row(by_cas[0], table)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backend.domain.numbers import shown
 from backend.domain.standards import load
 
 CLASS_ZH = "一二三四五"
@@ -21,9 +22,9 @@ def class_zh(pond_class: int) -> str:
     return f"{CLASS_ZH[pond_class - 1]}等"
 
 
-def number(value: float) -> str:
-    """A quantity as a person writes it: no trailing zeros, no exponent."""
-    return format(value, ".2f").rstrip("0").rstrip(".")
+def number(value: float, *edges: float) -> str:
+    """A quantity as a person writes it (no exponent), never across the edge it is judged by."""
+    return shown(value, *edges, significant=6).removesuffix(".0")
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,12 @@ def grade_pond(
     else:
         computed, rule = higher + 1, "more_apart"
         how = f"相差{CLASS_ZH[lower - higher - 1]}等，取高者降一等"
+    v_edges = [b["min_capacity_10k_m3"] for b in rules["capacity_classes"]]
+    h_edges = [b["min_height_m"] for b in rules["height_classes"]]
     facts = (
-        f"总库容 {number(capacity_10k_m3)} 万m³"
+        f"总库容 {number(capacity_10k_m3, *v_edges)} 万m³"
         f"（{_band_text(by_capacity, rules['capacity_classes'], 'min_capacity_10k_m3')}），"
-        f"坝高 {number(dam_height_m)} m（{_band_text(by_height, rules['height_classes'], 'min_height_m')}），"
+        f"坝高 {number(dam_height_m, *h_edges)} m（{_band_text(by_height, rules['height_classes'], 'min_height_m')}），"
         f"{how}（{clause}）"
     )
     klass, reason = computed, f"{class_zh(computed)}库：{facts}"
