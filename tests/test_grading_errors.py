@@ -138,3 +138,31 @@ def test_the_map_shows_the_grading_error_in_grey_with_the_reason(
     )
     assert "本次未能定级" in shown["text"] and UNKNOWN in shown["text"]
     assert shown["outline"] == "#616161" and shown["dash"]
+
+
+def test_a_mine_missing_its_attributes_is_flagged_in_chinese_not_graded_blue(seeded: Engine) -> None:
+    with Session(seeded) as s, s.begin():
+        s.info["actor"] = "test:grading-errors"
+        template = s.scalar(select(Site).where(Site.kind == "coal_mine").order_by(Site.code).limit(1))
+        assert template is not None
+        s.add(
+            Site(
+                code="JL-COAL-9901",
+                name="测试缺属性煤矿",
+                kind="coal_mine",
+                enterprise_id=template.enterprise_id,
+                region_adcode=template.region_adcode,
+                location=template.location,
+            )
+        )
+    try:
+        report = _regrade(seeded)
+        assert (
+            report.errors["JL-COAL-9901"]
+            == "无法定级：登记信息缺少瓦斯等级、水文地质类型、设计生产能力，请补全后重新定级"
+        )
+        assert set(report.errors) == {"JL-COAL-9901"}, "the sample register grades without errors"
+    finally:
+        with Session(seeded) as s, s.begin():
+            s.info["actor"] = "test:grading-errors"
+            s.execute(text("DELETE FROM sites WHERE code = 'JL-COAL-9901'"))

@@ -182,6 +182,7 @@ def grade_sites(
     errors: dict[str, str] = {}
     for s in sites:
         try:
+            require_attributes(s)
             if s.kind == "hazchem":
                 inherent = hazchem_level(facts["inventory"].get(s.id, []), residents.get(s.id, []))
             elif s.kind == "tailings_pond":
@@ -205,7 +206,7 @@ def grade_sites(
                 inherent = mine_level(s.kind, attrs)
         except Exception as exc:  # one site that cannot be graded never stops the others
             errors[s.code] = grading_error_text(exc)
-            log.warning("site %s not graded: %s", s.code, errors[s.code])
+            log.warning("site %s not graded: %s", s.code, errors[s.code], exc_info=not isinstance(exc, ValueError))
             continue
         sensors = facts["sensors"].get(s.id)
         level, dynamic = dynamic_level(
@@ -228,13 +229,30 @@ def grade_sites(
     return graded, errors
 
 
+# The register's attributes each kind is graded by, as an operator names them.
+REQUIRED = {
+    "tailings_pond": {"capacity_10k_m3": "总库容", "dam_height_m": "坝高", "wet": "湿式/干式"},
+    "coal_mine": {"gas_class": "瓦斯等级", "hydrogeology": "水文地质类型", "capacity_10k_t": "设计生产能力"},
+    "noncoal_mine": {"mining_method": "开采方式", "capacity_10k_t": "设计生产能力"},
+}
+
+
+class GradingError(ValueError):
+    """A site the rules cannot grade, said in Chinese."""
+
+
+def require_attributes(site: Any) -> None:
+    missing = [zh for key, zh in REQUIRED.get(site.kind, {}).items() if getattr(site, key) is None]
+    if missing:
+        raise GradingError(f"登记信息缺少{'、'.join(missing)}，请补全后重新定级")
+
+
 def grading_error_text(exc: Exception) -> str:
-    """What an operator reads about a site that could not be graded."""
-    if isinstance(exc, UnknownSubstance):
-        return f"无法定级：{exc}（请在库存中给出该物质的危险性类别，或核对名称与 CAS 号）"[:500]
-    return f"无法定级：{type(exc).__name__}: {exc}"[:500]
-
-
+    """What an operator reads about a site that could not be graded: the domain's own Chinese
+    reason, or, for a fault of ours, a fixed sentence (the details go to the log)."""
+    if isinstance(exc, GradingError | UnknownSubstance):
+        return f"无法定级：{exc}"[:500]
+    return "无法定级：平台内部错误，详情已记入日志，请联系平台管理员"
 def _flag_errors(session: Session, errors: dict[str, str], now: datetime) -> None:
     """Sites that could not be graded keep their last level and say why; a site never graded
     gets a row without a level, so that it is still listed and drawn (grey)."""
