@@ -94,6 +94,15 @@ def test_recorded_upgrade_raises_one_class_with_its_reason_but_never_past_class_
     level = tailings_level(PondFacts(1500, 70, True, upgrade=up))
     assert level.level == ORANGE and level.evidence["pond_class"] == 2 and level.evidence["computed_pond_class"] == 3
     assert tailings_level(PondFacts(1500, 70, True)).level == YELLOW
+    assert "token:" not in raised.reason  # who recorded it is in the audit log, not in the text
+
+
+def test_an_upgrade_recorded_for_another_class_is_not_applied() -> None:
+    """V or H changed since the operator's decision about a 三等 pond: it is not carried over."""
+    up = Upgrade(3, 2, "溃坝将危及下游县城", "token:ops", "2026-11-25T10:00:00+00:00")
+    now_second = grade_pond(12000, 120, up)
+    assert (now_second.computed, now_second.pond_class) == (2, 2)
+    assert "是按三等作出的，现按库容与坝高为二等，未予适用" in now_second.reason
 
 
 def test_tailings_reason_is_chinese_with_the_machine_fields_beside_it() -> None:

@@ -78,8 +78,11 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
             f"三边库：下游 {number(rules['water_source_upstream_m'])} m 内有饮用水源地："
             f"{_listed(f.water_sources_downstream, from_='距坝')}（{rules['three_side_source']}；距离为平台自定参数）"
         )
-    names = {lv["level"]: lv["name_zh"] for lv in load("risk_levels")["levels"]}
-    parts.append(f"{'湿式' if f.wet else '干式'}尾矿库 → {names[level]}（平台默认分级表）")
+    names = {lv: level_name_zh(lv) for lv in (1, 2, 3, 4)}
+    parts.append(
+        f"{'湿式' if f.wet else '干式'}尾矿库；按等别、头顶库、三边库、湿式/干式 → {names[level]}"
+        "（平台默认分级表，待确认）"
+    )
     # What would lower it: the downstream evidence moved away, or dry stacking; each checked by
     # the same table.
     lower: list[Change] = []

@@ -120,15 +120,21 @@ def grade_pond(
         f"{how}（{clause}）"
     )
     klass, reason = computed, f"{class_zh(computed)}库：{facts}"
-    if upgrade is not None and computed > 1:
+    if upgrade is not None and computed > 1 and upgrade.from_class == computed:
         klass, rule = computed - 1, f"{rule}+upgrade"
         reason = (
             f"{class_zh(klass)}库：依 {clause}提等（由{class_zh(computed)}提为{class_zh(klass)}），"
-            f"理由：{upgrade.reason}（{upgrade.by} 于 {upgrade.at[:10]} 记录）；"
+            f"理由：{upgrade.reason}（{upgrade.at[:10]} 记录）；"
             f"按库容与坝高为{class_zh(computed)}：{facts}"
         )
-    elif upgrade is not None:
+    elif upgrade is not None and computed == 1:
         reason += f"；已记录的提等不适用：一等库不再提等（{clause}）"
+    elif upgrade is not None:
+        # Recorded for a pond of another class: V or H changed since. Not applied until reviewed.
+        reason += (
+            f"；已记录的提等（由{class_zh(upgrade.from_class)}提为{class_zh(upgrade.to_class)}）"
+            f"是按{class_zh(upgrade.from_class)}作出的，现按库容与坝高为{class_zh(computed)}，未予适用，请重新审核"
+        )
     return PondClass(klass, computed, by_capacity, by_height, rule, reason, clause, upgrade)
 
 

@@ -253,6 +253,8 @@ def grading_error_text(exc: Exception) -> str:
     if isinstance(exc, GradingError | UnknownSubstance):
         return f"无法定级：{exc}"[:500]
     return "无法定级：平台内部错误，详情已记入日志，请联系平台管理员"
+
+
 def _flag_errors(session: Session, errors: dict[str, str], now: datetime) -> None:
     """Sites that could not be graded keep their last level and say why; a site never graded
     gets a row without a level, so that it is still listed and drawn (grey)."""
