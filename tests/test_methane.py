@@ -39,7 +39,8 @@ def test_unmatched_location_is_refused_with_the_reason() -> None:
 def test_main_return_airway_alarms_at_0_75_percent(label: str) -> None:
     t = default_thresholds("methane", label)
     assert level_for(0.74, t) is None
-    assert level_for(0.75, t) == ("red", 0.75)  # alarm and power-off both at 0.75 %
+    assert level_for(0.75, t) == ("orange", 0.75)  # an alarm; no power-off value is set for this row
+    assert [lv["name"] for lv in t["levels"]] == ["alarm"]
     assert t["restore"] == 0.75 and t["location"] == label and "第172条" in t["source"]
     face = default_thresholds("methane", "采煤工作面T1")
     assert level_for(0.75, face) is None  # what the old fallback would have given it

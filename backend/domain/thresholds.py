@@ -58,7 +58,8 @@ def location_row(kind: str, location_label: str) -> tuple[str, dict[str, Any]]:
 
 
 def _named(values: dict[str, float], colors: dict[str, str]) -> list[dict[str, Any]]:
-    return [{"name": n, "color": colors[n], "value": values[n]} for n in colors]
+    """The levels a row sets; a row may set only some (e.g. an alarm and no power-off value)."""
+    return [{"name": n, "color": colors[n], "value": values[n]} for n in colors if n in values]
 
 
 def default_thresholds(
