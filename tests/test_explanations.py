@@ -10,10 +10,11 @@ from fastapi.testclient import TestClient
 from backend.domain.inherent import mine_level
 from backend.domain.kinds import Role
 from backend.domain.unconfirmed import unconfirmed
-from tests.conftest import open_map
+from tests.conftest import open_map, wait_until
 
 # A raw key (`gas_class`, `hydrogeology=…`), the word verify, or an English word: none on a page.
-RAW = re.compile(r"[a-z]+_[a-z_]+|[a-z_]+=|verify|\b[a-z]{4,}\b")
+# Letter runs are delimited by non-letters, not \b: between a CJK character and ASCII there is no \b.
+RAW = re.compile(r"[a-z]+_[a-z_]+|[a-z_]+=|verify|(?<![A-Za-z])[a-z]{4,}(?![A-Za-z])")
 
 
 def test_mine_reasons_name_the_fact_and_the_level_in_chinese() -> None:
@@ -28,7 +29,12 @@ def test_mine_reasons_name_the_fact_and_the_level_in_chinese() -> None:
 def test_no_reason_on_the_map_carries_a_raw_key_or_verify(client: TestClient) -> None:
     """Every summary and basis served for the map reads as Chinese prose."""
     features = client.get("/api/v1/risk/sites").json()["features"]
-    texts = [(f["id"], r["summary"], r["basis"]) for f in features for r in f["properties"]["reasons"]]
+    texts = [
+        (f["id"], text, r["basis"])
+        for f in features
+        for r in f["properties"]["reasons"]
+        for text in [r["summary"], *(c["text"] for c in r.get("lower", []))]
+    ]
     assert texts
     offending = [t for t in texts if RAW.search(t[1]) or RAW.search(t[2])]
     assert not offending, offending[:5]
@@ -45,12 +51,30 @@ def test_unconfirmed_defaults_are_listed_with_their_source(client: TestClient, t
     assert all(item["source"] for item in r.json() if item["file"] != "flood_warning")
 
 
-def test_the_defaults_page_lists_every_value_in_chinese(browser, live_server: str) -> None:
+def test_the_defaults_page_lists_every_value_in_chinese_for_administrators_only(
+    browser, live_server: str, tokens: dict[Role, str]
+) -> None:
     browser.get(live_server + "/admin/defaults")
-    rows = browser.execute_script("return document.querySelectorAll('#unconfirmed tbody tr').length")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(live_server + "/admin/defaults")
+    assert browser.execute_script("return document.querySelectorAll('#unconfirmed tbody tr').length") == 0
+
+    def submit(token: str) -> None:
+        browser.execute_script(
+            "document.getElementById('token').value = arguments[0];"
+            "document.getElementById('login').dispatchEvent(new Event('submit', {cancelable: true}));",
+            token,
+        )
+
+    submit(tokens[Role.viewer])
+    wait_until(lambda: browser.execute_script("return document.getElementById('msg').textContent") == "需要管理员令牌")
+    submit(tokens[Role.admin])
+    rows = wait_until(
+        lambda: browser.execute_script("return document.querySelectorAll('#unconfirmed tbody tr').length")
+    )
     assert rows == len(unconfirmed()) > 0
     text = browser.execute_script("return document.body.innerText")
-    assert text.count("默认值（待确认）") >= rows and "风险分级规则" in text
+    assert text.count("默认值（待确认）") >= rows and "风险分级规则" in text and "危险化学品重大危险源辨识" in text
 
 
 def test_site_popups_read_in_chinese_with_their_clauses(browser, live_server: str, client: TestClient) -> None:
