@@ -54,6 +54,8 @@ def test_site_risk_endpoint_lists_reasons_with_clauses_and_what_would_lower_it(
     assert inherent["basis"].startswith("来源：") and inherent["evidence"]
     assert inherent["lower"] and all(c["text"].startswith("若") for c in inherent["lower"])
     assert body["lower"][0] in [*inherent["lower"], *[c for r in body["reasons"] for c in r["lower"]]]
+    deciding = [r for r in body["reasons"] if r["level"] == body["level"] and r["rule"] != "rainstorm_warning"]
+    assert all(c["lowers_site"] == (deciding == [inherent]) for c in inherent["lower"])
     assert client.get("/api/v1/sites/JL-NONE-0001/risk").status_code == 404
 
 

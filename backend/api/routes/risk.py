@@ -230,6 +230,7 @@ class ChangeOut(BaseModel):
     proposed: Any
     level_after: int
     text: str
+    lowers_site: bool = False  # the site's own level goes down too (no other reason or unit holds it)
 
 
 class ReasonOut(BaseModel):
@@ -261,9 +262,18 @@ def site_risk(code: CodePath, session: SessionDep) -> SiteRiskOut:
     if risk is None:
         raise HTTPException(404, f"site {code!r} has not been graded yet")
     reasons = [ReasonOut(**r) for r in risk.reasons]
-    # A change lowers the site only if the reason it concerns sets the site's level.
-    deciding = [r for r in reasons if r.level == risk.level]
-    lower = [c for r in deciding for c in r.lower] + [c for r in reasons if r not in deciding for c in r.lower]
+    # A change lowers the site only when its reason alone sets the site's level (a rainstorm
+    # warning raises whatever the rest gives, so it does not hold the level by itself), and, for
+    # a major-hazard unit, when no other unit has the same grade.
+    deciding = [r for r in reasons if r.level == risk.level and r.rule != "rainstorm_warning"]
+    for r in reasons:
+        alone = deciding == [r]
+        if r.rule == "gb18218":
+            grades = [u.get("grade") for u in r.evidence.get("units", [])]
+            alone = alone and grades.count(min((g for g in grades if g), default=None)) == 1
+        for c in r.lower:
+            c.lowers_site = alone
+    lower = sorted((c for r in reasons for c in r.lower), key=lambda c: not c.lowers_site)
     return SiteRiskOut(
         code=site.code,
         level=risk.level,
