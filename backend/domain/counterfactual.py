@@ -11,6 +11,8 @@ from math import floor, log10
 from typing import Any
 
 from backend.domain.levels import first_match, level_name_zh
+from backend.domain.major_hazard import GRADE_ZH
+from backend.domain.numbers import shown
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,6 @@ class Change:
 
 
 NUMERIC_SUFFIX = "_at_least_10k_t"
-GRADE_ZH = {1: "一", 2: "二", 3: "三", 4: "四"}
 
 
 def first_match_changes(
@@ -50,7 +51,7 @@ def first_match_changes(
             after = grade({**facts, fact: float(want) - 0.01})  # just under the threshold
             if after > level:
                 below = labels["capacity_below_10k_t"].format(want)
-                text = f"若{below}（现为 {current} 万t/a），降为{level_name_zh(after)}"
+                text = f"若{below}（现为 {shown(current, float(want))} 万t/a），降为{level_name_zh(after)}"
                 found.append(Change(rule, fact, current, float(want), after, text))
             continue
         options = labels.get(key, {})
@@ -104,7 +105,7 @@ def hazard_changes(
         r_limit = (floor / alpha - (total - t.beta * t.q / t.big_q)) * t.big_q / t.beta  # R < floor ⇔ q < this
         s_limit = (1 - (s_total - t.q / t.big_q)) * t.big_q  # S < 1 ⇔ q < this
         limit, outcome, after = max(
-            (r_limit, f"该单元降为{GRADE_ZH[grade_now + 1]}级", grade_now + 1),
+            (r_limit, f"该单元降为{GRADE_ZH[grade_now + 1]}", grade_now + 1),
             (s_limit, "该单元不再构成重大危险源", 4),
             key=lambda x: x[0],
         )
@@ -132,7 +133,7 @@ def hazard_changes(
                     int(band["min_population"]),
                     grade_now + 1,
                     f"若{unit}周边 500 m 内常住人口减至 {int(band['min_population'])} 人以下（现为 {population} 人，"
-                    f"α 由 {alpha:g} 降为 {float(lower['alpha']):g}），该单元降为{GRADE_ZH[grade_now + 1]}级",
+                    f"α 由 {shown(alpha)} 降为 {shown(float(lower['alpha']))}），该单元降为{GRADE_ZH[grade_now + 1]}",
                 )
             )
     return changes

@@ -46,7 +46,7 @@ def location_row(kind: str, location_label: str) -> tuple[str, dict[str, Any]]:
     row = rows.get(location_label)
     if row is None:
         raise NoDefaultThresholds(
-            f"{spec.get('name_zh', kind)}安装地点“{location_label}”不在默认阈值表中（{enabled}）："
+            f"{spec.get('name_zh', kind)}安装地点“{location_label or '（未填写）'}”不在默认阈值表中（{enabled}）："
             f"请给出明确阈值 thresholds，不套用采煤工作面的阈值（{spec['source']}）"
         )
     if not row.get("enabled", True):
