@@ -110,15 +110,15 @@ def hazard_changes(
             key=lambda x: x[0],
         )
         if 0 < limit < t.q:
-            shown = _floor_to(limit)
+            offered = _floor_to(limit)
             changes.append(
                 Change(
                     "gb18218",
                     f"quantity:{t.name}",
                     t.q,
-                    shown,
+                    offered,
                     after,
-                    f"若{unit}{t.name}的最大储量降至 {shown:g} t 以下（现为 {t.q:g} t），{outcome}",
+                    f"若{unit}{t.name}的最大储量降至 {offered:g} t 以下（现为 {t.q:g} t），{outcome}",
                 )
             )
     # Fewer residents: the next α band down, if it is enough on its own.
