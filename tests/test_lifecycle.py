@@ -159,6 +159,7 @@ def start_up() -> Iterator[Callable[..., UpRun]]:
 def external(stack: Stack) -> dict[str, str]:
     """Environment pointing `up` at the session's services: its own database (migrated here
     once, so that `up` finds it current), its own share group, a session dropped at exit."""
+    stack.postgres.drop_database(LIFECYCLE_DB)  # anew each session, like the test database
     url = stack.postgres.ensure_database(LIFECYCLE_DB)
     upgrade(url)
     return {
