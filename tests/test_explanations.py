@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from backend.domain.inherent import mine_level
 from backend.domain.kinds import Role
 from backend.domain.unconfirmed import unconfirmed
-from tests.conftest import open_map
+from tests.support.browser import open_map
 
 # A raw key (`gas_class`, `hydrogeology=…`), the word verify, or an English word: none on a page.
 RAW = re.compile(r"[a-z]+_[a-z_]+|[a-z_]+=|verify|\b[a-z]{4,}\b")
