@@ -4,11 +4,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# ESLint for the map's scripts (eslint.config.mjs); part of `make test` and `make lint`.
+JS_LINT := node_modules/.installed
+ESLINT := node_modules/.bin/eslint maps/static
 # mosquitto-dev, libmosquitto-dev and gcc build the broker guard plugin (backend/embedded/broker_guard.c).
 RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 mosquitto mosquitto-dev libmosquitto-dev gcc libc6-dev
 TEST_PACKAGES := chromium chromium-driver fonts-wqy-microhei mosquitto-clients
 
-.PHONY: demo test deps test-deps lint package-check bench clean
+.PHONY: demo test deps test-deps lint js-lint package-check bench clean
 
 # Install the Debian packages in $(1) that are not installed yet (sudo when not root).
 define ensure_packages
@@ -40,17 +43,31 @@ $(BIN)/.installed: pyproject.toml
 demo: deps
 	$(BIN)/riskmap up --simulate
 
-test: test-deps
+test: test-deps $(JS_LINT)
 	$(BIN)/ruff check .
+	$(ESLINT)
 	$(BIN)/pytest
 
 # The wheel built, installed without extras in a fresh virtualenv, and run (also part of `make test`).
 package-check: test-deps
 	$(BIN)/pytest -q tests/test_package.py
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed $(JS_LINT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(ESLINT)
+
+# ESLint at the versions in package-lock.json: fetched from the npm registry once (npm comes with
+# Debian's nodejs and npm when missing), then run offline from node_modules/.
+$(JS_LINT): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+js-lint: $(JS_LINT)
+	$(ESLINT)
 
 bench: deps
 	$(BIN)/python -m bench.risk

@@ -1,7 +1,8 @@
 """The map page: a folium map whose every asset is served by the platform itself.
 
-folium draws the page (Leaflet map, optional basemap, scale); `static/riskmap.js` fetches the
-layers from the API by URL, so the page stays small and always shows the register as it is.
+folium draws the page (Leaflet map, optional basemap, scale); the scripts in `static/` (SCRIPTS,
+one per feature) fetch the layers from the API by URL, so the page stays small and always shows
+the register as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from backend.domain.units import DISPLAY
 
 STATIC = Path(__file__).parent / "static"
 JILIN_CENTER = (43.5, 126.3)
+# The map's scripts, in the order the page loads them: each adds its part to window.RiskMap, the
+# last one (riskmap.js) puts them together in RiskMap.init.
+SCRIPTS = (
+    "riskmap-core.js",
+    "riskmap-popup.js",
+    "riskmap-layers.js",
+    "riskmap-alarms.js",
+    "riskmap-broadcasts.js",
+    "riskmap.js",
+)
 
 # A site's fill is its risk colour; its outline says its kind.
 KIND_STYLE = {
@@ -31,7 +42,7 @@ KIND_STYLE = {
 
 
 class _Boot(MacroElement):
-    """Starts riskmap.js on the folium map once the page's scripts are loaded."""
+    """Starts the map's scripts (SCRIPTS) on the folium map once the page's scripts are loaded."""
 
     _template = Template(
         """{% macro script(this, kwargs) %}
@@ -73,7 +84,8 @@ def build_map(
     root = m.get_root()
     root.header.add_child(Element(f"<title>{title}</title>"))
     root.html.add_child(Element(f'<div id="riskmap-title">{title}</div>'))
-    root.html.add_child(JavascriptLink(f"{static_base}/riskmap.js"))
+    for script in SCRIPTS:
+        root.html.add_child(JavascriptLink(f"{static_base}/{script}"))
     config: dict[str, Any] = {
         "api": api_base,
         "kinds": KIND_STYLE,

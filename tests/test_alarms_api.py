@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from backend.domain import alarm_rules as rules
 from backend.domain.kinds import Role
 from ingest.alarms import AlarmWriter, Subject
-from tests.conftest import open_map, wait_until
+from tests.support.browser import open_map
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.usefixtures("ingester")
 

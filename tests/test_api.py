@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from backend.domain.kinds import Role
 from backend.models import Site
-from tests.conftest import wait_until
+from tests.support.wait import wait_until
 
 
 def _auth(token: str) -> dict[str, str]:

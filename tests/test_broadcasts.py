@@ -23,7 +23,9 @@ from backend.domain import cap
 from backend.domain.kinds import Role
 from backend.models import Broadcast, Recipient
 from backend.warnings import service
-from tests.conftest import open_map, wait_delivered, wait_until
+from tests.support.browser import open_map
+from tests.support.delivery import wait_delivered
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.usefixtures("ingester", "delivery_worker")
 SUMMER = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # in the flood season

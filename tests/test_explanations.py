@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from backend.domain.inherent import mine_level
 from backend.domain.kinds import Role
 from backend.domain.unconfirmed import unconfirmed
-from tests.conftest import open_map, wait_until
+from tests.support.browser import open_map
+from tests.support.wait import wait_until
 
 # A raw key (`gas_class`, `hydrogeology=…`), the word verify, or an English word: none on a page.
 # Letter runs are delimited by non-letters, not \b: between a CJK character and ASCII there is no \b.

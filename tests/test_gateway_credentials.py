@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from backend.cli import app
 from backend.embedded.stack import Stack
 from ingest.mqtt import BrokerAddress
-from tests.conftest import wait_until
+from tests.support.wait import wait_until
 
 runner = CliRunner()
 

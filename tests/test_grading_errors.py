@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backend.domain.kinds import Role
 from backend.models import HazardUnit, InventoryItem, Site, SiteRisk
 from backend.risk.engine import regrade
-from tests.conftest import open_map
+from tests.support.browser import open_map
 
 UNKNOWN = "某未列明物质甲"
 

@@ -24,7 +24,7 @@ from bench.hostile import ATTACKS, Arena, arena_from, connect, now_ts, run
 from ingest.batch import Message
 from ingest.ingester import Ingester
 from ingest.mqtt import BrokerAddress
-from tests.conftest import wait_until
+from tests.support.wait import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,9 @@ from backend.domain import cap
 from backend.domain.kinds import Role
 from backend.embedded.stack import Stack
 from backend.risk.engine import regrade
-from tests.conftest import MAP_READY, _free_port, wait_until
+from tests.support.browser import MAP_READY
+from tests.support.net import free_port
+from tests.support.wait import wait_until
 
 MB = 1024 * 1024
 SITE = "JL-TSF-0032"
@@ -567,7 +569,7 @@ def test_swagger_ui_renders_offline(browser, live_server: str, artifacts: Path) 
 
 
 def test_serve_takes_port_and_bind(db_url: str, stack: Stack) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RISKMAP_DATABASE_URL": db_url, "RISKMAP_MQTT_URL": stack.mosquitto.url(), "RISKMAP_PORT": "1"}
     riskmap = str(Path(sys.executable).parent / "riskmap")
     proc = subprocess.Popen(

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from backend.core.config import IngestSettings
-from tests.conftest import wait_until
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.usefixtures("ingester")
 SITE = "JL-COAL-0001"  # gateway JL-COAL-0001-GW01

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from backend.embedded.stack import Stack
-from tests.conftest import ARTIFACTS, wait_until
+from tests.support.paths import ARTIFACTS
+from tests.support.wait import wait_until
 
 SITE = "JL-HAZ-0010"
 N = 3000

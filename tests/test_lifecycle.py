@@ -34,19 +34,15 @@ from backend.embedded.stack import Stack
 from backend.embedded.supervise import Supervised
 from backend.embedded.system import pid_alive
 from ingest.mqtt import BrokerAddress
-from tests.conftest import DATA_DIR, wait_until
+from tests.support.net import free_port
+from tests.support.paths import DATA_DIR
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 # Under the worktree, not /tmp/pytest-of-root: the postgres user must reach its cluster.
 WORK = DATA_DIR / "lifecycle"
 LIFECYCLE_DB = "riskmap_lifecycle"
 STOP_WITHIN_S = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _fresh_dir(name: str) -> Path:
@@ -79,7 +75,7 @@ class UpRun:
     """`riskmap up` in its own process group (as a shell runs a job), its output in a file."""
 
     def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.data_dir, self.port = data_dir, _free_port()
+        self.data_dir, self.port = data_dir, free_port()
         self.log = data_dir / "up.out"
         environment = {**os.environ, "RISKMAP_DATA_DIR": str(data_dir), "RISKMAP_PORT": str(self.port), **(env or {})}
         self.started = time.monotonic()

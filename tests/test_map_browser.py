@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from backend.cli import app as cli
 from backend.models import Region, Site
 from backend.risk.engine import regrade
-from tests.conftest import open_map
+from tests.support.browser import open_map
 
 DRAWN = """
 const r = window.riskmap, map = r.map;

@@ -34,7 +34,9 @@ from backend.models import Webhook
 from backend.warnings import delivery
 from backend.warnings.delivery import TargetRefused, Worker, resolve_target
 from ingest.mqtt import BrokerAddress
-from tests.conftest import ROOT, wait_delivered, wait_until
+from tests.support.delivery import wait_delivered
+from tests.support.paths import ROOT
+from tests.support.wait import wait_until
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Pytest plugins, one per concern, registered by tests/conftest.py (`pytest_plugins`)."""
