@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, String, any_, bindparam, case, func, insert, literal_column, select, text, update
@@ -206,7 +206,7 @@ def _operator(
         raise AlarmStateError(f"alarm {alarm_id} is {current}; cannot {event} it")
     change = _recorded(session, row, event, None, actor, comment or None)
     record(session, event, "alarms", str(row.id), {"key": row.key, "state": row.state, "comment": comment})
-    settle(session, [change], None)
+    settle(session, [change], datetime.now(UTC))
     return change
 
 
@@ -250,11 +250,10 @@ def _recorded(
     return change
 
 
-def settle(session: Session, changes: Sequence[dict[str, Any]], now: datetime | None) -> None:
+def settle(session: Session, changes: Sequence[dict[str, Any]], now: datetime) -> None:
     """After a set of transitions, in their transaction: the sites whose alarms changed are
     regraded, and the flood-season warnings react to them (a rain gauge past its threshold)."""
     sites = sorted({c["site_id"] for c in changes})
     if sites:
         regrade(session, sites, now)
-    if now is not None:
-        on_alarm_changes(session, changes, now)
+    on_alarm_changes(session, changes, now)
