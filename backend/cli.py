@@ -31,7 +31,8 @@ from backend.registry.importer import ImportReport, Layer, import_file
 from backend.registry.seed import seed as seed_sample
 from backend.registry.tokens import TokenNotFound, create_token, list_tokens, revoke_token
 from backend.risk.engine import regrade
-from backend.warnings import service as warning_service
+from backend.warnings import escalation
+from backend.warnings.rules import utcnow
 from maps.build import export_map
 
 app = typer.Typer(no_args_is_help=True, help="Jilin work-safety risk map and monitoring platform.")
@@ -251,7 +252,7 @@ def _regrade_every(seconds: float, stop: threading.Event) -> None:
         try:
             with session_scope("system:regrade") as session:
                 regrade(session)
-                warning_service.sweep(session, warning_service.utcnow())
+                escalation.sweep(session, utcnow())
         except Exception as exc:
             typer.echo(f"regrade failed: {exc}", err=True)
 

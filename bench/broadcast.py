@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session
 from backend.domain import cap
 from backend.models import Broadcast
 from backend.risk import exposure
-from backend.warnings import service
+from backend.warnings import delivery
 from backend.warnings.delivery import DeliverySettings, Worker
+from backend.warnings.issue import BroadcastOrder, cap_rings, issue
+from backend.warnings.targeting import targets
 from bench.common import bench_stack, timed
 
 PREFECTURE = "220600"  # 白山市
@@ -59,11 +61,11 @@ def main() -> None:
                 s.scalar(text("SELECT ST_AsText(boundary) FROM regions WHERE adcode = :a"), {"a": PREFECTURE})
             ).geoms
         )
-        in_area = len(service.targets(s, area, None))
+        in_area = len(targets(s, area, None))
         print(f"warning over prefecture {PREFECTURE}: {in_area} mines and ponds inside; 2 cores")
 
         def target_and_cap() -> None:
-            ids = service.targets(s, area, None)
+            ids = targets(s, area, None)
             ponds = list(s.scalars(text("SELECT site_id FROM tailings_ponds WHERE site_id = ANY(:i)"), {"i": ids}))
             exposure.downstream(s, exposure.Source.sites(ponds))
             now = datetime.now(UTC).replace(microsecond=0)
@@ -81,7 +83,7 @@ def main() -> None:
                     description=f"{len(ids)} 家企业",
                     instruction="立即停产撤人",
                     area_desc="白山市",
-                    rings=service._cap_rings(area),
+                    rings=cap_rings(area),
                     adcodes=[PREFECTURE],
                     expires=now.replace(hour=23),
                 )
@@ -91,7 +93,8 @@ def main() -> None:
         print(f"  targeting + CAP (build and validate)    median {median * 1000:6.0f} ms   best {best * 1000:6.0f} ms")
 
         started = time.perf_counter()
-        b = service.issue(s, "evacuate", "red", area, [PREFECTURE], datetime.now(UTC), "bench", status="Exercise")
+        order = BroadcastOrder("evacuate", "red", area, (PREFECTURE,), status="Exercise")
+        b = issue(s, order, datetime.now(UTC), "bench")
         s.commit()
         total = time.perf_counter() - started
         n = s.scalar(text("SELECT count(*) FROM broadcast_recipients WHERE broadcast_id = :b"), {"b": b.id})
@@ -105,14 +108,17 @@ def main() -> None:
             text("SELECT site_id FROM broadcast_recipients WHERE broadcast_id = :b ORDER BY id LIMIT :n"),
             {"b": b.id, "n": args.topics},
         ).all()
-        small = service.issue(
-            s, "evacuate", "red", area, [PREFECTURE], datetime.now(UTC), "bench", status="Exercise", site_ids=list(few)
+        small = issue(
+            s,
+            BroadcastOrder("evacuate", "red", area, (PREFECTURE,), status="Exercise", site_ids=tuple(few)),
+            datetime.now(UTC),
+            "bench",
         )
         s.commit()
         bc = s.get(Broadcast, small.id)
 
         def queue_and_deliver() -> None:
-            service._queue_site_messages(s, bc, None)
+            delivery.queue_site_messages(s, bc, None)
             s.commit()
             worker.drain()
 

@@ -1,168 +1,67 @@
-"""Alarm persistence: raise, move between levels in place, clear; every transition recorded and
-announced on PostgreSQL's `riskmap_alarms` channel when the transaction commits.
-
-One open alarm per key (sensor and condition, site and condition, or gateway) is guaranteed by
-the partial unique index on alarms(key): an insert that meets an open alarm updates it instead,
-so two readings at once, or two ingesters, never open two.
+"""Alarm decisions from readings: the rules of backend/domain/alarm_rules.py applied to a batch
+(thresholds with debounce, rates of change, rolling rainfall, covert production, a tailings
+pond's roll-up, sensors and gateways falling silent). Every transition they decide is made by
+backend/alarms/lifecycle.py, which records and announces it; `finish` settles the batch there.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.alarms import lifecycle
+from backend.alarms.lifecycle import Subject
 from backend.domain import alarm_rules as rules
 from backend.domain.standards import load
-from backend.risk.engine import regrade
-from backend.warnings.service import gauge_alarm
 from ingest.payload import Reading, SensorInfo
 
-RETURNED = "id, key, site_id, sensor_id, gateway_id, kind, color, state, value, threshold, message"
-RANK = "array_position(ARRAY['blue', 'yellow', 'orange', 'red']::text[], {})"
+__all__ = ["AlarmWriter", "Subject", "subject_of"]
 
 
-@dataclass(frozen=True)
-class Subject:
-    """What an alarm is about."""
-
-    key_prefix: str
-    site_id: int
-    sensor_id: int | None = None
-    gateway_id: str | None = None
-
-    @classmethod
-    def of_sensor(cls, s: SensorInfo) -> Subject:
-        return cls(f"sensor:{s.id}", s.site_id, s.id)
+def subject_of(s: SensorInfo) -> Subject:
+    """The subject of a sensor's own alarms."""
+    return Subject(f"sensor:{s.id}", s.site_id, s.id)
 
 
 class AlarmWriter:
     def __init__(self, session: Session, now: datetime) -> None:
         self.session, self.now = session, now
-        self.events: list[dict[str, Any]] = []
-        self.sites: set[int] = set()
-        self.gauges: list[tuple[int, str]] = []  # rain gauges past a threshold: flood-season broadcasts
+        self.events: list[dict[str, Any]] = []  # the transitions of this batch, as announced
         self._open: dict[str, str] = {}
 
     # --- reading and writing alarms -------------------------------------------------------
 
     def load_open(self, keys: list[str]) -> dict[str, str]:
         """The colour of each open alarm among `keys`."""
-        if not keys:
-            return {}
-        rows = self.session.execute(
-            text("SELECT key, color FROM alarms WHERE state IN ('raised', 'acknowledged') AND key = ANY(:k)"),
-            {"k": keys},
-        )
-        found = dict(rows.all())
+        found = lifecycle.open_colors(self.session, keys)
         self._open.update(found)
         return found
 
     def apply(self, subject: Subject, kind: str, decision: rules.Decision, message: str = "") -> None:
         key = f"{subject.key_prefix}:{kind}"
         if decision.color is None:
-            row = self.session.execute(
-                text(f"""
-                UPDATE alarms SET state = 'cleared', cleared_at = :now, updated_at = :now, value = :value
-                WHERE key = :key AND state IN ('raised', 'acknowledged')
-                RETURNING {RETURNED}"""),
-                {"now": self.now, "value": decision.value, "key": key},
-            ).first()
-            event = "cleared"
+            change = lifecycle.clear(self.session, key, decision.value, self.now)
             self._open.pop(key, None)
         else:
-            row = self.session.execute(
-                text(f"""
-                INSERT INTO alarms (key, site_id, sensor_id, gateway_id, kind, color, state, value, threshold,
-                                    message, raised_at, updated_at)
-                VALUES (:key, :site, :sensor, :gateway, :kind, :color, 'raised', :value, :threshold, :message,
-                        :now, :now)
-                ON CONFLICT (key) WHERE state IN ('raised', 'acknowledged') DO UPDATE SET
-                    color = EXCLUDED.color, value = EXCLUDED.value, threshold = EXCLUDED.threshold,
-                    message = EXCLUDED.message, updated_at = EXCLUDED.updated_at,
-                    -- an escalation needs acknowledging again
-                    state = CASE WHEN {RANK.format("EXCLUDED.color")} > {RANK.format("alarms.color")}
-                                 THEN 'raised' ELSE alarms.state END
-                RETURNING {RETURNED},
-                          (xmax = 0) AS inserted"""),
-                {
-                    "key": key,
-                    "site": subject.site_id,
-                    "sensor": subject.sensor_id,
-                    "gateway": subject.gateway_id,
-                    "kind": kind,
-                    "color": decision.color,
-                    "value": decision.value,
-                    "threshold": decision.threshold,
-                    "message": message[:256],
-                    "now": self.now,
-                },
-            ).first()
-            previous = self._open.get(key)
-            event = (
-                "raised"
-                if row is not None and row.inserted
-                else (
-                    "escalated"
-                    if previous is None or rules.ROLLUP_ORDER.index(decision.color) > rules.ROLLUP_ORDER.index(previous)
-                    else "deescalated"
-                )
+            change = lifecycle.raise_or_move(
+                self.session, subject, kind, decision, message, self.now, self._open.get(key)
             )
             self._open[key] = decision.color
-        if row is None:
-            return
-        self.session.execute(
-            text(
-                "INSERT INTO alarm_events (alarm_id, at, event, state, color, value) "
-                "VALUES (:id, :at, :event, :state, :color, :value)"
-            ),
-            {
-                "id": row.id,
-                "at": self.now,
-                "event": event,
-                "state": row.state,
-                "color": row.color,
-                "value": row.value,
-            },
-        )
-        payload = {
-            "id": row.id,
-            "key": row.key,
-            "event": event,
-            "site_id": row.site_id,
-            "sensor_id": row.sensor_id,
-            "gateway_id": row.gateway_id,
-            "kind": row.kind,
-            "color": row.color,
-            "state": row.state,
-            "value": row.value,
-            "threshold": row.threshold,
-            "message": row.message,
-            "at": self.now.isoformat(),
-        }
-        self.events.append(payload)
-        self.sites.add(row.site_id)
-        if kind == "rain" and event in {"raised", "escalated"} and row.color:
-            self.gauges.append((row.site_id, row.color))
-        self.session.execute(text("SELECT pg_notify('riskmap_alarms', :p)"), {"p": json.dumps(payload)})
+        if change is not None:
+            self.events.append(change)
 
     def finish(self) -> None:
-        """The sites whose alarms changed are regraded in the same transaction."""
-        if self.sites:
-            regrade(self.session, sorted(self.sites), self.now)
-        if self.gauges:
-            for site_id, color in self.gauges:
-                gauge_alarm(self.session, site_id, color, self.now)
+        """The batch's transitions settled in its transaction: sites regraded, warnings told."""
+        lifecycle.settle(self.session, self.events, self.now)
 
     # --- the rules ---------------------------------------------------------------------------
 
     def judge_sensors(self, by_sensor: dict[int, list[Reading]]) -> None:
-        subjects = {sid: Subject.of_sensor(rs[0].sensor) for sid, rs in by_sensor.items()}
+        subjects = {sid: subject_of(rs[0].sensor) for sid, rs in by_sensor.items()}
         keys = [f"{s.key_prefix}:{k}" for s in subjects.values() for k in ("threshold", "rate", "rain")]
         keys += [f"site:{rs[0].sensor.site_id}:covert" for rs in by_sensor.values()]
         opened = self.load_open(keys)

@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from backend.core.config import IngestSettings
 from backend.models import DeadLetter
-from backend.warnings.service import WarningError, acknowledge
-from ingest.alarms import AlarmWriter, Subject
+from backend.warnings.answers import acknowledge
+from backend.warnings.rules import WarningError
+from ingest.alarms import AlarmWriter, subject_of
 from ingest.payload import (
     MAX_CODE_CHARS,
     Ack,
@@ -444,7 +445,7 @@ class BatchWriter:
                 by_sensor[r.sensor.id].append(r)
         for rs in by_sensor.values():
             rs.sort(key=lambda r: r.ts)
-        alarms.clear_offline([Subject.of_sensor(rs[0].sensor) for rs in by_sensor.values()])
+        alarms.clear_offline([subject_of(rs[0].sensor) for rs in by_sensor.values()])
         alarms.judge_sensors(by_sensor)
 
     def _gateway_status(

@@ -19,10 +19,11 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from backend.core.security import token_digest
 from backend.domain import cap
 from backend.domain.kinds import Role
 from backend.models import Broadcast, Recipient
-from backend.warnings import service
+from backend.warnings import answers, escalation, intake
 from tests.support.browser import open_map
 from tests.support.delivery import wait_delivered
 from tests.support.wait import wait_until
@@ -79,9 +80,9 @@ def receive(
     references: list[str] | None = None,
     status: str = "Actual",
 ) -> dict:
-    result = service.receive_warning(
+    result = intake.receive_warning(
         session,
-        service.WarningIn(
+        intake.WarningIn(
             identifier,
             color,
             area,
@@ -335,11 +336,11 @@ def test_deadlines_escalate_to_county_then_prefecture(session: Session, seeded: 
     def states() -> set[tuple[str, int]]:
         return {(r.status, r.escalation) for r in (session.get(Recipient, i) for i in recipients)}
 
-    service.sweep(session, b.sent + timedelta(minutes=14))  # red: 15 minutes
+    escalation.sweep(session, b.sent + timedelta(minutes=14))  # red: 15 minutes
     assert states() == {("waiting", 0)}
-    service.sweep(session, b.sent + timedelta(minutes=16))
+    escalation.sweep(session, b.sent + timedelta(minutes=16))
     assert states() == {("overdue", 1)}
-    service.sweep(session, b.sent + timedelta(minutes=32))
+    escalation.sweep(session, b.sent + timedelta(minutes=32))
     assert states() == {("overdue", 2)}
     events = (
         session.execute(
@@ -373,11 +374,11 @@ def test_evacuation_contradicted_by_sensors_is_flagged(session: Session, seeded:
     token = "t" * 32
     session.execute(
         text("UPDATE broadcast_recipients SET token_hash = :h WHERE id = :r"),
-        {"h": service.token_digest(token), "r": rec},
+        {"h": token_digest(token), "r": rec},
     )
     now = datetime.now(UTC)
     session.execute(text("UPDATE broadcasts SET expires = :e WHERE id = :b"), {"e": now + timedelta(hours=2), "b": bid})
-    service.acknowledge(session, bid, token, None, True, "http", now)
+    answers.acknowledge(session, bid, token, None, True, "http", now)
     assert session.get(Recipient, rec).fake_evacuation is False
     session.execute(
         text(
@@ -385,7 +386,7 @@ def test_evacuation_contradicted_by_sensors_is_flagged(session: Session, seeded:
         ),
         {"t": now + timedelta(minutes=3), "s": site_id},
     )
-    assert service.sweep(session, now + timedelta(minutes=4))["fake"] == 1
+    assert escalation.sweep(session, now + timedelta(minutes=4))["fake"] == 1
     r = session.get(Recipient, rec)
     assert r.fake_evacuation and r.evidence["activity"][0]["kind"] == "personnel_count"
     session.commit()
@@ -473,13 +474,13 @@ def test_webhooks_are_signed(
 
 def test_gauge_past_orange_in_season_broadcasts_to_its_site(session: Session, seeded: Engine) -> None:
     site_id = session.scalar(text("SELECT id FROM sites WHERE code = 'JL-TSF-0034'"))
-    b = service.gauge_alarm(session, site_id, "orange", SUMMER)
+    b = intake.gauge_alarm(session, site_id, "orange", SUMMER)
     assert b is not None and b.rule == "gauge_evacuate" and b.action == "evacuate"
     assert (
         session.scalar(text("SELECT site_id FROM broadcast_recipients WHERE broadcast_id = :b"), {"b": b.id}) == site_id
     )
-    assert service.gauge_alarm(session, site_id, "yellow", SUMMER) is None
-    assert service.gauge_alarm(session, site_id, "red", datetime(2026, 12, 1, tzinfo=UTC)) is None
+    assert intake.gauge_alarm(session, site_id, "yellow", SUMMER) is None
+    assert intake.gauge_alarm(session, site_id, "red", datetime(2026, 12, 1, tzinfo=UTC)) is None
     session.commit()
     valid_cap(b.cap_xml)
 
@@ -513,11 +514,11 @@ def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
     first = next(r for r in b["recipients"] if r["site"] == sites[0])
     session.execute(
         text("UPDATE broadcast_recipients SET token_hash = :h WHERE id = :r"),
-        {"h": service.token_digest(token), "r": first["id"]},
+        {"h": token_digest(token), "r": first["id"]},
     )
     session.commit()
     assert client.post(f"/api/v1/broadcasts/{b['id']}/ack", json={"token": token, "evacuated": True}).status_code == 200
-    service.sweep(session, datetime.now(UTC) + timedelta(minutes=16))  # the other one is now overdue
+    escalation.sweep(session, datetime.now(UTC) + timedelta(minutes=16))  # the other one is now overdue
     session.commit()
     open_map(browser, live_server + "/")
     panel = wait_until(

@@ -18,7 +18,7 @@ from backend.domain.tailings import Upgrade, grade_pond, pond_class
 from backend.registry.importer import Layer, Row, import_rows
 from backend.risk import exposure
 from backend.risk.engine import regrade
-from backend.warnings.service import issue
+from backend.warnings.issue import BroadcastOrder, issue
 
 # --- the class table ---------------------------------------------------------------------------
 
@@ -235,7 +235,12 @@ def test_a_village_3_km_down_the_zone_is_no_evidence_but_still_a_warning_target(
     targets = {p.name for p in exposure.downstream_targets(session, src)[ponds["TT-BIG"]]}
     assert {"下游村990", "下游村1010", "下游村3000", "铁路1100"} <= targets
     area = MultiPolygon([Point(*BIG).buffer(0.05)])
-    b = issue(session, "prepare", "yellow", area, [], datetime.now(UTC), "test:tailings", site_ids=[ponds["TT-BIG"]])
+    b = issue(
+        session,
+        BroadcastOrder("prepare", "yellow", area, site_ids=(ponds["TT-BIG"],)),
+        datetime.now(UTC),
+        "test:tailings",
+    )
     assert {"下游村3000", "下游村990"} <= {p["name"] for p in b.places if p["pond"] == "TT-BIG"}
     session.rollback()
 

@@ -16,7 +16,10 @@ order they were written (a clear never overtakes the alert it clears).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import json
 import logging
 import os
 import socket
@@ -30,12 +33,14 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from backend.core.config import DeliverySettings, WebhookSettings
-from backend.models import BroadcastEvent, OutboxAttempt, OutboxMessage
+from backend.core.config import DeliverySettings, MqttSettings, WebhookSettings
+from backend.models import Broadcast, OutboxAttempt, OutboxMessage, Webhook
+from backend.warnings import events
+from backend.warnings.events import Event
 from ingest.mqtt import BrokerAddress
 from ingest.mqtt import client as mqtt_client
 
@@ -119,6 +124,115 @@ def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     defaults = {"headers": {}, "broadcast_id": None, "recipient_id": None, "webhook_id": None, "event": "delivered"}
     session.execute(insert(OutboxMessage), [defaults | {"key": new_key()} | r for r in rows])
+
+
+# --- what a broadcast sends (queued in the caller's transaction) ------------------------------
+
+
+def site_message(b: Broadcast, code: str, token: str | None) -> dict[str, Any]:
+    """The message a site's gateway receives on its broadcast topic."""
+    return {
+        "broadcast": b.id,
+        "identifier": b.identifier,
+        "status": b.status,
+        "msg_type": b.msg_type,
+        "action": b.action,
+        "color": b.color,
+        "headline": b.headline,
+        "instruction": b.instruction,
+        "expires": b.expires.isoformat(),
+        "site": code,
+        "cap": f"/api/v1/broadcasts/{b.id}.xml",
+        "ack_token": token,
+        "ack": f"/api/v1/broadcasts/{b.id}/ack",
+    }
+
+
+def queue_site_messages(session: Session, b: Broadcast, tokens: dict[int, str] | None, clear: bool = False) -> int:
+    """Each targeted site's broadcast topic: retained while active, cleared when it ends.
+
+    Queued in the outbox in this transaction (the worker sends them once it commits, in order
+    per topic); each message carries its delivery key for de-duplication.
+    """
+    rows = session.execute(
+        text(
+            "SELECT r.id, s.code FROM broadcast_recipients r JOIN sites s ON s.id = r.site_id "
+            "WHERE r.broadcast_id = :b ORDER BY r.id"
+        ),
+        {"b": b.id},
+    ).all()
+    root = MqttSettings().topic_root
+    out: list[dict[str, Any]] = []
+    for rid, code in rows:
+        topic = f"{root}/{code}/broadcast"
+        refs = {"kind": "mqtt", "target": topic, "broadcast_id": b.id, "recipient_id": rid}
+        if clear:
+            out.append(refs | {"payload": b"", "headers": {"qos": 1, "retain": True}, "event": "cleared"})
+            key = new_key()
+            body = {"broadcast": b.id, "msg_type": "Cancel", "site": code, "delivery": key}
+            out.append(
+                refs
+                | {"key": key, "payload": json.dumps(body, ensure_ascii=False).encode(), "headers": {"qos": 1}}
+                | {"event": "cancel_sent"}
+            )
+        else:
+            key = new_key()
+            body = site_message(b, code, (tokens or {}).get(rid)) | {"delivery": key}
+            out.append(
+                refs
+                | {"key": key, "payload": json.dumps(body, ensure_ascii=False).encode()}
+                | {"headers": {"qos": 1, "retain": True}, "event": "delivered"}
+            )
+    enqueue(session, out)
+    return len(rows)
+
+
+def deliver(session: Session, b: Broadcast, tokens: dict[int, str]) -> None:
+    """Queue the broadcast for every channel: site topics, webhooks; the SMS rows are already
+    in sms_outbox for the SMS gateway adapter. The worker records each delivery."""
+    sites = queue_site_messages(session, b, tokens)
+    hooks = [(h.id, h.url, h.secret) for h in session.scalars(select(Webhook).where(Webhook.active))]
+    events.record(
+        session,
+        Event(b.id, "queued", "system", channel="mqtt", detail={"sites": sites, "webhooks": len(hooks)}),
+        Event(b.id, "queued", "system", channel="sms", detail={"messages": len(tokens)}),
+    )
+    if hooks:
+        body = json.dumps(
+            {
+                "broadcast": b.id,
+                "identifier": b.identifier,
+                "msg_type": b.msg_type,
+                "status": b.status,
+                "action": b.action,
+                "color": b.color,
+                "headline": b.headline,
+                "cap": b.cap_xml,
+            },
+            ensure_ascii=False,
+        ).encode()
+        enqueue(session, webhook_rows(hooks, body, b.id))
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_rows(hooks: list[tuple[int, str, str]], body: bytes, broadcast_id: int | None) -> list[dict[str, Any]]:
+    """Outbox rows POSTing the body to each webhook, signed (X-Riskmap-Signature); the worker
+    adds X-Riskmap-Delivery, the key a receiver uses to drop a repeat."""
+    return [
+        {
+            "kind": "webhook",
+            "target": url,
+            "payload": body,
+            "headers": {"X-Riskmap-Signature": sign(secret, body)},
+            "broadcast_id": broadcast_id,
+            "webhook_id": hook_id,
+            "event": "webhook",
+        }
+        for hook_id, url, secret in hooks
+    ]
 
 
 # --- the worker -----------------------------------------------------------------------------
@@ -379,10 +493,9 @@ class Worker:
                     for r in rows
                 ],
             )
-            events = [self._event(r, outcomes[r.id]) for r in ok if r.id in newly and r.broadcast_id]
-            events += [self._event(r, outcomes[r.id], dead=True) for r in dead if r.broadcast_id]
-            if events:
-                session.execute(insert(BroadcastEvent), events)
+            done = [self._event(r, outcomes[r.id]) for r in ok if r.id in newly and r.broadcast_id]
+            done += [self._event(r, outcomes[r.id], dead=True) for r in dead if r.broadcast_id]
+            events.record(session, *done)
         self.delivered += len(newly)
         self.failed += len(failed)
         for r in failed:
@@ -390,7 +503,7 @@ class Worker:
                 "delivery %s to %s failed (attempt %d): %s", r.key, r.target, r.attempts + 1, outcomes[r.id].error
             )
 
-    def _event(self, r: Claimed, outcome: Outcome, dead: bool = False) -> dict[str, Any]:
+    def _event(self, r: Claimed, outcome: Outcome, dead: bool = False) -> Event:
         detail: dict[str, Any] = {"delivery": r.key, "attempts": r.attempts + 1}
         if r.kind == "webhook":
             detail["webhook"] = r.webhook_id
@@ -400,14 +513,15 @@ class Worker:
             detail["topic"] = r.target
         if dead:
             detail["error"] = outcome.error
-        return {
-            "broadcast_id": r.broadcast_id,
-            "recipient_id": r.recipient_id,
-            "event": "delivery_failed" if dead else r.event,
-            "channel": r.kind,
-            "actor": ACTOR,
-            "detail": detail,
-        }
+        assert r.broadcast_id is not None
+        return Event(
+            r.broadcast_id,
+            "delivery_failed" if dead else r.event,
+            ACTOR,
+            recipient_id=r.recipient_id,
+            channel=r.kind,
+            detail=detail,
+        )
 
     # the loop
 

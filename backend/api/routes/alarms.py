@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -14,18 +14,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.alarms import lifecycle
 from backend.api.deps import Operator, ReadAccess, SessionDep, stream_access
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.notifications import Channel
-from backend.core.audit import record
 from backend.core.db import session_factory
 from backend.core.limits import INT4_MAX
 from backend.domain.levels import level_of
-from backend.risk.engine import regrade
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"], route_class=StrictJSONRoute)
 
-OPEN = ("raised", "acknowledged")
+OPEN = lifecycle.OPEN
 SELECT = """
     SELECT a.id, a.key, a.kind, a.color, a.state, a.value, a.threshold, a.message, a.raised_at, a.updated_at,
            a.acknowledged_at, a.acknowledged_by, a.ack_comment, a.cleared_at, a.closed_at, a.gateway_id,
@@ -157,46 +156,14 @@ class AlarmAction(BaseModel):
     comment: str = Field("", max_length=500)
 
 
-def _transition(
-    session: Session,
-    alarm_id: int,
-    caller: Any,
-    body: AlarmAction,
-    event: str,
-    allowed: tuple[str, ...],
-    sets: str,
-) -> dict[str, Any]:
-    session.info["actor"] = caller.actor
-    row = session.execute(
-        text(
-            f"UPDATE alarms SET {sets}, updated_at = now() WHERE id = :id AND state = ANY(:allowed) "
-            "RETURNING id, site_id, state, color, value, key"
-        ),
-        {"id": alarm_id, "allowed": list(allowed), "by": caller.name, "comment": body.comment},
-    ).first()
-    if row is None:
-        current = session.scalar(text("SELECT state FROM alarms WHERE id = :id"), {"id": alarm_id})
-        if current is None:
-            raise HTTPException(404, f"no alarm {alarm_id}")
-        raise HTTPException(409, f"alarm {alarm_id} is {current}; cannot {event} it")
-    session.execute(
-        text(
-            "INSERT INTO alarm_events (alarm_id, event, state, color, value, actor, comment) "
-            "VALUES (:id, :event, :state, :color, :value, :actor, :comment)"
-        ),
-        {
-            "id": row.id,
-            "event": event,
-            "state": row.state,
-            "color": row.color,
-            "value": row.value,
-            "actor": caller.actor,
-            "comment": body.comment or None,
-        },
-    )
-    record(session, event, "alarms", str(row.id), {"key": row.key, "state": row.state, "comment": body.comment})
-    session.execute(text("SELECT pg_notify('riskmap_alarms', :p)"), {"p": json.dumps({"id": row.id, "event": event})})
-    regrade(session, [row.site_id])
+def _transition(session: Session, alarm_id: int, move: Callable[[], object]) -> dict[str, Any]:
+    """One operator transition (backend/alarms/lifecycle.py), its errors as HTTP, then the alarm."""
+    try:
+        move()
+    except lifecycle.AlarmNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except lifecycle.AlarmStateError as exc:
+        raise HTTPException(409, str(exc)) from None
     session.commit()
     alarm = fetch_alarm(session, alarm_id)
     assert alarm is not None
@@ -208,26 +175,16 @@ def acknowledge(
     alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None
 ) -> dict[str, Any]:
     """Acknowledge a raised alarm (operator): who, when and why are kept."""
+    session.info["actor"] = caller.actor
+    comment = (body or AlarmAction()).comment
     return _transition(
-        session,
-        alarm_id,
-        caller,
-        body or AlarmAction(),
-        "acknowledged",
-        ("raised",),
-        "state = 'acknowledged', acknowledged_at = now(), acknowledged_by = :by, ack_comment = :comment",
+        session, alarm_id, lambda: lifecycle.acknowledge(session, alarm_id, caller.actor, caller.name, comment)
     )
 
 
 @router.post("/{alarm_id}/close")
 def close(alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None) -> dict[str, Any]:
     """Close a cleared alarm (operator), ending its life."""
-    return _transition(
-        session,
-        alarm_id,
-        caller,
-        body or AlarmAction(),
-        "closed",
-        ("cleared",),
-        "state = 'closed', closed_at = now()",
-    )
+    session.info["actor"] = caller.actor
+    comment = (body or AlarmAction()).comment
+    return _transition(session, alarm_id, lambda: lifecycle.close(session, alarm_id, caller.actor, comment))

@@ -13,6 +13,7 @@ from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field, HttpUrl, ValidationError, model_validator
 from shapely.geometry import mapping
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from backend.api.deps import Admin, MaybeCaller, Operator, ReadAccess, SessionDep
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
@@ -23,8 +24,10 @@ from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.domain.kinds import Role
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
-from backend.warnings import delivery, service
-from backend.warnings.service import WarningError, WarningIn
+from backend.warnings import answers, delivery, escalation, intake
+from backend.warnings.intake import WarningIn
+from backend.warnings.issue import BroadcastOrder, cancel, issue, update
+from backend.warnings.rules import WarningError, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["flood-season warnings"], route_class=StrictJSONRoute)
 Color = Literal["red", "orange", "yellow", "blue"]
@@ -32,6 +35,54 @@ Color = Literal["red", "orange", "yellow", "blue"]
 
 def _bad(exc: Exception, field: str) -> HTTPException:
     return HTTPException(422, [{"loc": ["body", field], "msg": str(exc)}])
+
+
+def broadcast_out(session: Session, b: Broadcast, with_recipients: bool = False) -> dict[str, Any]:
+    """A broadcast as the API answers it: its CAP fields, its recipients counted by status and,
+    when asked, each recipient with its site and answer."""
+    out = {
+        "id": b.id,
+        "identifier": b.identifier,
+        "sent": b.sent.isoformat(),
+        "status": b.status,
+        "msg_type": b.msg_type,
+        "action": b.action,
+        "color": b.color,
+        "state": b.state,
+        "headline": b.headline,
+        "description": b.description,
+        "instruction": b.instruction,
+        "area_desc": b.area_desc,
+        "adcodes": b.adcodes,
+        "expires": b.expires.isoformat(),
+        "rule": b.rule,
+        "issued_by": b.issued_by,
+        "references": b.references_id,
+        "places": b.places,
+        "counts": dict(
+            session.execute(
+                text("SELECT status, count(*) FROM broadcast_recipients WHERE broadcast_id = :b GROUP BY status"),
+                {"b": b.id},
+            ).all()
+        ),
+    }
+    if with_recipients:
+        out["recipients"] = [
+            dict(r._mapping) | {"deadline": r.deadline.isoformat()}
+            for r in session.execute(
+                text(
+                    "SELECT r.id, s.code AS site, s.name AS site_name, e.name AS enterprise, r.status, r.deadline, "
+                    "r.acknowledged_at IS NOT NULL AS acknowledged, r.acknowledged_via, "
+                    "r.evacuated_at IS NOT NULL AS evacuated, "
+                    "r.escalation, r.fake_evacuation, r.evidence, ST_X(s.location) AS lon, ST_Y(s.location) AS lat "
+                    "FROM broadcast_recipients r JOIN sites s ON s.id = r.site_id "
+                    "JOIN enterprises e ON e.id = s.enterprise_id "
+                    "WHERE r.broadcast_id = :b ORDER BY s.code"
+                ),
+                {"b": b.id},
+            )
+        ]
+    return out
 
 
 class WeatherWarningJSON(BaseModel):
@@ -67,12 +118,12 @@ def receive_weather_warning(
     A plain function, so FastAPI runs it in its thread pool: the database work never blocks the
     event loop, and the deliveries it decides go to the outbox, sent after the commit."""
     session.info["actor"] = caller.actor
-    now = service.utcnow()
+    now = utcnow()
     max_vertices = api_settings().max_geometry_vertices
     try:
         if "xml" in request.headers.get("content-type", ""):
             w = cap.parse(body, max_vertices)
-            area = service.area_from(session, None, [] if w.rings else w.adcodes, w.rings, max_vertices)
+            area = intake.area_from(session, None, [] if w.rings else w.adcodes, w.rings, max_vertices)
             warning = WarningIn(
                 w.identifier,
                 w.color,
@@ -90,14 +141,14 @@ def receive_weather_warning(
         else:
             j = WeatherWarningJSON.model_validate(strict_loads(body))
             area = (
-                service.area_from(session, j.polygon, j.adcodes, max_vertices=max_vertices)
+                intake.area_from(session, j.polygon, j.adcodes, max_vertices=max_vertices)
                 if j.msg_type != "Cancel"
                 else None
             )
             warning = WarningIn(
                 j.identifier, j.color, area, j.adcodes, j.onset, j.expires, j.msg_type, j.references, j.status, j.sender
             )
-        result = service.receive_warning(session, warning, now, caller.actor)
+        result = intake.receive_warning(session, warning, now, caller.actor)
     except CapError as exc:
         raise _bad(exc, "cap") from None
     except WarningError as exc:
@@ -158,30 +209,28 @@ def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Operator) ->
     """Issue a broadcast by hand (operator), or a drill with exercise=true."""
     session.info["actor"] = caller.actor
     try:
-        area = service.area_from(session, body.polygon, body.adcodes, max_vertices=api_settings().max_geometry_vertices)
+        area = intake.area_from(session, body.polygon, body.adcodes, max_vertices=api_settings().max_geometry_vertices)
         site_ids = None
         if body.sites:
             site_ids = list(session.scalars(text("SELECT id FROM sites WHERE code = ANY(:c)"), {"c": body.sites}))
             if len(site_ids) != len(set(body.sites)):
                 raise WarningError("sites: unknown site code")
-        b = service.issue(
-            session,
+        order = BroadcastOrder(
             body.action,
             body.color,
             area,
-            body.adcodes,
-            service.utcnow(),
-            caller.actor,
+            tuple(body.adcodes),
             status="Exercise" if body.exercise else "Actual",
             expires=body.expires,
-            site_ids=site_ids,
+            site_ids=tuple(site_ids) if site_ids is not None else None,
             note=body.note,
         )
+        b = issue(session, order, utcnow(), caller.actor)
     except WarningError as exc:
         raise _bad(exc, str(exc).split(":")[0]) from None
     record(session, "broadcast_issue", "broadcasts", b.identifier, {"id": b.id, "status": b.status})
     session.commit()
-    return service.broadcast_out(session, b, with_recipients=True)
+    return broadcast_out(session, b, with_recipients=True)
 
 
 def _broadcast(session: Any, broadcast_id: int) -> Broadcast:
@@ -206,25 +255,22 @@ def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, 
     if old.state != "active" or old.msg_type == "Cancel":
         raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
     site_ids = list(session.scalars(select(Recipient.site_id).where(Recipient.broadcast_id == old.id)))
-    b = service.issue(
-        session,
+    order = BroadcastOrder(
         body.action or old.action,
         body.color or old.color,
         to_shape(old.area),
-        old.adcodes,
-        service.utcnow(),
-        caller.actor,
+        tuple(old.adcodes),
         rule=old.rule,
         status=old.status,
         expires=body.expires or old.expires,
         weather_warning_id=old.weather_warning_id,
-        update_of=old,
-        site_ids=site_ids,
+        site_ids=tuple(site_ids),
         note=body.note,
     )
+    b = update(session, old, order, utcnow(), caller.actor)
     record(session, "broadcast_update", "broadcasts", b.identifier, {"id": b.id, "references": old.identifier})
     session.commit()
-    return service.broadcast_out(session, b, with_recipients=True)
+    return broadcast_out(session, b, with_recipients=True)
 
 
 class CancelIn(BaseModel):
@@ -240,10 +286,10 @@ def cancel_broadcast(
     old = _broadcast(session, broadcast_id)
     if old.state != "active" or old.msg_type == "Cancel":
         raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
-    c = service.cancel(session, old, service.utcnow(), caller.actor, (body or CancelIn()).reason)
+    c = cancel(session, old, utcnow(), caller.actor, (body or CancelIn()).reason)
     record(session, "broadcast_cancel", "broadcasts", c.identifier, {"cancels": old.identifier})
     session.commit()
-    return service.broadcast_out(session, c)
+    return broadcast_out(session, c)
 
 
 @router.get("/broadcasts", dependencies=[ReadAccess])
@@ -253,7 +299,7 @@ def list_broadcasts(
     query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
     if state == "active":
         query = query.where(Broadcast.state == "active", Broadcast.msg_type != "Cancel")
-    return [service.broadcast_out(session, b) for b in session.scalars(query)]
+    return [broadcast_out(session, b) for b in session.scalars(query)]
 
 
 @router.get("/broadcasts/feed.atom", dependencies=[ReadAccess])
@@ -273,7 +319,7 @@ def feed(request: Request, session: SessionDep) -> Response:
     for tag, value in (
         ("id", f"{base}/api/v1/broadcasts/feed.atom"),
         ("title", "汛期预警 · 吉林省安全风险平台"),
-        ("updated", (active[0].sent if active else service.utcnow()).isoformat()),
+        ("updated", (active[0].sent if active else utcnow()).isoformat()),
     ):
         ET.SubElement(root, f"{{{atom}}}{tag}").text = value
     ET.SubElement(root, f"{{{atom}}}link", rel="self", href=f"{base}/api/v1/broadcasts/feed.atom")
@@ -304,7 +350,7 @@ def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller
     by channel. Delivery error texts (they can name internal hosts) only for operators."""
     b = _broadcast(session, broadcast_id)
     operator = caller is not None and caller.role.rank >= Role.operator.rank
-    out = service.broadcast_out(session, b, with_recipients=True)
+    out = broadcast_out(session, b, with_recipients=True)
     out["area"] = mapping(to_shape(b.area))
     out["events"] = [
         {
@@ -347,7 +393,7 @@ def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[
     """叫应: the enterprise answers with the token its site received; evacuated=true confirms
     停产撤人, checked against the site's personnel and power sensors."""
     try:
-        rec = service.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", service.utcnow())
+        rec = answers.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", utcnow())
     except WarningError as exc:
         raise HTTPException(404 if "no such" in str(exc) else 409, str(exc)) from None
     session.commit()
@@ -357,7 +403,7 @@ def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[
 @router.post("/broadcasts/sweep")
 def sweep(session: SessionDep, caller: Operator) -> dict[str, int]:
     """Apply deadlines and escalation now (the platform also does it every minute)."""
-    counts = service.sweep(session, service.utcnow())
+    counts = escalation.sweep(session, utcnow())
     session.commit()
     return counts
 

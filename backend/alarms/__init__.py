@@ -1,0 +1,1 @@
+"""Alarms: their lifecycle (raise, move, clear, acknowledge, close) in one place."""

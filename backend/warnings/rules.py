@@ -1,0 +1,58 @@
+"""The flood-season warning rules (flood_warning.yaml) and which of them a warning meets.
+
+Shared by intake (a weather warning or a rain gauge meets a rule), issuing (the rule's action,
+words and deadlines) and escalation (its steps), so it lives apart from each of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shapely.geometry import MultiPolygon
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from backend.domain.season import in_flood_season
+from backend.domain.standards import load
+from backend.risk.engine import CHINA_TZ
+
+
+class WarningError(ValueError):
+    """Bad input to a warning workflow; the text starts with the field at fault."""
+
+
+def rules() -> dict[str, Any]:
+    return load("flood_warning")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def region_of(session: Session, area: MultiPolygon) -> tuple[str, str]:
+    """The smallest region holding the area's centre: its code and name (for the text)."""
+    row = session.execute(
+        text(
+            "SELECT adcode, name FROM regions WHERE ST_Contains(boundary, ST_SetSRID(ST_Point(:x, :y), 4326)) "
+            "ORDER BY length(rtrim(adcode, '0')) DESC LIMIT 1"
+        ),
+        {"x": area.centroid.x, "y": area.centroid.y},
+    ).first()
+    return (row.adcode, row.name) if row else (rules()["issuing_adcode"], "吉林省")
+
+
+def matching_rule(
+    trigger: str, color: str, area: MultiPolygon, session: Session, now: datetime
+) -> dict[str, Any] | None:
+    """The first rule for this trigger and colour, in force at the area's place and season."""
+    adcode, _ = region_of(session, area)
+    season = in_flood_season(now.astimezone(CHINA_TZ).date(), adcode)
+    for rule in rules()["rules"]:
+        if rule["trigger"] == trigger and color in rule["colors"] and (season or not rule.get("in_season")):
+            return rule
+    return None
+
+
+def rule_named(name: str) -> dict[str, Any] | None:
+    return next((x for x in rules()["rules"] if x["name"] == name), None)
