@@ -382,8 +382,8 @@ def simulate_cmd(
     """Publish realistic readings for the sample sensors through each gateway's own credentials."""
     stop = _until_signalled()
     from backend.core.db import engine
+    from backend.core.mqtt import BrokerAddress
     from backend.registry.seed import DEMO_SECRETS
-    from ingest.mqtt import BrokerAddress
     from ingest.simulator import Simulator, load_gateways
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

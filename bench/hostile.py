@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import Engine, text
 
-from ingest.mqtt import BrokerAddress
+from backend.core.mqtt import BrokerAddress
 
 ROOT = "riskmap/v1"
 

@@ -42,9 +42,9 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import text
 
 from backend.core.config import IngestSettings
+from backend.core.mqtt import BrokerAddress
 from bench.common import bench_stack, percentile, served_app
 from ingest.batch import BatchWriter, Message
-from ingest.mqtt import BrokerAddress
 
 PUBLISHERS = 2  # rate-limited Python publishers, for the background load
 FAST_TOPICS = 8  # C publishers (mosquitto_pub), one per gateway topic, for the throughput runs

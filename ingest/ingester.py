@@ -36,10 +36,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend.core.config import IngestSettings, mqtt_url
+from backend.core.mqtt import BrokerAddress
 from backend.models import IngesterStatus
 from ingest.alarms import AlarmWriter
 from ingest.batch import BatchWriter, Message, Outcome, describe_error, refuses_data
-from ingest.mqtt import BrokerAddress
 
 log = logging.getLogger("riskmap.ingest")
 

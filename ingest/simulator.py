@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import Engine, text
 
 from backend.core.config import MqttSettings
-from ingest.mqtt import BrokerAddress
+from backend.core.mqtt import BrokerAddress
 
 log = logging.getLogger("riskmap.simulate")
 

@@ -9,9 +9,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTProtocolVersion
 from sqlalchemy.orm import Session
 
+from backend.core.mqtt import BrokerAddress, client
 from backend.embedded.stack import Stack, sync_broker_auth
 from backend.registry.gateways import add_gateway
-from ingest.mqtt import BrokerAddress, client
 
 
 @dataclass

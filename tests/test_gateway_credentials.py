@@ -13,8 +13,8 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from backend.cli import app
+from backend.core.mqtt import BrokerAddress
 from backend.embedded.stack import Stack
-from ingest.mqtt import BrokerAddress
 from tests.support.wait import wait_until
 
 runner = CliRunner()

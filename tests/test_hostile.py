@@ -17,13 +17,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from backend.core.config import IngestSettings
+from backend.core.mqtt import BrokerAddress
 from backend.domain.kinds import Role
 from backend.embedded.stack import Stack, sync_broker_auth
 from backend.registry.gateways import add_gateway
 from bench.hostile import ATTACKS, Arena, arena_from, connect, now_ts, run
 from ingest.batch import Message
 from ingest.ingester import Ingester
-from ingest.mqtt import BrokerAddress
 from tests.support.wait import wait_until
 
 

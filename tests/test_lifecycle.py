@@ -29,11 +29,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend.core.migrate import upgrade
+from backend.core.mqtt import BrokerAddress
 from backend.embedded.postgres import EmbeddedPostgres
 from backend.embedded.stack import Stack
 from backend.embedded.supervise import Supervised
 from backend.embedded.system import pid_alive
-from ingest.mqtt import BrokerAddress
 from tests.support.net import free_port
 from tests.support.paths import DATA_DIR
 from tests.support.wait import wait_until
@@ -306,7 +306,7 @@ def test_child_interrupted_while_starting_leaves_without_traceback() -> None:
     """Ctrl-C to the group right after `up` started its children: they are still importing."""
     env = {**os.environ, "RISKMAP_SUPERVISOR_PID": str(os.getpid())}
     p = subprocess.Popen(
-        [sys.executable, "-m", "backend.embedded.child", "ingest"],
+        [sys.executable, "-m", "backend.child", "ingest"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

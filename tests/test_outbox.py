@@ -28,12 +28,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from backend.core.config import DeliverySettings
+from backend.core.mqtt import BrokerAddress
 from backend.domain.kinds import Role
 from backend.embedded.stack import Stack
 from backend.models import Webhook
 from backend.warnings import delivery
 from backend.warnings.delivery import TargetRefused, Worker, resolve_target
-from ingest.mqtt import BrokerAddress
 from tests.support.delivery import wait_delivered
 from tests.support.paths import ROOT
 from tests.support.wait import wait_until

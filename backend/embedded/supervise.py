@@ -1,7 +1,7 @@
 """Children of `riskmap up` (the ingester, the simulator) kept alive: a child that dies is
 started again after a back-off that doubles up to a cap, and why it died is logged.
 
-The children run `python -m backend.embedded.child …`, which makes them stop cleanly on any
+The children run `python -m backend.child …`, which makes them stop cleanly on any
 signal from their very first instruction and die with `up` should it be killed outright.
 """
 
@@ -22,7 +22,7 @@ PARENT_ENV = "RISKMAP_SUPERVISOR_PID"
 
 def child_argv(*args: str) -> list[str]:
     """The command line of a `riskmap` subcommand run as a supervised child."""
-    return [sys.executable, "-m", "backend.embedded.child", *args]
+    return [sys.executable, "-m", "backend.child", *args]
 
 
 def describe_exit(returncode: int) -> str:

@@ -7,12 +7,13 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.core.clock import CHINA_TZ
 from backend.domain.dynamic import ActiveAlarm, Activity, HiddenHazard, RainWarning, SiteNow, dynamic_level
 from backend.domain.inherent import PondFacts, hazchem_level, mine_level, tailings_level
 from backend.domain.levels import Reason, color_of
@@ -21,9 +22,6 @@ from backend.domain.season import in_flood_season
 from backend.domain.substances import UnknownSubstance
 from backend.domain.tailings import Upgrade
 from backend.risk import exposure
-
-CHINA_TZ = timezone(timedelta(hours=8))
-
 
 log = logging.getLogger("riskmap.risk")
 

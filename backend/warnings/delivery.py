@@ -38,11 +38,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from backend.core.config import DeliverySettings, MqttSettings, WebhookSettings
+from backend.core.mqtt import BrokerAddress
+from backend.core.mqtt import client as mqtt_client
 from backend.models import Broadcast, OutboxAttempt, OutboxMessage, Webhook
 from backend.warnings import events
 from backend.warnings.events import Event
-from ingest.mqtt import BrokerAddress
-from ingest.mqtt import client as mqtt_client
 
 log = logging.getLogger("riskmap.delivery")
 CHANNEL = "riskmap_outbox"  # NOTIFY channel of the insert trigger (migration 0005)

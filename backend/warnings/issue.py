@@ -17,11 +17,11 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from backend.core.clock import CHINA_TZ
 from backend.core.security import token_digest
 from backend.domain import cap
 from backend.models import Broadcast, Recipient, SmsOutbox
 from backend.models.base import SRID
-from backend.risk.engine import CHINA_TZ
 from backend.warnings import delivery, events, targeting
 from backend.warnings.events import Event
 from backend.warnings.rules import region_of, rule_named, rules

@@ -13,9 +13,9 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.core.clock import CHINA_TZ
 from backend.domain.season import in_flood_season
 from backend.domain.standards import load
-from backend.risk.engine import CHINA_TZ
 
 
 class WarningError(ValueError):

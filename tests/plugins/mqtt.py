@@ -13,11 +13,11 @@ from paho.mqtt.enums import MQTTProtocolVersion
 from sqlalchemy import Engine
 
 from backend.core.config import DeliverySettings, IngestSettings
+from backend.core.mqtt import BrokerAddress
 from backend.embedded.stack import Stack
 from backend.registry.seed import DEMO_SECRETS
 from backend.warnings.delivery import Worker
 from ingest.ingester import Ingester
-from ingest.mqtt import BrokerAddress
 from tests.support.mqtt import GatewayClient
 from tests.support.paths import DATA_DIR
 

@@ -9,7 +9,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from ingest.mqtt import BrokerAddress
+from backend.core.mqtt import BrokerAddress
 
 
 class GatewayClient:

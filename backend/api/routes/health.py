@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import SessionDep
 from backend.core.config import IngestSettings, ServiceNotConfigured
+from backend.core.mqtt import check_broker
 from backend.models import IngesterStatus
-from ingest.mqtt import check_broker
 
 router = APIRouter(tags=["health"])
 

@@ -1,4 +1,4 @@
-"""`python -m backend.embedded.child ARGS…`: a `riskmap ARGS…` run as a child of `riskmap up`.
+"""`python -m backend.child ARGS…`: a `riskmap ARGS…` run as a child of `riskmap up`.
 
 Before anything is imported (a second or two), a signal already ends it quietly: a Ctrl-C to
 the whole process group right after `up` started it gives no KeyboardInterrupt traceback. The
