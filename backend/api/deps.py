@@ -19,8 +19,11 @@ from backend.domain.kinds import Role
 from backend.models import ApiToken
 
 
-def get_session() -> Iterator[Session]:
-    with session_factory()() as session:
+def get_session(request: Request) -> Iterator[Session]:
+    """A session from the app's factory, made once at start-up (settings and the database URL are
+    not parsed again on every request)."""
+    factory = getattr(request.app.state, "sessions", None) or session_factory()
+    with factory() as session:
         yield session
 
 

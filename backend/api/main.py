@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,7 +32,8 @@ from backend.api.routes import (
     sensors,
     sites,
 )
-from backend.core.config import api_settings
+from backend.core.config import ServiceNotConfigured, api_settings
+from backend.core.db import session_factory
 from backend.domain.substances import gb18218
 from maps.build import STATIC
 
@@ -41,6 +45,17 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(
         {"detail": "database unavailable, retry shortly"}, status_code=503, headers={"Retry-After": "2"}
     )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Resolve the database once, at start-up: requests take sessions from this factory. Without a
+    configured database the app still starts (its pages and docs), and requests say so."""
+    try:
+        app.state.sessions = session_factory()
+    except ServiceNotConfigured:
+        app.state.sessions = None
+    yield
 
 
 def create_app() -> FastAPI:
@@ -55,6 +70,7 @@ def create_app() -> FastAPI:
         # Swagger UI from the platform's own copy (an isolated network reaches no CDN); no ReDoc.
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, database_unavailable)
