@@ -3,13 +3,17 @@ smaller change does not."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.domain.counterfactual import Term, hazard_changes
+from backend.domain.dynamic import ActiveAlarm, HiddenHazard, RainWarning, SiteNow, dynamic_level
 from backend.domain.inherent import Place, PondFacts, mine_level, tailings_level
+from backend.domain.levels import BLUE, ORANGE, YELLOW
 from backend.domain.major_hazard import Held, grade
 from backend.domain.standards import load
 
@@ -162,3 +166,30 @@ def test_a_major_hazard_change_applied_to_the_register_lowers_that_unit(
         assert lowered is None or lowered == unit["grade"] + 1
     finally:
         set_quantity(change["current"])
+
+
+def _site(**kw) -> SiteNow:
+    return SiteNow(site_kind="coal_mine", status="operating", now=datetime(2026, 7, 20, tzinfo=UTC), **kw)
+
+
+def test_a_raising_reason_says_what_ends_it_and_grading_without_it_agrees() -> None:
+    alarm = ActiveAlarm(1, "orange", "threshold", "S1", 1.2, 1.0)
+    level, reasons = dynamic_level(BLUE, _site(alarms=[alarm]))
+    change = next(r for r in reasons if r.rule == "active_alarm").lower[0]
+    assert change["text"] == "若上述报警全部处置消除，降为低风险"
+    assert dynamic_level(BLUE, _site())[0] == change["level_after"] > level
+
+
+def test_a_reason_another_one_holds_offers_nothing() -> None:
+    hazard = HiddenHazard(1, "主通风机无备用", "2026-07-01")
+    alarm = ActiveAlarm(1, "red", "threshold")
+    _, reasons = dynamic_level(BLUE, _site(alarms=[alarm], hidden_hazards=[hazard]))
+    assert all(r.lower == [] for r in reasons)  # either gone alone, the other keeps it red
+
+
+def test_a_rainstorm_raise_is_undone_when_the_warning_ends() -> None:
+    site = _site(warnings=[RainWarning("CMA-1", "orange")], in_flood_season=True)
+    level, reasons = dynamic_level(YELLOW, site)
+    rain = next(r for r in reasons if r.rule == "rainstorm_warning")
+    assert level == ORANGE and rain.lower[0]["text"] == "若暴雨预警解除，降为一般风险"
+    assert dynamic_level(YELLOW, _site(in_flood_season=True))[0] == rain.lower[0]["level_after"]

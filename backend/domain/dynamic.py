@@ -5,10 +5,11 @@ Each rule that fires adds a Reason; the level is the most severe the rules give.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from backend.domain.counterfactual import Change
 from backend.domain.kinds import STATUS_ZH
 from backend.domain.levels import Reason, colour_zh, level_name_zh, level_of, more_severe
 from backend.domain.standards import load
@@ -124,13 +125,23 @@ def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = N
             )
         )
 
-    level = min([inherent, *(x.level for x in reasons)])
+    base = min([inherent, *(x.level for x in reasons)])
 
     r = rules["rainstorm_warning"]
     covering = [w for w in site.warnings if w.color in r["colors"]]
-    if site.in_flood_season and covering and site.site_kind in r["site_kinds"]:
+    raised = site.in_flood_season and bool(covering) and site.site_kind in r["site_kinds"]
+    level = more_severe(base, int(r["raise_by"])) if raised else base
+
+    def after(without: int) -> int:
+        return more_severe(without, int(r["raise_by"])) if raised else without
+
+    # What would lower the level: each raising reason gone, the site graded again without it.
+    reasons = [
+        replace(x, lower=_lower(x, after(min([inherent, *(y.level for y in reasons if y is not x)])), level))
+        for x in reasons
+    ]
+    if raised:
         worst = min(covering, key=lambda w: level_of(w.color))
-        level = more_severe(level, int(r["raise_by"]))
         reasons.append(
             Reason(
                 "rainstorm_warning",
@@ -138,6 +149,29 @@ def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = N
                 f"汛期暴雨{colour_zh(worst.color)}色预警覆盖，风险提升{r['raise_by']}级 → {level_name_zh(level)}",
                 r["source"],
                 {"warnings": [w.__dict__ for w in covering]},
+                lower=[
+                    Change(
+                        "rainstorm_warning", "warning", True, False, base, f"若暴雨预警解除，降为{level_name_zh(base)}"
+                    ).as_dict()
+                ]
+                if base > level
+                else [],
             )
         )
     return level, reasons
+
+
+# What ends each dynamic reason, as a regulator says it.
+ENDS = {
+    "active_alarm": "若上述报警全部处置消除",
+    "major_hidden_hazard": "若重大隐患整改完毕并销号",
+    "silent_site": "若监测数据恢复正常上报",
+    "covert_production": "若停止生产活动（监测不再显示用电或井下人员）",
+}
+
+
+def _lower(reason: Reason, level_without: int, level: int) -> list[dict[str, Any]]:
+    if level_without <= level:
+        return []  # another reason holds the level: this one gone alone lowers nothing
+    text = f"{ENDS[reason.rule]}，降为{level_name_zh(level_without)}"
+    return [Change(reason.rule, reason.rule, True, False, level_without, text).as_dict()]
