@@ -35,10 +35,6 @@ class FeatureCollection(Out, Generic[P]):
     features: list[Feature[P]]
 
 
-class AnyProperties(Out):
-    """Properties as the layer gives them."""
-
-
 def geojson(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route with response_class=GeoJSONResponse: documents its body as `model`."""
     return {status: {"model": model, "description": "GeoJSON (application/geo+json)"}}

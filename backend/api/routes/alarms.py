@@ -41,7 +41,6 @@ class AlarmOut(Out):
     key: str
     kind: str
     color: str
-    level: int
     state: str
     value: Number | None
     threshold: Number | None
@@ -60,6 +59,7 @@ class AlarmOut(Out):
     sensor_kind: str | None
     unit: str | None
     location_label: str | None
+    level: int = Field(description="1 red … 4 blue")
 
 
 class AlarmEventOut(Out):

@@ -115,9 +115,9 @@ class WarningReceivedOut(Out):
     """What an incoming weather warning did: the broadcasts it issued or cancelled."""
 
     warning: str
+    cancelled: bool | None = None
     broadcasts: list[int]
     rule: str | None = None
-    cancelled: bool | None = None
 
 
 class AnswerOut(Out):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from backend.api.deps import Operator, ReadAccess, SessionDep
 from backend.api.edge import OPEN_BODY_LIMIT, IdPath, Instant, StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
-from backend.api.responses import AnyProperties, FeatureCollection, Number, Out, geojson
+from backend.api.responses import FeatureCollection, Number, Out, geojson
 from backend.api.routes.sites import AdcodeParam, CodePath, site_filters, site_or_404
 from backend.core.config import api_settings
 from backend.domain.geo import ALLOWED, GeometryError, check_geometry
@@ -50,11 +50,30 @@ def _key(name: str) -> Any:
     return literal_column(f"'{name}'")
 
 
+class SiteRiskProperties(Out):
+    """A graded site: level 1 red … 4 blue (null: never graded), its reasons and, when the last
+    grading failed, why (the level kept is the last good one)."""
+
+    code: str
+    name: str
+    kind: str
+    kind_zh: str
+    region_adcode: str
+    enterprise: str
+    status: str
+    level: int | None
+    inherent_level: int | None
+    color: str | None
+    reasons: list[dict[str, Any]] | None
+    graded_at: str | None
+    grading_error: str | None
+
+
 @router.get(
     "/risk/sites",
     response_class=GeoJSONResponse,
     dependencies=[ReadAccess],
-    responses=geojson(FeatureCollection[AnyProperties]),
+    responses=geojson(FeatureCollection[SiteRiskProperties]),
 )
 def risk_sites(
     session: SessionDep,
@@ -129,6 +148,21 @@ def risk_sites(
     return Response(body, media_type="application/geo+json")
 
 
+class ExposureProperties(Out):
+    """The site's zone (role "zone") or a place found in it (role "found", with its facts)."""
+
+    role: str = Field(description="zone | found")
+
+
+class RegionRiskProperties(Out):
+    """A region (or, when asked, an H3 cell) with its sites counted by colour and its worst level."""
+
+    level: int | None
+    color: str | None
+    counts: dict[str, int] = Field(description="sites by colour")
+    sites: int
+
+
 def _counts(levels: list[int]) -> dict[str, Any]:
     counts = {color_of(lv): levels.count(lv) for lv in (1, 2, 3, 4)}
     level = min(levels) if levels else None
@@ -144,7 +178,7 @@ def _counts(levels: list[int]) -> dict[str, Any]:
     "/risk/regions",
     response_class=GeoJSONResponse,
     dependencies=[ReadAccess],
-    responses=geojson(FeatureCollection[AnyProperties]),
+    responses=geojson(FeatureCollection[RegionRiskProperties]),
 )
 def risk_regions(
     session: SessionDep,
@@ -230,7 +264,7 @@ def risk_history(code: CodePath, session: SessionDep) -> list[dict[str, Any]]:
     "/sites/{code}/exposure",
     response_class=GeoJSONResponse,
     dependencies=[ReadAccess],
-    responses=geojson(FeatureCollection[AnyProperties]),
+    responses=geojson(FeatureCollection[ExposureProperties]),
 )
 def site_exposure(code: CodePath, session: SessionDep) -> GeoJSONResponse:
     """The area a site's level was measured over (500 m ring, or 1 km downstream zone) and the
