@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from backend.core.audit import record
 from backend.domain import alarm_rules as rules
+from backend.domain.errors import Conflict, NotFound
 from backend.models import Alarm, AlarmEvent
 from backend.risk.engine import regrade
 from backend.warnings.intake import on_alarm_changes
@@ -48,11 +49,11 @@ _RETURNED = (
 )
 
 
-class AlarmNotFound(LookupError):
+class AlarmNotFound(NotFound):
     pass
 
 
-class AlarmStateError(ValueError):
+class AlarmStateError(Conflict):
     """The transition is not allowed from the alarm's current state."""
 
 

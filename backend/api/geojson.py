@@ -6,10 +6,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 
 
-class GeoJSONResponse(Response):
+class GeoJSONResponse(JSONResponse):
+    """JSON with the GeoJSON media type; a JSONResponse so that OpenAPI takes the model a route
+    documents in `responses=` as its schema (not a plain string)."""
+
     media_type = "application/geo+json"
 
     def render(self, content: Any) -> bytes:

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 
+from backend.api import errors
 from backend.api.edge import AuthBeforeBody, validation_failed
 from backend.api.routes import (
     access,
@@ -75,6 +76,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, database_unavailable)
     app.add_exception_handler(RequestValidationError, validation_failed)
+    errors.register(app)  # NotFound → 404, Conflict → 409, Invalid → 422: the one map from domain to HTTP
     modules = (
         health,
         admin,

@@ -71,6 +71,14 @@ class AlreadyExists(RowRejected):
     pass
 
 
+class DuplicateKey(RowRejected):
+    """The row's key is taken, in the register or earlier in the same file."""
+
+
+class DuplicateInRegister(DuplicateKey, AlreadyExists):
+    pass
+
+
 @dataclass
 class Row:
     number: int  # 1-based data row (CSV: the header is row 0); feature number in a GeoJSON
@@ -83,6 +91,7 @@ class RowError:
     row: int
     key: str | None
     reason: str
+    duplicate: bool = False  # the key is taken (in the register or earlier in the file): a conflict, not bad input
 
 
 @dataclass
@@ -173,9 +182,9 @@ class Context:
     def fresh(self, key: str, exists: bool, what: str) -> None:
         """Refuse a duplicate key, in the register or earlier in the same file."""
         if key in self.seen:
-            raise RowRejected(f"duplicate {what} {key!r} in this file")
+            raise DuplicateKey(f"duplicate {what} {key!r} in this file")
         if exists:
-            raise AlreadyExists(f"duplicate {what} {key!r}: already in the register")
+            raise DuplicateInRegister(f"duplicate {what} {key!r}: already in the register")
         self.seen.add(key)
 
     def region(self, adcode: str | None, geom: Geometry | None) -> str:
@@ -428,7 +437,7 @@ def import_rows(
         if isinstance(exc, AlreadyExists) and skip_existing:
             report.skipped += 1
         else:
-            report.errors.append(RowError(item.row.number, item.key, _reason(exc)))
+            report.errors.append(RowError(item.row.number, item.key, _reason(exc), isinstance(exc, DuplicateKey)))
 
     def write(batch: list[_Valid]) -> None:
         accepted: list[_Valid] = []

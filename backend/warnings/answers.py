@@ -12,7 +12,7 @@ from backend.core.security import token_digest
 from backend.models import Broadcast, Recipient
 from backend.warnings import events
 from backend.warnings.events import Event
-from backend.warnings.rules import WarningError
+from backend.warnings.rules import WarningConflict, WarningNotFound
 
 
 def acknowledge(
@@ -33,11 +33,11 @@ def acknowledge(
         query = query.where(Recipient.site_id == site_id)
     rec = session.scalar(query)
     if rec is None:
-        raise WarningError("no such recipient for this broadcast (token or site)")
+        raise WarningNotFound("no such recipient for this broadcast (token or site)")
     b = session.get(Broadcast, broadcast_id)
     assert b is not None
     if b.state != "active":
-        raise WarningError(f"broadcast {broadcast_id} is {b.state}")
+        raise WarningConflict(f"broadcast {broadcast_id} is {b.state}")
     if rec.acknowledged_at is None:
         rec.acknowledged_at, rec.acknowledged_via = now, via
         events.record(session, Event(broadcast_id, "acknowledged", f"site:{rec.site_id}", rec.id, via))

@@ -24,7 +24,7 @@ from backend.models.base import SRID
 from backend.risk.engine import regrade
 from backend.warnings import targeting
 from backend.warnings.issue import BroadcastOrder, cancel, issue, update
-from backend.warnings.rules import WarningError, matching_rule
+from backend.warnings.rules import WarningInvalid, matching_rule
 
 GAUGE_ACTOR = "system:rain-gauge"
 
@@ -47,14 +47,14 @@ def area_from(
         for ring in rings or []:
             parts.append(check_geometry(Polygon(ring), "polygon"))
     except GeometryError as exc:
-        raise WarningError(f"area: {exc}") from None
+        raise WarningInvalid(f"area: {exc}", "area") from None
     for code in adcodes:
         boundary = session.scalar(text("SELECT ST_AsText(boundary) FROM regions WHERE adcode = :a"), {"a": code})
         if boundary is None:
-            raise WarningError(f"adcodes: unknown region {code!r}")
+            raise WarningInvalid(f"adcodes: unknown region {code!r}", "adcodes")
         parts += list(wkt.loads(boundary).geoms)
     if not parts:
-        raise WarningError("area: give a polygon or region codes")
+        raise WarningInvalid("area: give a polygon or region codes", "area")
     merged = unary_union(parts)  # overlapping parts (CAP polygons, neighbouring regions) made one
     return merged if isinstance(merged, MultiPolygon) else MultiPolygon([merged])
 
@@ -129,7 +129,7 @@ def _referenced(session: Session, w: WarningIn) -> WeatherWarning:
     ref = (w.references or [None])[0]
     found = session.scalar(select(WeatherWarning).where(WeatherWarning.identifier == ref)) if ref else None
     if found is None:
-        raise WarningError(f"references: no earlier warning {ref!r} to {w.msg_type.lower()}")
+        raise WarningInvalid(f"references: no earlier warning {ref!r} to {w.msg_type.lower()}", "references")
     return found
 
 

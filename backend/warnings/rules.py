@@ -14,12 +14,25 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.core.clock import CHINA_TZ
+from backend.domain.errors import Conflict, DomainError, Invalid, NotFound
 from backend.domain.season import in_flood_season
 from backend.domain.standards import load
 
 
-class WarningError(ValueError):
-    """Bad input to a warning workflow; the text starts with the field at fault."""
+class WarningError(DomainError):
+    """A warning workflow refused its input; the subclass says how (see backend/domain/errors.py)."""
+
+
+class WarningInvalid(WarningError, Invalid):
+    """Bad input; `field` names it and the text starts with it."""
+
+
+class WarningNotFound(WarningError, NotFound):
+    pass
+
+
+class WarningConflict(WarningError, Conflict):
+    pass
 
 
 def rules() -> dict[str, Any]:

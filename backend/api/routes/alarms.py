@@ -18,6 +18,7 @@ from backend.alarms import lifecycle
 from backend.api.deps import Operator, ReadAccess, SessionDep, stream_access
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.notifications import Channel
+from backend.api.responses import Number, Out
 from backend.core.db import session_factory
 from backend.core.limits import INT4_MAX
 from backend.domain.levels import level_of
@@ -33,6 +34,48 @@ SELECT = """
     FROM alarms a JOIN sites s ON s.id = a.site_id LEFT JOIN sensors se ON se.id = a.sensor_id"""
 
 
+class AlarmOut(Out):
+    """An alarm as the list, the detail, the transitions and the SSE stream give it."""
+
+    id: int
+    key: str
+    kind: str
+    color: str
+    state: str
+    value: Number | None
+    threshold: Number | None
+    message: str
+    raised_at: str = Field(description="ISO 8601, like every instant here")
+    updated_at: str
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    ack_comment: str | None
+    cleared_at: str | None
+    closed_at: str | None
+    gateway_id: str | None
+    site: str
+    site_name: str
+    sensor: str | None
+    sensor_kind: str | None
+    unit: str | None
+    location_label: str | None
+    level: int = Field(description="1 red … 4 blue")
+
+
+class AlarmEventOut(Out):
+    at: str
+    event: str
+    state: str
+    color: str | None
+    value: Number | None
+    actor: str | None
+    comment: str | None
+
+
+class AlarmDetailOut(AlarmOut):
+    events: list[AlarmEventOut] = Field(description="its history, oldest first")
+
+
 def alarm_out(row: Any) -> dict[str, Any]:
     d = dict(row._mapping)
     for k in ("raised_at", "updated_at", "acknowledged_at", "cleared_at", "closed_at"):
@@ -46,7 +89,7 @@ def fetch_alarm(session: Session, alarm_id: int) -> dict[str, Any] | None:
     return alarm_out(row) if row else None
 
 
-@router.get("", dependencies=[ReadAccess])
+@router.get("", dependencies=[ReadAccess], response_model=list[AlarmOut])
 def list_alarms(
     session: SessionDep,
     state: Literal["active", "raised", "acknowledged", "cleared", "closed", "all"] = "active",
@@ -126,7 +169,7 @@ async def stream(request: Request) -> StreamingResponse:
     )
 
 
-@router.get("/{alarm_id}", dependencies=[ReadAccess])
+@router.get("/{alarm_id}", dependencies=[ReadAccess], response_model=AlarmDetailOut)
 def get_alarm(alarm_id: IdPath, session: SessionDep) -> dict[str, Any]:
     alarm = fetch_alarm(session, alarm_id)
     if alarm is None:
@@ -157,20 +200,16 @@ class AlarmAction(BaseModel):
 
 
 def _transition(session: Session, alarm_id: int, move: Callable[[], object]) -> dict[str, Any]:
-    """One operator transition (backend/alarms/lifecycle.py), its errors as HTTP, then the alarm."""
-    try:
-        move()
-    except lifecycle.AlarmNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except lifecycle.AlarmStateError as exc:
-        raise HTTPException(409, str(exc)) from None
+    """One operator transition (backend/alarms/lifecycle.py), then the alarm; its refusals
+    (AlarmNotFound, AlarmStateError) reach the client through backend/api/errors.py."""
+    move()
     session.commit()
     alarm = fetch_alarm(session, alarm_id)
     assert alarm is not None
     return alarm
 
 
-@router.post("/{alarm_id}/ack")
+@router.post("/{alarm_id}/ack", response_model=AlarmOut)
 def acknowledge(
     alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None
 ) -> dict[str, Any]:
@@ -182,7 +221,7 @@ def acknowledge(
     )
 
 
-@router.post("/{alarm_id}/close")
+@router.post("/{alarm_id}/close", response_model=AlarmOut)
 def close(alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None) -> dict[str, Any]:
     """Close a cleared alarm (operator), ending its life."""
     session.info["actor"] = caller.actor

@@ -5,16 +5,29 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 from sqlalchemy import select
 
 from backend.api.deps import Admin, SessionDep
 from backend.api.edge import StrictJSONRoute
+from backend.api.responses import Out
 from backend.models import AuditEntry
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], route_class=StrictJSONRoute)
 
 
-@router.get("/audit")
+class AuditOut(Out):
+    id: int
+    at: str
+    actor: str
+    action: str = Field(description="insert | update | delete | or a verb")
+    entity: str
+    key: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@router.get("/audit", response_model=list[AuditOut])
 def list_audit(
     session: SessionDep,
     caller: Admin,

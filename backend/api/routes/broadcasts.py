@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend.api.deps import Admin, MaybeCaller, Operator, ReadAccess, SessionDep
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
+from backend.api.responses import FeatureCollection, Out, geojson, text_body
 from backend.core.audit import record
 from backend.core.config import api_settings
 from backend.domain import cap
@@ -27,7 +28,7 @@ from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
 from backend.warnings import answers, delivery, escalation, intake
 from backend.warnings.intake import WarningIn
 from backend.warnings.issue import BroadcastOrder, cancel, issue, update
-from backend.warnings.rules import WarningError, utcnow
+from backend.warnings.rules import WarningError, WarningInvalid, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["flood-season warnings"], route_class=StrictJSONRoute)
 Color = Literal["red", "orange", "yellow", "blue"]
@@ -35,6 +36,108 @@ Color = Literal["red", "orange", "yellow", "blue"]
 
 def _bad(exc: Exception, field: str) -> HTTPException:
     return HTTPException(422, [{"loc": ["body", field], "msg": str(exc)}])
+
+
+class RecipientOut(Out):
+    """One site a broadcast reached, with its 叫应 answer."""
+
+    id: int
+    site: str
+    site_name: str
+    enterprise: str
+    status: str = Field(description="waiting | acknowledged | evacuated | overdue")
+    deadline: str
+    acknowledged: bool
+    acknowledged_via: str | None
+    evacuated: bool
+    escalation: int = Field(description="0 none, 1 county, 2 prefecture")
+    fake_evacuation: bool
+    evidence: dict[str, Any]
+    lon: float | None
+    lat: float | None
+
+
+class BroadcastOut(Out):
+    """A broadcast: its CAP fields and its recipients counted by status."""
+
+    id: int
+    identifier: str
+    sent: str
+    status: str = Field(description="CAP status: Actual | Exercise")
+    msg_type: str = Field(description="CAP msgType: Alert | Update | Cancel")
+    action: str
+    color: str
+    state: str = Field(description="active | superseded | cancelled | expired")
+    headline: str
+    description: str
+    instruction: str
+    area_desc: str
+    adcodes: list[str]
+    expires: str
+    rule: str
+    issued_by: str
+    references: int | None = Field(description="the broadcast this one updates or cancels")
+    places: list[dict[str, Any]] = Field(description="downstream places warned")
+    counts: dict[str, int] = Field(description="recipients by status")
+
+
+class BroadcastWithRecipientsOut(BroadcastOut):
+    recipients: list[RecipientOut]
+
+
+class BroadcastEventOut(Out):
+    at: str
+    event: str
+    channel: str | None
+    actor: str
+    recipient: int | None
+    detail: dict[str, Any]
+
+
+class DeliveryOut(Out):
+    """Deliveries of one channel; last_error only for operators."""
+
+    channel: str
+    delivered: int
+    pending: int
+    failed: int
+    max_attempts: int | None
+    last_error: str | None
+
+
+class BroadcastDetailOut(BroadcastWithRecipientsOut):
+    area: dict[str, Any] = Field(description="GeoJSON geometry")
+    events: list[BroadcastEventOut]
+    deliveries: list[DeliveryOut]
+
+
+class WarningReceivedOut(Out):
+    """What an incoming weather warning did: the broadcasts it issued or cancelled."""
+
+    warning: str
+    cancelled: bool | None = None
+    broadcasts: list[int]
+    rule: str | None = None
+
+
+class AnswerOut(Out):
+    recipient: int
+    status: str
+    fake_evacuation: bool
+    evidence: dict[str, Any]
+
+
+class WebhookOut(Out):
+    id: int
+    url: str
+    secret: str = Field(description="for checking X-Riskmap-Signature; shown once")
+
+
+class SweepOut(Out):
+    overdue: int
+    escalated: int
+    expired: int
+    fake: int
 
 
 def broadcast_out(session: Session, b: Broadcast, with_recipients: bool = False) -> dict[str, Any]:
@@ -108,7 +211,8 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/weather-warnings", status_code=201)
+# exclude_unset: an alert's answer has `rule`, a cancellation's `cancelled`, neither both.
+@router.post("/weather-warnings", status_code=201, response_model=WarningReceivedOut, response_model_exclude_unset=True)
 def receive_weather_warning(
     request: Request, session: SessionDep, caller: Operator, body: Annotated[bytes, Depends(_raw_body)]
 ) -> dict[str, Any]:
@@ -151,8 +255,8 @@ def receive_weather_warning(
         result = intake.receive_warning(session, warning, now, caller.actor)
     except CapError as exc:
         raise _bad(exc, "cap") from None
-    except WarningError as exc:
-        raise _bad(exc, str(exc).split(":")[0]) from None
+    except WarningError:
+        raise  # a typed refusal: backend/api/errors.py answers it with its field
     except ValidationError as exc:
         raise HTTPException(422, public_errors(exc.errors())) from None
     except ValueError as exc:  # json.JSONDecodeError (NaN, NUL, not JSON) is one
@@ -162,7 +266,21 @@ def receive_weather_warning(
     return result
 
 
-@router.get("/weather-warnings", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+class WeatherWarningProperties(Out):
+    identifier: str
+    color: str
+    event: str | None
+    status: str
+    onset: str | None
+    expires: str | None
+
+
+@router.get(
+    "/weather-warnings",
+    response_class=GeoJSONResponse,
+    dependencies=[ReadAccess],
+    responses=geojson(FeatureCollection[WeatherWarningProperties]),
+)
 def active_weather_warnings(session: SessionDep) -> GeoJSONResponse:
     """The weather warnings in force now, as GeoJSON polygons with their colour."""
     rows = session.execute(
@@ -204,30 +322,27 @@ class BroadcastIn(BaseModel):
     note: str = Field("", max_length=500)
 
 
-@router.post("/broadcasts", status_code=201)
+@router.post("/broadcasts", status_code=201, response_model=BroadcastWithRecipientsOut)
 def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Issue a broadcast by hand (operator), or a drill with exercise=true."""
     session.info["actor"] = caller.actor
-    try:
-        area = intake.area_from(session, body.polygon, body.adcodes, max_vertices=api_settings().max_geometry_vertices)
-        site_ids = None
-        if body.sites:
-            site_ids = list(session.scalars(text("SELECT id FROM sites WHERE code = ANY(:c)"), {"c": body.sites}))
-            if len(site_ids) != len(set(body.sites)):
-                raise WarningError("sites: unknown site code")
-        order = BroadcastOrder(
-            body.action,
-            body.color,
-            area,
-            tuple(body.adcodes),
-            status="Exercise" if body.exercise else "Actual",
-            expires=body.expires,
-            site_ids=tuple(site_ids) if site_ids is not None else None,
-            note=body.note,
-        )
-        b = issue(session, order, utcnow(), caller.actor)
-    except WarningError as exc:
-        raise _bad(exc, str(exc).split(":")[0]) from None
+    area = intake.area_from(session, body.polygon, body.adcodes, max_vertices=api_settings().max_geometry_vertices)
+    site_ids = None
+    if body.sites:
+        site_ids = list(session.scalars(text("SELECT id FROM sites WHERE code = ANY(:c)"), {"c": body.sites}))
+        if len(site_ids) != len(set(body.sites)):
+            raise WarningInvalid("sites: unknown site code", "sites")
+    order = BroadcastOrder(
+        body.action,
+        body.color,
+        area,
+        tuple(body.adcodes),
+        status="Exercise" if body.exercise else "Actual",
+        expires=body.expires,
+        site_ids=tuple(site_ids) if site_ids is not None else None,
+        note=body.note,
+    )
+    b = issue(session, order, utcnow(), caller.actor)
     record(session, "broadcast_issue", "broadcasts", b.identifier, {"id": b.id, "status": b.status})
     session.commit()
     return broadcast_out(session, b, with_recipients=True)
@@ -247,7 +362,7 @@ class UpdateIn(BaseModel):
     note: str = Field("", max_length=500)
 
 
-@router.post("/broadcasts/{broadcast_id}/update")
+@router.post("/broadcasts/{broadcast_id}/update", response_model=BroadcastWithRecipientsOut)
 def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Issue a CAP Update that supersedes the broadcast (new colour, action or expiry)."""
     session.info["actor"] = caller.actor
@@ -277,7 +392,7 @@ class CancelIn(BaseModel):
     reason: str = Field("", max_length=500)
 
 
-@router.post("/broadcasts/{broadcast_id}/cancel")
+@router.post("/broadcasts/{broadcast_id}/cancel", response_model=BroadcastOut)
 def cancel_broadcast(
     broadcast_id: IdPath, session: SessionDep, caller: Operator, body: CancelIn | None = None
 ) -> dict[str, Any]:
@@ -292,7 +407,7 @@ def cancel_broadcast(
     return broadcast_out(session, c)
 
 
-@router.get("/broadcasts", dependencies=[ReadAccess])
+@router.get("/broadcasts", dependencies=[ReadAccess], response_model=list[BroadcastOut])
 def list_broadcasts(
     session: SessionDep, state: Literal["active", "all"] = "active", limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[dict[str, Any]]:
@@ -302,7 +417,12 @@ def list_broadcasts(
     return [broadcast_out(session, b) for b in session.scalars(query)]
 
 
-@router.get("/broadcasts/feed.atom", dependencies=[ReadAccess])
+@router.get(
+    "/broadcasts/feed.atom",
+    dependencies=[ReadAccess],
+    response_class=Response,
+    responses=text_body("application/atom+xml", "Atom feed of the broadcasts"),
+)
 def feed(request: Request, session: SessionDep) -> Response:
     """An Atom feed of the current CAP alerts, each entry linking its CAP XML."""
     atom = "http://www.w3.org/2005/Atom"
@@ -339,12 +459,17 @@ def feed(request: Request, session: SessionDep) -> Response:
     return Response(ET.tostring(root, encoding="unicode", xml_declaration=True), media_type="application/atom+xml")
 
 
-@router.get("/broadcasts/{broadcast_id}.xml", dependencies=[ReadAccess])
+@router.get(
+    "/broadcasts/{broadcast_id}.xml",
+    dependencies=[ReadAccess],
+    response_class=Response,
+    responses=text_body("application/cap+xml", "the CAP 1.2 message"),
+)
 def cap_xml(broadcast_id: IdPath, session: SessionDep) -> Response:
     return Response(_broadcast(session, broadcast_id).cap_xml, media_type="application/cap+xml")
 
 
-@router.get("/broadcasts/{broadcast_id}", dependencies=[ReadAccess])
+@router.get("/broadcasts/{broadcast_id}", dependencies=[ReadAccess], response_model=BroadcastDetailOut)
 def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller) -> dict[str, Any]:
     """One broadcast with its area, recipients and their status, its events and its deliveries
     by channel. Delivery error texts (they can name internal hosts) only for operators."""
@@ -388,19 +513,16 @@ class AckIn(BaseModel):
 
 
 # Open to anyone holding a recipient token: its body is two fields, so a few kilobytes at most.
-@router.post("/broadcasts/{broadcast_id}/ack", max_body_size=4096)
+@router.post("/broadcasts/{broadcast_id}/ack", max_body_size=4096, response_model=AnswerOut)
 def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[str, Any]:
     """叫应: the enterprise answers with the token its site received; evacuated=true confirms
     停产撤人, checked against the site's personnel and power sensors."""
-    try:
-        rec = answers.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", utcnow())
-    except WarningError as exc:
-        raise HTTPException(404 if "no such" in str(exc) else 409, str(exc)) from None
+    rec = answers.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", utcnow())
     session.commit()
     return {"recipient": rec.id, "status": rec.status, "fake_evacuation": rec.fake_evacuation, "evidence": rec.evidence}
 
 
-@router.post("/broadcasts/sweep")
+@router.post("/broadcasts/sweep", response_model=SweepOut)
 def sweep(session: SessionDep, caller: Operator) -> dict[str, int]:
     """Apply deadlines and escalation now (the platform also does it every minute)."""
     counts = escalation.sweep(session, utcnow())
@@ -412,7 +534,7 @@ class WebhookIn(BaseModel):
     url: HttpUrl
 
 
-@router.post("/webhooks", status_code=201)
+@router.post("/webhooks", status_code=201, response_model=WebhookOut)
 def add_webhook(body: WebhookIn, session: SessionDep, caller: Admin) -> dict[str, Any]:
     """Subscribe a URL to broadcasts; the secret for checking X-Riskmap-Signature is shown once.
 

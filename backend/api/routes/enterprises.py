@@ -10,12 +10,23 @@ from sqlalchemy import select
 
 from backend.api.deps import Operator, ReadAccess, SessionDep
 from backend.api.edge import StrictJSONRoute
+from backend.api.responses import Out
 from backend.domain.kinds import CreditList, EnterpriseStatus
 from backend.models import Enterprise, Site
 from backend.risk.engine import regrade
 
 router = APIRouter(prefix="/api/v1/enterprises", tags=["enterprises"], route_class=StrictJSONRoute)
 CreditCodePath = Annotated[str, Path(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
+
+
+class EnterpriseOut(Out):
+    credit_code: str = Field(description="统一社会信用代码")
+    name: str
+    industry: str
+    status: str
+    region_adcode: str
+    credit_list: str
+    sites: list[str] = Field(description="its sites' codes")
 
 
 def _out(session: Any, e: Enterprise) -> dict[str, Any]:
@@ -38,7 +49,7 @@ def _get(session: Any, credit_code: str) -> Enterprise:
     return e
 
 
-@router.get("/{credit_code}", dependencies=[ReadAccess])
+@router.get("/{credit_code}", dependencies=[ReadAccess], response_model=EnterpriseOut)
 def get_enterprise(credit_code: CreditCodePath, session: SessionDep) -> dict[str, Any]:
     return _out(session, _get(session, credit_code))
 
@@ -49,7 +60,7 @@ class EnterprisePatch(BaseModel):
     credit_list: CreditList | None = None
 
 
-@router.patch("/{credit_code}")
+@router.patch("/{credit_code}", response_model=EnterpriseOut)
 def amend_enterprise(
     credit_code: CreditCodePath, body: EnterprisePatch, session: SessionDep, caller: Operator
 ) -> dict[str, Any]:

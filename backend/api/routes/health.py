@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.api.deps import SessionDep
+from backend.api.responses import Out
 from backend.core.config import IngestSettings, ServiceNotConfigured
 from backend.core.mqtt import check_broker
 from backend.models import IngesterStatus
@@ -52,7 +54,24 @@ def ingest_health(session: Session, now: datetime, settings: IngestSettings) -> 
     return {"ok": not problems, "problems": problems, "ingesters": ingesters}
 
 
-@router.get("/healthz")
+class CheckOut(Out):
+    """One dependency: ok, or the error that says why not; other fields as the check gives them."""
+
+    ok: bool
+    error: str | None = None
+
+
+class HealthOut(Out):
+    ok: bool = Field(description="every required check passed (else the status is 503)")
+    database: CheckOut = Field(description="with the PostGIS version")
+    ingest: CheckOut | None = Field(None, description="with problems and each ingester's heartbeat, lag and counters")
+    broker: CheckOut
+
+
+HEALTH_SCHEMA = {"model": HealthOut, "description": "every dependency healthy"}
+
+
+@router.get("/healthz", responses={200: HEALTH_SCHEMA, 503: HEALTH_SCHEMA | {"description": "a dependency is down"}})
 def healthz(session: SessionDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:

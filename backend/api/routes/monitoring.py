@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import Field
 from sqlalchemy import text
 
 from backend.api.deps import ReadAccess, SessionDep
 from backend.api.edge import Instant, StrictJSONRoute
+from backend.api.responses import Number, Out
 from backend.api.routes.sites import CodePath
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"], route_class=StrictJSONRoute)
@@ -29,7 +31,37 @@ def parse_every(every: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-@router.get("/sensors/{code}/readings", dependencies=[ReadAccess])
+class PointOut(Out):
+    """One reading, or one bucket of them (value the mean, with min, max and count)."""
+
+    ts: str
+    value: Number | None
+    min: Number | None
+    max: Number | None
+    n: int
+
+
+class ReadingsOut(Out):
+    sensor: str
+    kind: str
+    unit: str | None
+    thresholds: dict[str, Any] | None
+    from_: str = Field(alias="from")
+    to: str
+    every_s: float | None = Field(description="bucket width in seconds; null: the raw readings")
+    readings: int = Field(description="raw readings in the range")
+    points: list[PointOut]
+
+
+class RainfallOut(Out):
+    sensor: str
+    at: str
+    mm: dict[str, float] = Field(description="rolling totals by window: 1h, 3h, 6h, 12h, 24h")
+    signal: str | None = Field(description="the colour of the rainstorm signal reached, if any")
+    thresholds: list[dict[str, Any]]
+
+
+@router.get("/sensors/{code}/readings", dependencies=[ReadAccess], response_model=ReadingsOut)
 def readings(
     code: CodePath,
     session: SessionDep,
@@ -93,7 +125,7 @@ def readings(
 RAIN_WINDOWS_H = (1, 3, 6, 12, 24)
 
 
-@router.get("/sensors/{code}/rainfall", dependencies=[ReadAccess])
+@router.get("/sensors/{code}/rainfall", dependencies=[ReadAccess], response_model=RainfallOut)
 def rainfall(code: CodePath, session: SessionDep, at: Instant | None = None) -> dict[str, Any]:
     """A rain gauge's rolling rainfall over 1, 3, 6, 12 and 24 h, and the rainstorm signal it reaches."""
     sensor = session.execute(text("SELECT id, kind, thresholds FROM sensors WHERE code = :c"), {"c": code}).first()

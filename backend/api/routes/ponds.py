@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import Operator, SessionDep
 from backend.api.edge import StrictJSONRoute
+from backend.api.responses import Out
 from backend.api.routes.sites import CodePath, site_or_404
 from backend.domain.kinds import SiteKind
 from backend.domain.standards import load
@@ -40,6 +41,32 @@ def _pond(session: Session, code: str) -> tuple[Site, TailingsPond]:
     return site, pond
 
 
+class GradedOut(Out):
+    """The site's level after the change (all null when it could not be graded)."""
+
+    level: int | None
+    color: str | None
+    pond_class: int | None
+    reason: str | None
+
+
+class OverrideOut(Out):
+    site: str
+    from_class: int
+    to_class: int
+    summary: str
+    reason: str
+    by: str
+    at: str
+    graded: GradedOut
+
+
+class WithdrawnOut(Out):
+    site: str
+    withdrawn: bool
+    graded: GradedOut
+
+
 def _graded(session: Session, site: Site) -> dict[str, Any]:
     regrade(session, [site.id])
     risk = session.get(SiteRisk, site.id, populate_existing=True)  # written by regrade's own SQL
@@ -54,7 +81,7 @@ def _graded(session: Session, site: Site) -> dict[str, Any]:
     }
 
 
-@router.post("/sites/{code}/pond-class-override", status_code=201)
+@router.post("/sites/{code}/pond-class-override", status_code=201, response_model=OverrideOut)
 def record_override(code: CodePath, body: OverrideIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Raise a pond one class (operator): 409 for a 一等 pond or when an override is already recorded."""
     session.info["actor"] = caller.actor
@@ -85,7 +112,7 @@ def record_override(code: CodePath, body: OverrideIn, session: SessionDep, calle
     return out
 
 
-@router.delete("/sites/{code}/pond-class-override")
+@router.delete("/sites/{code}/pond-class-override", response_model=WithdrawnOut)
 def withdraw_override(code: CodePath, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Withdraw a recorded upgrade (operator); the pond is graded from V and H again."""
     session.info["actor"] = caller.actor

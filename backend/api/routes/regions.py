@@ -5,18 +5,33 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 from sqlalchemy import func, select
 
 from backend.api.deps import ReadAccess, SessionDep
 from backend.api.edge import StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
+from backend.api.responses import FeatureCollection, Out, geojson
 from backend.domain.kinds import RegionLevel
 from backend.models import Region, Site
 
 router = APIRouter(prefix="/api/v1", tags=["regions"], route_class=StrictJSONRoute)
 
 
-@router.get("/regions", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+class RegionProperties(Out):
+    adcode: str
+    name: str
+    level: str = Field(description="province | prefecture | county")
+    parent_adcode: str | None
+    site_count: int = Field(description="sites inside the region")
+
+
+@router.get(
+    "/regions",
+    response_class=GeoJSONResponse,
+    dependencies=[ReadAccess],
+    responses=geojson(FeatureCollection[RegionProperties]),
+)
 def list_regions(
     session: SessionDep,
     level: RegionLevel = RegionLevel.county,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from backend.api.deps import Operator, ReadAccess, SessionDep
 from backend.api.edge import OPEN_BODY_LIMIT, IdPath, Instant, StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
+from backend.api.responses import FeatureCollection, Number, Out, geojson
 from backend.api.routes.sites import AdcodeParam, CodePath, site_filters, site_or_404
 from backend.core.config import api_settings
 from backend.domain.geo import ALLOWED, GeometryError, check_geometry
@@ -49,7 +50,31 @@ def _key(name: str) -> Any:
     return literal_column(f"'{name}'")
 
 
-@router.get("/risk/sites", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+class SiteRiskProperties(Out):
+    """A graded site: level 1 red … 4 blue (null: never graded), its reasons and, when the last
+    grading failed, why (the level kept is the last good one)."""
+
+    code: str
+    name: str
+    kind: str
+    kind_zh: str
+    region_adcode: str
+    enterprise: str
+    status: str
+    level: int | None
+    inherent_level: int | None
+    color: str | None
+    reasons: list[dict[str, Any]] | None
+    graded_at: str | None
+    grading_error: str | None
+
+
+@router.get(
+    "/risk/sites",
+    response_class=GeoJSONResponse,
+    dependencies=[ReadAccess],
+    responses=geojson(FeatureCollection[SiteRiskProperties]),
+)
 def risk_sites(
     session: SessionDep,
     kind: Annotated[list[SiteKind] | None, Query()] = None,
@@ -123,6 +148,21 @@ def risk_sites(
     return Response(body, media_type="application/geo+json")
 
 
+class ExposureProperties(Out):
+    """The site's zone (role "zone") or a place found in it (role "found", with its facts)."""
+
+    role: str = Field(description="zone | found")
+
+
+class RegionRiskProperties(Out):
+    """A region (or, when asked, an H3 cell) with its sites counted by colour and its worst level."""
+
+    level: int | None
+    color: str | None
+    counts: dict[str, int] = Field(description="sites by colour")
+    sites: int
+
+
 def _counts(levels: list[int]) -> dict[str, Any]:
     counts = {color_of(lv): levels.count(lv) for lv in (1, 2, 3, 4)}
     level = min(levels) if levels else None
@@ -134,7 +174,12 @@ def _counts(levels: list[int]) -> dict[str, Any]:
     }
 
 
-@router.get("/risk/regions", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+@router.get(
+    "/risk/regions",
+    response_class=GeoJSONResponse,
+    dependencies=[ReadAccess],
+    responses=geojson(FeatureCollection[RegionRiskProperties]),
+)
 def risk_regions(
     session: SessionDep,
     by: Literal["county", "prefecture", "grid"] = "county",
@@ -185,7 +230,16 @@ def _grid(session: Session, resolution: int) -> dict[str, Any]:
     return collection(features, resolution=resolution)
 
 
-@router.get("/sites/{code}/risk-history", dependencies=[ReadAccess])
+class RiskChangeOut(Out):
+    at: str
+    previous_level: int | None
+    previous_color: str | None
+    level: int
+    color: str
+    reasons: list[dict[str, Any]] = Field(description="the reasons at the time, as /sites/{code}/risk gives them")
+
+
+@router.get("/sites/{code}/risk-history", dependencies=[ReadAccess], response_model=list[RiskChangeOut])
 def risk_history(code: CodePath, session: SessionDep) -> list[dict[str, Any]]:
     """Every change of the site's level, newest first, with the reasons at the time."""
     site = site_or_404(session, code)
@@ -206,7 +260,12 @@ def risk_history(code: CodePath, session: SessionDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/sites/{code}/exposure", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+@router.get(
+    "/sites/{code}/exposure",
+    response_class=GeoJSONResponse,
+    dependencies=[ReadAccess],
+    responses=geojson(FeatureCollection[ExposureProperties]),
+)
 def site_exposure(code: CodePath, session: SessionDep) -> GeoJSONResponse:
     """The area a site's level was measured over (500 m ring, or 1 km downstream zone) and the
     places found in it, with their distances."""
@@ -320,7 +379,13 @@ def grading_errors(session: SessionDep, caller: Operator) -> list[GradingErrorOu
     ]
 
 
-@router.post("/risk/regrade")
+class RegradeOut(Out):
+    graded: int
+    changed: int
+    errors: dict[str, str] = Field(description="site code → why it could not be graded")
+
+
+@router.post("/risk/regrade", response_model=RegradeOut)
 def regrade_now(session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Regrade every site now (operator)."""
     report = regrade(session)
@@ -334,7 +399,19 @@ class HazardIn(BaseModel):
     deadline: Instant | None = None
 
 
-@router.post("/sites/{code}/hidden-hazards", status_code=201)
+class HazardOut(Out):
+    id: int
+    site: str
+    title: str
+    major: bool
+
+
+class RectifiedOut(Out):
+    id: int
+    rectified: bool
+
+
+@router.post("/sites/{code}/hidden-hazards", status_code=201, response_model=HazardOut)
 def report_hazard(code: CodePath, body: HazardIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Record a hidden hazard (隐患); a major one (重大隐患) makes the site red until rectified."""
     session.info["actor"] = caller.actor
@@ -347,7 +424,7 @@ def report_hazard(code: CodePath, body: HazardIn, session: SessionDep, caller: O
     return {"id": hazard.id, "site": code, "title": hazard.title, "major": hazard.major}
 
 
-@router.post("/hidden-hazards/{hazard_id}/rectify")
+@router.post("/hidden-hazards/{hazard_id}/rectify", response_model=RectifiedOut)
 def rectify_hazard(hazard_id: IdPath, session: SessionDep, caller: Operator) -> dict[str, Any]:
     session.info["actor"] = caller.actor
     hazard = session.get(HiddenHazard, hazard_id)
@@ -404,7 +481,49 @@ class MajorHazardIn(BaseModel):
         return self
 
 
-@router.post("/assessments/major-hazard", max_body_size=OPEN_BODY_LIMIT)
+class SubstanceTermOut(Out):
+    """One substance's share of S: q / Q with β, and the tables that gave Q and β."""
+
+    cas: str | None
+    name: str
+    quantity_t: Number
+    critical_quantity_t: Number
+    beta: Number
+    ratio: Number
+    hazard_class: str | None
+    beta_table: str
+    table: str
+
+
+class MajorHazardOut(Out):
+    """GB 18218-2018 for one unit: S, major hazard or not, α, R and the grade (1 … 4, or none)."""
+
+    s: Number
+    is_major_hazard: bool
+    alpha: Number
+    exposed_population: int
+    r: Number
+    grade: int | None
+    color: str
+    substances: list[SubstanceTermOut]
+    basis: str
+    summary: str
+
+
+class TailingsOut(Out):
+    pond_class: int = Field(description="1 (largest) … 5")
+    head_top: bool = Field(description="头顶库: people live downstream within the rule's distance")
+    head_top_evidence: list[dict[str, Any]]
+    three_side: bool = Field(description="三边库: near rivers, lakes or drinking-water sources")
+    three_side_evidence: list[dict[str, Any]]
+    level: int
+    color: str
+    summary: str
+    class_reason: str = Field(description="how the class follows from V and H, with the clause")
+    basis: str
+
+
+@router.post("/assessments/major-hazard", max_body_size=OPEN_BODY_LIMIT, response_model=MajorHazardOut)
 def assess_major_hazard(body: MajorHazardIn, session: SessionDep) -> dict[str, Any]:
     """GB 18218-2018 for one proposed unit (单元): S, whether it is a major hazard, α, R and the grade.
     A substance not in Table 1 is given with its hazard class (Table 2), e.g.
@@ -442,7 +561,7 @@ class TailingsIn(BaseModel):
         return self
 
 
-@router.post("/assessments/tailings-pond", max_body_size=OPEN_BODY_LIMIT)
+@router.post("/assessments/tailings-pond", max_body_size=OPEN_BODY_LIMIT, response_model=TailingsOut)
 def assess_tailings_pond(body: TailingsIn, session: SessionDep) -> dict[str, Any]:
     """Class, 头顶库 and 三边库 findings and the level of a proposed tailings pond."""
     source = exposure.Source.proposal(

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from backend.api.deps import Operator, SessionDep
 from backend.api.edge import StrictJSONRoute
 from backend.api.register import import_one
+from backend.api.responses import Out
 from backend.models import Sensor
 from backend.registry.importer import Layer
 
@@ -28,7 +29,16 @@ class SensorFeature(BaseModel):
     properties: dict[str, Any]
 
 
-@router.post("/sensors", status_code=201)
+class SensorOut(Out):
+    code: str
+    kind: str
+    location_label: str
+    unit: str
+    interval_s: int
+    thresholds: dict[str, Any] = Field(description="its alarm levels; by default those of its kind and location")
+
+
+@router.post("/sensors", status_code=201, response_model=SensorOut)
 def create_sensor(body: SensorFeature, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Register a sensor (operator); 422 with the reason when it cannot be (e.g. no default
     thresholds for its location), 409 when its code is taken."""

@@ -15,6 +15,7 @@ from backend.api.deps import Operator, ReadAccess, SessionDep
 from backend.api.edge import StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.register import import_one
+from backend.api.responses import Feature, FeatureCollection, Out, geojson
 from backend.core.config import api_settings
 from backend.domain.geo import ALLOWED, GeometryError, check_geometry
 from backend.domain.geojson import parse_geometry
@@ -67,6 +68,22 @@ def site_filters(
     return query
 
 
+class SiteProperties(Out):
+    """A site in the list; one site's answer adds its footprint, kind-specific facts (tailings
+    pond, mine), inventory, units, gateways and sensors."""
+
+    code: str
+    name: str
+    kind: str
+    kind_zh: str
+    enterprise: str
+    enterprise_credit_code: str
+    status: str = Field(description="the enterprise's status")
+    credit_list: str
+    region_adcode: str
+    region_name: str
+
+
 def _site_properties(site: Site, enterprise: Enterprise, region_name: str) -> dict[str, Any]:
     return {
         "code": site.code,
@@ -82,7 +99,12 @@ def _site_properties(site: Site, enterprise: Enterprise, region_name: str) -> di
     }
 
 
-@router.get("/sites", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+@router.get(
+    "/sites",
+    response_class=GeoJSONResponse,
+    dependencies=[ReadAccess],
+    responses=geojson(FeatureCollection[SiteProperties]),
+)
 def list_sites(
     session: SessionDep,
     kind: Annotated[list[SiteKind] | None, Query()] = None,
@@ -153,7 +175,12 @@ def _geojson(session: Session, geom: Any) -> Any:
     return None if geom is None else session.scalar(func.ST_AsGeoJSON(geom, 6))
 
 
-@router.get("/sites/{code}", response_class=GeoJSONResponse, dependencies=[ReadAccess])
+@router.get(
+    "/sites/{code}",
+    response_class=GeoJSONResponse,
+    dependencies=[ReadAccess],
+    responses=geojson(Feature[SiteProperties]),
+)
 def get_site(code: CodePath, session: SessionDep) -> GeoJSONResponse:
     """One site as a GeoJSON Feature: attributes, inventory, gateways and sensors."""
     site = _load_site(session, code)
@@ -300,7 +327,7 @@ class SiteFeature(BaseModel):
     properties: dict[str, Any]
 
 
-@router.post("/sites", status_code=201, response_class=GeoJSONResponse)
+@router.post("/sites", status_code=201, response_class=GeoJSONResponse, responses=geojson(Feature[SiteProperties], 201))
 def create_site(body: SiteFeature, session: SessionDep, caller: Operator) -> GeoJSONResponse:
     """Register a site (operator). The same validation as `riskmap import`."""
     session.info["actor"] = caller.actor
@@ -319,7 +346,7 @@ class SitePatch(BaseModel):
     geometry: dict[str, Any] | None = Field(None, description="a new location (GeoJSON Point)")
 
 
-@router.patch("/sites/{code}", response_class=GeoJSONResponse)
+@router.patch("/sites/{code}", response_class=GeoJSONResponse, responses=geojson(Feature[SiteProperties]))
 def amend_site(
     code: CodePath, body: Annotated[SitePatch, Body()], session: SessionDep, caller: Operator
 ) -> GeoJSONResponse:

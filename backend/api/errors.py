@@ -1,0 +1,30 @@
+"""Domain errors to HTTP, in one place: NotFound → 404, Conflict → 409, Invalid → 422 (with the
+field at fault as a validation-style location when the error names one)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from backend.domain.errors import Conflict, DomainError, Invalid, NotFound
+
+STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 422}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status for a domain error; an unclassified one is bad input (422)."""
+    return next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 422)
+
+
+async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+    """Answer a refusal the way the routes always have: a text detail, or for a named bad field
+    the same list shape as a request validation error."""
+    assert isinstance(exc, DomainError)
+    code = status_of(exc)
+    if code == 422 and exc.field:
+        return JSONResponse({"detail": [{"loc": ["body", exc.field], "msg": str(exc)}]}, status_code=code)
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+def register(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error)
