@@ -427,7 +427,8 @@ def parse(name: str, text: str, source: str) -> BaseModel:
         return MODELS[name].model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = tuple(x for x in first["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list["))))
+        # pydantic's own steps in the path (a validator, a union member such as dict[str,str]) are no field
+        loc = tuple(x for x in first["loc"] if not (isinstance(x, str) and (x.startswith("function-") or "[" in x)))
         msg = first["msg"].removeprefix("Value error, ")
         if named := re.match(r"^([\w.]+): (.*)$", msg):  # a model validator names the field it faults
             loc += tuple(int(x) if x.isdigit() else x for x in named[1].split("."))
