@@ -27,12 +27,13 @@ from sqlalchemy.orm import Session
 from backend.core.audit import record
 from backend.domain import alarm_rules as rules
 from backend.domain.errors import Conflict, NotFound
+from backend.domain.states import OPEN_ALARM_STATES, AlarmState
 from backend.models import Alarm, AlarmEvent
 from backend.risk.engine import regrade
 from backend.warnings.intake import on_alarm_changes
 
 CHANNEL = "riskmap_alarms"
-OPEN = ("raised", "acknowledged")
+OPEN = OPEN_ALARM_STATES
 OPEN_PREDICATE = text("state IN ('raised', 'acknowledged')")
 _RETURNED = (
     Alarm.id,
@@ -82,7 +83,7 @@ _RAISE = (
         gateway_id=bindparam("gateway"),
         kind=bindparam("kind"),
         color=bindparam("color"),
-        state="raised",
+        state=AlarmState.raised,
         value=bindparam("value"),
         threshold=bindparam("threshold"),
         message=bindparam("message"),
@@ -99,7 +100,7 @@ _RAISE = (
             "message": _excluded.message,
             "updated_at": _excluded.updated_at,
             # an escalation needs acknowledging again
-            "state": case((_rank(_excluded.color) > _rank(Alarm.color), "raised"), else_=Alarm.state),
+            "state": case((_rank(_excluded.color) > _rank(Alarm.color), AlarmState.raised), else_=Alarm.state),
         },
     )
     .returning(*_RETURNED, literal_column("(xmax = 0)").label("inserted"))
@@ -107,7 +108,7 @@ _RAISE = (
 _CLEAR = (
     update(Alarm)
     .where(Alarm.key == bindparam("k"), Alarm.state.in_(OPEN))
-    .values(state="cleared", cleared_at=bindparam("now"), updated_at=bindparam("now"), value=bindparam("v"))
+    .values(state=AlarmState.cleared, cleared_at=bindparam("now"), updated_at=bindparam("now"), value=bindparam("v"))
     .returning(*_RETURNED)
 )
 
@@ -171,8 +172,13 @@ def acknowledge(session: Session, alarm_id: int, actor: str, by: str, comment: s
         session,
         alarm_id,
         "acknowledged",
-        ("raised",),
-        {"state": "acknowledged", "acknowledged_at": func.now(), "acknowledged_by": by, "ack_comment": comment},
+        (AlarmState.raised,),
+        {
+            "state": AlarmState.acknowledged,
+            "acknowledged_at": func.now(),
+            "acknowledged_by": by,
+            "ack_comment": comment,
+        },
         actor,
         comment,
     )
@@ -181,7 +187,13 @@ def acknowledge(session: Session, alarm_id: int, actor: str, by: str, comment: s
 def close(session: Session, alarm_id: int, actor: str, comment: str) -> dict[str, Any]:
     """An operator closes a cleared alarm, ending its life (audited)."""
     return _operator(
-        session, alarm_id, "closed", ("cleared",), {"state": "closed", "closed_at": func.now()}, actor, comment
+        session,
+        alarm_id,
+        "closed",
+        (AlarmState.cleared,),
+        {"state": AlarmState.closed, "closed_at": func.now()},
+        actor,
+        comment,
     )
 
 

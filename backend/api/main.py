@@ -35,6 +35,7 @@ from backend.api.routes import (
 )
 from backend.core.config import ServiceNotConfigured, api_settings
 from backend.core.db import session_factory
+from backend.domain.rules_models import check_rules
 from backend.domain.substances import gb18218
 from maps.build import STATIC
 
@@ -61,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     gb18218()  # the GB 18218 tables validate now: a bad override stops the start, naming its file and field
+    check_rules()  # and so do the other rules files (risk, levels, thresholds, tailings, flood warning)
     app = FastAPI(
         title="riskmap",
         summary="Jilin work-safety risk map: register, four-colour risk, live alarms",

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from backend.domain.standards import load
+from backend.domain.rules_models import RollupRule, SensorThresholds
+from backend.domain.rules_models import rules as standard_rules
+from backend.domain.states import Colour
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,11 @@ def level_for(value: float, thresholds: dict[str, Any]) -> tuple[str, float] | N
 
 
 def debounce_of(kind: str, thresholds: dict[str, Any]) -> dict[str, Any]:
-    return thresholds.get("debounce") or load("sensor_thresholds")[kind].get("debounce") or {"readings": 1}
+    """The sensor's own debounce, else its kind's default, else none (one reading raises)."""
+    if thresholds.get("debounce"):
+        return dict(thresholds["debounce"])
+    spec = getattr(cast(SensorThresholds, standard_rules("sensor_thresholds")), kind)
+    return spec.debounce.model_dump(exclude_none=True) if spec.debounce else {"readings": 1}
 
 
 def threshold_decision(
@@ -102,26 +108,32 @@ def accumulation_decision(
     """Rain over rolling windows (hours -> mm) against the rainstorm signals."""
     reached = None
     for lv in thresholds.get("levels", []):
+        if "window_h" not in lv:  # a fixed level, not a rain window: checked before its window is read
+            continue
         total = totals.get(float(lv["window_h"]), 0.0)
-        if "window_h" in lv and total >= lv["value"]:
+        if total >= lv["value"]:
             reached = (lv["color"], total, lv["value"])
     if reached:
         return None if reached[0] == open_color else Decision(reached[0], reached[1], reached[2])
     return Decision(None, 0.0, None) if open_color else None
 
 
-ROLLUP_ORDER = ["blue", "yellow", "orange", "red"]
+ROLLUP_ORDER = [c.value for c in Colour]  # least severe first
 
 
 def rollup_color(open_colors: list[str], rules: list[dict[str, Any]] | None = None) -> str | None:
     """GB 39496: four blue points of one item make it yellow, three yellow orange, two orange red."""
-    rules = rules or load("sensor_thresholds")["rollup"]["rules"]
-    rank = {c: i for i, c in enumerate(ROLLUP_ORDER)}
+    typed = (
+        [RollupRule.model_validate(r) for r in rules]
+        if rules
+        else cast(SensorThresholds, standard_rules("sensor_thresholds")).rollup.rules
+    )
+    rank = {c.value: c.rank for c in Colour}
     result = None
-    for rule in rules:
-        at_least = sum(1 for c in open_colors if rank.get(c, -1) >= rank[rule["points"]])
-        if at_least >= rule["count"]:
-            result = rule["item"]
+    for rule in typed:
+        at_least = sum(1 for c in open_colors if rank.get(c, -1) >= rule.points.rank)
+        if at_least >= rule.count:
+            result = rule.item
     return result
 
 

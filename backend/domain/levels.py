@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from backend.domain.standards import load
+from backend.domain.rules_models import RiskLevel, RiskLevels, rules
 
 RED, ORANGE, YELLOW, BLUE = 1, 2, 3, 4
 
 
+def _levels() -> list[RiskLevel]:
+    return cast(RiskLevels, rules("risk_levels")).levels
+
+
 def color_of(level: int) -> str:
-    return next(lv["color"] for lv in load("risk_levels")["levels"] if lv["level"] == level)
+    return next(str(lv.color) for lv in _levels() if lv.level == level)
 
 
 def level_name_zh(level: int) -> str:
     """重大风险 / 较大风险 / 一般风险 / 低风险."""
-    return next(str(lv["name_zh"]) for lv in load("risk_levels")["levels"] if lv["level"] == level)
+    return next(lv.name_zh for lv in _levels() if lv.level == level)
 
 
 def colour_zh(color: str) -> str:
     """红 / 橙 / 黄 / 蓝 for a colour's English name."""
-    return next(str(lv["colour_zh"]) for lv in load("risk_levels")["levels"] if lv["color"] == color)
+    return next(lv.colour_zh for lv in _levels() if lv.color == color)
 
 
 def level_of(color: str) -> int:
-    for lv in load("risk_levels")["levels"]:
-        if lv["color"] == color:
-            return int(lv["level"])
+    for lv in _levels():
+        if lv.color == color:
+            return lv.level
     raise ValueError(f"unknown colour {color!r}")
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.core.security import token_digest
+from backend.domain.states import BroadcastState, RecipientStatus
 from backend.models import Broadcast, Recipient
 from backend.warnings import events
 from backend.warnings.events import Event
@@ -36,18 +37,18 @@ def acknowledge(
         raise WarningNotFound("no such recipient for this broadcast (token or site)")
     b = session.get(Broadcast, broadcast_id)
     assert b is not None
-    if b.state != "active":
+    if b.state != BroadcastState.active:
         raise WarningConflict(f"broadcast {broadcast_id} is {b.state}")
     if rec.acknowledged_at is None:
         rec.acknowledged_at, rec.acknowledged_via = now, via
         events.record(session, Event(broadcast_id, "acknowledged", f"site:{rec.site_id}", rec.id, via))
-    if rec.status in {"waiting", "overdue"}:
-        rec.status = "acknowledged"
+    if rec.status in {RecipientStatus.waiting, RecipientStatus.overdue}:
+        rec.status = RecipientStatus.acknowledged
     if evacuated and b.action == "evacuate" and rec.evacuated_at is None:
         # Once: a gateway repeating its confirmation must not flood the events (the sweep
         # keeps checking the evidence).
         rec.evacuated_at = now
-        rec.status = "evacuated"
+        rec.status = RecipientStatus.evacuated
         events.record(session, Event(broadcast_id, "evacuation_confirmed", f"site:{rec.site_id}", rec.id, via))
         check_evidence(session, rec, now)
     return rec

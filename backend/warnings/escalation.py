@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from backend.domain.states import BroadcastState, RecipientStatus
 from backend.models import Broadcast, Recipient
 from backend.warnings import delivery, events
 from backend.warnings.answers import check_evidence
@@ -24,21 +25,23 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
     r = rules()
     step = timedelta(minutes=r["escalation_step_min"])
     counts = {"overdue": 0, "escalated": 0, "expired": 0, "fake": 0}
-    for b in session.scalars(select(Broadcast).where(Broadcast.state == "active", Broadcast.expires <= now)):
-        b.state = "expired"
+    for b in session.scalars(
+        select(Broadcast).where(Broadcast.state == BroadcastState.active, Broadcast.expires <= now)
+    ):
+        b.state = BroadcastState.expired
         counts["expired"] += 1
         events.record(session, Event(b.id, "expired"))
         delivery.queue_site_messages(session, b, None, clear=True)
     pending = session.execute(
         select(Recipient, Broadcast)
         .join(Broadcast, Broadcast.id == Recipient.broadcast_id)
-        .where(Broadcast.state == "active", Broadcast.msg_type != "Cancel")
+        .where(Broadcast.state == BroadcastState.active, Broadcast.msg_type != "Cancel")
     ).all()
     for rec, b in pending:
-        done = rec.status == "evacuated" if b.action == "evacuate" else rec.acknowledged_at is not None
+        done = rec.status == RecipientStatus.evacuated if b.action == "evacuate" else rec.acknowledged_at is not None
         if not done and now > rec.deadline:
-            if rec.status != "overdue":
-                rec.status = "overdue"
+            if rec.status != RecipientStatus.overdue:
+                rec.status = RecipientStatus.overdue
                 counts["overdue"] += 1
             level = min(len(r["escalation"]), 1 + int((now - rec.deadline) / step))
             if level > rec.escalation:
@@ -56,6 +59,10 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
                     ),
                 )
                 counts["escalated"] += 1
-        if rec.status == "evacuated" and not rec.fake_evacuation and not check_evidence(session, rec, now):
+        if (
+            rec.status == RecipientStatus.evacuated
+            and not rec.fake_evacuation
+            and not check_evidence(session, rec, now)
+        ):
             counts["fake"] += 1
     return counts

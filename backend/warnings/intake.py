@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.domain.geo import GeometryError, check_geometry
 from backend.domain.geojson import DEFAULT_MAX_VERTICES, parse_geometry
+from backend.domain.states import BroadcastState
 from backend.models import Broadcast, WeatherWarning
 from backend.models.base import SRID
 from backend.risk.engine import regrade
@@ -137,7 +138,9 @@ def _active_for(session: Session, warning_id: int) -> list[Broadcast]:
     return list(
         session.scalars(
             select(Broadcast).where(
-                Broadcast.weather_warning_id == warning_id, Broadcast.state == "active", Broadcast.msg_type != "Cancel"
+                Broadcast.weather_warning_id == warning_id,
+                Broadcast.state == BroadcastState.active,
+                Broadcast.msg_type != "Cancel",
             )
         )
     )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from backend.core.clock import CHINA_TZ
 from backend.core.security import token_digest
 from backend.domain import cap
+from backend.domain.states import BroadcastState, RecipientStatus
 from backend.models import Broadcast, Recipient, SmsOutbox
 from backend.models.base import SRID
 from backend.warnings import delivery, events, targeting
@@ -185,7 +186,7 @@ def _issue(
         session,
         _Message(
             msg_type="Update" if update_of else "Alert",
-            state="active",
+            state=BroadcastState.active,
             status=order.status,
             action=order.action,
             color=color,
@@ -210,7 +211,7 @@ def _issue(
         actor,
     )
     if update_of:
-        update_of.state = "superseded"
+        update_of.state = BroadcastState.superseded
     session.flush()
     tokens = _recipients(session, b, sites, update_of)
     events.record(
@@ -249,7 +250,7 @@ def _recipients(
                 "broadcast_id": b.id,
                 "site_id": site.site_id,
                 "token_hash": token_digest(token),
-                "status": prior.status if keep else "waiting",
+                "status": prior.status if keep else RecipientStatus.waiting,
                 "deadline": deadline,
                 "acknowledged_at": prior.acknowledged_at if keep else None,
                 "evacuated_at": prior.evacuated_at if keep else None,
@@ -277,7 +278,7 @@ def cancel(session: Session, b: Broadcast, now: datetime, actor: str, reason: st
         session,
         _Message(
             msg_type="Cancel",
-            state="cancelled",
+            state=BroadcastState.cancelled,
             status=b.status,
             action="allclear",
             color=b.color,
@@ -301,7 +302,7 @@ def cancel(session: Session, b: Broadcast, now: datetime, actor: str, reason: st
         now,
         actor,
     )
-    b.state = "cancelled"
+    b.state = BroadcastState.cancelled
     session.flush()
     events.record(session, Event(b.id, "cancelled", actor, detail={"cancel": c.identifier, "reason": reason}))
     delivery.queue_site_messages(session, b, None, clear=True)

@@ -1,0 +1,452 @@
+"""The standards' rules files as typed models, validated once at start-up.
+
+`standards.load(name)` still hands the readers the raw dict; `rules(name)` validates the same file
+(packaged, or an administrator's override in `$RISKMAP_DATA_DIR/standards/`) into its model, and
+`check_rules()` runs every one from `create_app`, so that a bad override stops the start with its
+path, line and field instead of a KeyError in the middle of a regrade or an ingest batch.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from backend.domain.kinds import EnterpriseStatus, FeatureKind, MiningMethod, PlaceKind, SiteKind
+from backend.domain.standards import source_of
+from backend.domain.states import Colour
+from backend.domain.substances import StandardsError
+
+Level = Annotated[int, Field(ge=1, le=4)]
+Positive = Annotated[float, Field(gt=0)]
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+Adcode = Annotated[str, Field(pattern=r"^\d{6}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# risk_levels.yaml
+
+
+class RiskLevel(_Strict):
+    level: Level
+    color: Colour
+    name_zh: str = Field(min_length=1)
+    colour_zh: str = Field(min_length=1)
+    hex: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+class RiskLevels(_Strict):
+    source: str
+    levels: list[RiskLevel] = Field(min_length=4, max_length=4)
+
+    @model_validator(mode="after")
+    def _one_each(self) -> Self:
+        if [lv.level for lv in self.levels] != [1, 2, 3, 4]:
+            raise ValueError("levels: give levels 1, 2, 3, 4 in that order")
+        if len({lv.color for lv in self.levels}) != 4:
+            raise ValueError("levels: each level needs its own color")
+        return self
+
+
+# tailings.yaml
+
+
+class CapacityBand(_Strict):
+    pond_class: int = Field(ge=1, le=5)
+    min_capacity_10k_m3: float = Field(ge=0)
+
+
+class HeightBand(_Strict):
+    pond_class: int = Field(ge=1, le=5)
+    min_height_m: float = Field(ge=0)
+
+
+def _descending(values: list[float], field: str) -> None:
+    if values != sorted(values, reverse=True) or values[-1] != 0:
+        raise ValueError(f"{field}: order by the minimum, largest first, ending at 0")
+
+
+class TailingsClasses(_Strict):
+    source: str
+    clause: str
+    capacity_classes: list[CapacityBand] = Field(min_length=1)
+    height_classes: list[HeightBand] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        _descending([b.min_capacity_10k_m3 for b in self.capacity_classes], "capacity_classes")
+        _descending([b.min_height_m for b in self.height_classes], "height_classes")
+        return self
+
+
+# risk_rules.yaml
+
+
+class LevelRule(_Strict):
+    """Read top-down, the first whose `when` matches wins; a list value matches any of its items."""
+
+    when: dict[str, Any]
+    level: Level
+
+
+def _ends_with_catch_all(levels: list[LevelRule]) -> list[LevelRule]:
+    if not levels or levels[-1].when:
+        raise ValueError(
+            f"levels.{len(levels) - 1}.when: the last rule must be `when: {{}}` so that every site gets a level"
+        )
+    return levels
+
+
+class Parameters(_Strict):
+    source: str
+    verify: bool = False
+    values: list[str] = []
+
+
+class TailingsRules(_Strict):
+    source: str
+    head_top_source: str
+    three_side_source: str
+    head_top_distance_m: Positive
+    downstream_half_angle_deg: float = Field(gt=0, le=180)
+    head_top_place_kinds: list[PlaceKind]
+    head_top_feature_kinds: list[FeatureKind]
+    three_side_distance_m: Positive
+    three_side_feature_kinds: list[FeatureKind]
+    water_source_upstream_m: Positive
+    three_side_distances: Parameters | None = None
+    levels: list[LevelRule]
+    levels_source: str | None = None
+    levels_verify: bool = False
+
+    @model_validator(mode="after")
+    def _catch_all(self) -> Self:
+        _ends_with_catch_all(self.levels)
+        return self
+
+
+class MineRules(_Strict):
+    source: str
+    verify: bool = False
+    labels: dict[str, dict[str, str] | str] = {}
+    levels: list[LevelRule]
+
+    @model_validator(mode="after")
+    def _catch_all(self) -> Self:
+        _ends_with_catch_all(self.levels)
+        return self
+
+
+class HazchemRules(_Strict):
+    source: str
+    resident_place_kinds: list[PlaceKind] = Field(min_length=1)
+
+
+class Cite(_Strict):
+    notice: str
+    item: str
+    words: str
+
+
+class DynamicRule(_Strict):
+    source: str
+    cites: list[Cite] = []
+
+
+class ActiveAlarmRule(DynamicRule):
+    at_least: Literal["alarm_color"]
+
+
+class AtLeastRule(DynamicRule):
+    at_least: Level
+
+
+class SilentSiteRule(AtLeastRule):
+    intervals: Positive
+
+
+class CovertProductionRule(AtLeastRule):
+    statuses: list[EnterpriseStatus] = Field(min_length=1)
+
+
+class RainstormRule(DynamicRule):
+    raise_by: int = Field(ge=1, le=3)
+    site_kinds: list[SiteKind]
+    colors: list[Colour]
+
+
+class DynamicRules(_Strict):
+    active_alarm: ActiveAlarmRule
+    major_hidden_hazard: AtLeastRule
+    silent_site: SilentSiteRule
+    covert_production: CovertProductionRule
+    rainstorm_warning: RainstormRule
+
+
+class SeasonDates(_Strict):
+    start: MonthDay
+    end: MonthDay
+    main_start: MonthDay
+    main_end: MonthDay
+
+
+class FloodSeason(_Strict):
+    source: str
+    verify: bool = False
+    default: SeasonDates
+    by_region: dict[Adcode, SeasonDates] | None = None
+
+
+class Grid(_Strict):
+    h3_resolution: int = Field(ge=0, le=15)
+
+
+class RiskRules(_Strict):
+    tailings: TailingsRules
+    coal_mine: MineRules
+    noncoal_mine: MineRules
+    hazchem: HazchemRules
+    dynamic: DynamicRules
+    flood_season: FloodSeason
+    grid: Grid
+
+
+# sensor_thresholds.yaml
+
+
+class ThresholdLevel(_Strict):
+    color: Colour
+    value: float
+    name: str | None = None
+    verify: bool = False
+
+
+class AccumulationLevel(_Strict):
+    color: Colour
+    value: Positive
+    window_h: Positive
+
+
+class Debounce(_Strict):
+    readings: int = Field(1, ge=1)
+    seconds: float | None = Field(None, ge=0)
+
+
+class RateOfChange(_Strict):
+    rise: Positive
+    window_s: Positive
+    color: Colour
+
+
+class LocationRow(_Strict):
+    alarm: float
+    power_off: float | None = None
+    restore: float
+    enabled: bool = True
+    source: str | None = None
+    verify: list[str] = []
+
+
+class SensorSpec(_Strict):
+    """One sensor kind's defaults: fixed levels, levels per location or substance, levels relative
+    to a pond's design value, rain accumulations, or an idle limit (明停暗采 evidence)."""
+
+    unit: str = Field(min_length=1)
+    interval_s: int = Field(gt=0)
+    source: str
+    name_zh: str | None = None
+    direction: Literal["above", "below"] | None = None
+    debounce: Debounce | None = None
+    levels: list[ThresholdLevel] | None = None
+    restore: float | None = None
+    restore_verify: bool = False
+    rate_of_change: RateOfChange | None = None
+    by_location: dict[str, LocationRow] | None = None
+    by_substance: dict[str, dict[str, float]] | None = None
+    colors: dict[str, Colour] | None = None
+    design_multipliers: dict[Colour, Positive] | None = None
+    design_default_m: Positive | None = None
+    minimum_by_pond_class: dict[int, Positive] | None = None
+    accumulation: list[AccumulationLevel] | None = None
+    idle_max: float | None = None
+    verify: bool = False
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Self:
+        """The shapes thresholds.default_thresholds resolves, tried in its order."""
+        if self.by_location is not None or self.by_substance is not None:
+            if not self.colors:
+                raise ValueError("colors: a table by location or substance needs the colour of each named level")
+            rows = self.by_location or self.by_substance or {}
+            for key, row in rows.items():
+                names = row.model_dump(exclude_none=True) if isinstance(row, LocationRow) else row
+                if not any(n in names for n in self.colors):
+                    table = "by_location" if self.by_location is not None else "by_substance"
+                    raise ValueError(f"{table}.{key}: sets none of the levels {', '.join(self.colors)}")
+        elif self.design_multipliers is not None:
+            missing = [c.value for c in Colour if c not in self.design_multipliers]
+            if missing:
+                raise ValueError(f"design_multipliers: no multiplier for {', '.join(missing)}")
+        elif self.accumulation is None and self.idle_max is None and (not self.levels or self.direction is None):
+            raise ValueError("levels and direction: a sensor kind without a table needs both")
+        return self
+
+
+class RollupRule(_Strict):
+    points: Colour
+    count: int = Field(ge=1)
+    item: Colour
+
+
+class Rollup(_Strict):
+    source: str
+    rules: list[RollupRule] = Field(min_length=1)
+
+
+class Offline(_Strict):
+    intervals: Positive
+    sensor_color: Colour
+    gateway_color: Colour
+
+
+class CovertProductionAlarm(_Strict):
+    color: Colour
+    statuses: list[EnterpriseStatus] = Field(min_length=1)
+
+
+class SensorThresholds(_Strict):
+    """One entry per sensor kind (see kinds.SensorKind), and the roll-up, offline and 明停暗采 rules."""
+
+    methane: SensorSpec
+    carbon_monoxide: SensorSpec
+    phreatic_line: SensorSpec
+    pond_level: SensorSpec
+    dry_beach: SensorSpec
+    dam_displacement: SensorSpec
+    rainfall: SensorSpec
+    combustible_gas: SensorSpec
+    toxic_gas: SensorSpec
+    tank_level: SensorSpec
+    temperature: SensorSpec
+    pressure: SensorSpec
+    power_draw: SensorSpec
+    personnel_count: SensorSpec
+    rollup: Rollup
+    offline: Offline
+    covert_production: CovertProductionAlarm
+
+
+# flood_warning.yaml
+
+
+class FloodRule(_Strict):
+    name: str = Field(min_length=1)
+    trigger: Literal["weather_warning", "rain_gauge"]
+    colors: list[Colour] = Field(min_length=1)
+    in_season: bool = False
+    action: str
+    site_kinds: list[SiteKind] | None = None
+    noncoal_methods: list[MiningMethod] | None = None
+
+
+class FloodAction(_Strict):
+    response_type: str
+    event: str
+    headline: str
+    instruction: str
+
+
+class FloodWarning(_Strict):
+    source: str
+    sender: str = Field(min_length=1)
+    sender_name: str = Field(min_length=1)
+    issuing_adcode: Adcode
+    severity: dict[Colour, Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]]
+    severity_verify: bool = False
+    color_zh: dict[Colour, str]
+    deadlines_min: dict[Colour, Positive]
+    escalation: list[Literal["county", "prefecture", "province"]]
+    escalation_step_min: Positive
+    expires_h: Positive
+    cap_simplify_deg: float = Field(ge=0)
+    rules: list[FloodRule]
+    actions: dict[str, FloodAction]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for field in ("severity", "color_zh", "deadlines_min"):
+            missing = [c.value for c in Colour if c not in getattr(self, field)]
+            if missing:
+                raise ValueError(f"{field}: no entry for {', '.join(missing)}")
+        for i, rule in enumerate(self.rules):
+            if rule.action not in self.actions:
+                raise ValueError(f"rules.{i}.action: {rule.action!r} is not in actions")
+        return self
+
+
+MODELS: dict[str, type[_Strict]] = {
+    "risk_rules": RiskRules,
+    "risk_levels": RiskLevels,
+    "sensor_thresholds": SensorThresholds,
+    "tailings": TailingsClasses,
+    "flood_warning": FloodWarning,
+}
+
+
+def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the deepest YAML node on the error's path (the field, or its parent
+    when the field is missing)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if str(k.value) == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse(name: str, text: str, source: str) -> BaseModel:
+    """`text` (the YAML of rules file `name`) as its model; StandardsError names the file, line and field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise StandardsError(f"{source}: not valid YAML: {exc}") from None
+    try:
+        return MODELS[name].model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # pydantic's own steps in the path (a validator, a union member such as dict[str,str]) are no field
+        loc = tuple(x for x in first["loc"] if not (isinstance(x, str) and (x.startswith("function-") or "[" in x)))
+        msg = first["msg"].removeprefix("Value error, ")
+        if named := re.match(r"^([\w.]+): (.*)$", msg):  # a model validator names the field it faults
+            loc += tuple(int(x) if x.isdigit() else x for x in named[1].split("."))
+            msg = named[2]
+        where = ".".join(str(x) for x in loc) or "(top level)"
+        line = _line(yaml.compose(text), loc)
+        at = f", line {line}" if line else ""
+        raise StandardsError(f"{source}{at}: {where}: {msg}") from None
+
+
+@cache
+def rules(name: str) -> BaseModel:
+    """The validated rules file `name` (one of MODELS)."""
+    path: Path = source_of(name)
+    return parse(name, path.read_text(encoding="utf-8"), str(path))
+
+
+def check_rules() -> None:
+    """Validate every rules file now: called by create_app so that a bad override stops the start."""
+    for name in MODELS:
+        rules(name)
