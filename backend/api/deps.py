@@ -85,13 +85,17 @@ def _authorised(session: Session, credentials: HTTPAuthorizationCredentials | No
 
 
 def require(role: Role):
-    """A dependency admitting callers whose token has `role` or a higher one."""
+    """A dependency admitting callers whose token has `role` or a higher one. It also makes the
+    caller the audit actor of the request's session (the one the route gets: FastAPI gives every
+    dependency of a request the same session), so no route sets it by hand."""
 
     def check(
         session: SessionDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
-        return _authorised(session, credentials, role)
+        caller = _authorised(session, credentials, role)
+        session.info["actor"] = caller.actor
+        return caller
 
     check.required_role = role  # type: ignore[attr-defined]  # read by backend.api.edge
     return check

@@ -214,7 +214,6 @@ def acknowledge(
     alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None
 ) -> dict[str, Any]:
     """Acknowledge a raised alarm (operator): who, when and why are kept."""
-    session.info["actor"] = caller.actor
     comment = (body or AlarmAction()).comment
     return _transition(
         session, alarm_id, lambda: lifecycle.acknowledge(session, alarm_id, caller.actor, caller.name, comment)
@@ -224,6 +223,5 @@ def acknowledge(
 @router.post("/{alarm_id}/close", response_model=AlarmOut)
 def close(alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None) -> dict[str, Any]:
     """Close a cleared alarm (operator), ending its life."""
-    session.info["actor"] = caller.actor
     comment = (body or AlarmAction()).comment
     return _transition(session, alarm_id, lambda: lifecycle.close(session, alarm_id, caller.actor, comment))

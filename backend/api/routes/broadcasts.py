@@ -221,7 +221,6 @@ def receive_weather_warning(
 
     A plain function, so FastAPI runs it in its thread pool: the database work never blocks the
     event loop, and the deliveries it decides go to the outbox, sent after the commit."""
-    session.info["actor"] = caller.actor
     now = utcnow()
     max_vertices = api_settings().max_geometry_vertices
     try:
@@ -325,7 +324,6 @@ class BroadcastIn(BaseModel):
 @router.post("/broadcasts", status_code=201, response_model=BroadcastWithRecipientsOut)
 def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Issue a broadcast by hand (operator), or a drill with exercise=true."""
-    session.info["actor"] = caller.actor
     area = intake.area_from(session, body.polygon, body.adcodes, max_vertices=api_settings().max_geometry_vertices)
     site_ids = None
     if body.sites:
@@ -365,7 +363,6 @@ class UpdateIn(BaseModel):
 @router.post("/broadcasts/{broadcast_id}/update", response_model=BroadcastWithRecipientsOut)
 def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Issue a CAP Update that supersedes the broadcast (new colour, action or expiry)."""
-    session.info["actor"] = caller.actor
     old = _broadcast(session, broadcast_id)
     if old.state != "active" or old.msg_type == "Cancel":
         raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
@@ -397,7 +394,6 @@ def cancel_broadcast(
     broadcast_id: IdPath, session: SessionDep, caller: Operator, body: CancelIn | None = None
 ) -> dict[str, Any]:
     """Cancel a broadcast: a CAP Cancel referencing it, and the sites' retained messages cleared."""
-    session.info["actor"] = caller.actor
     old = _broadcast(session, broadcast_id)
     if old.state != "active" or old.msg_type == "Cancel":
         raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
@@ -549,7 +545,6 @@ def add_webhook(body: WebhookIn, session: SessionDep, caller: Admin) -> dict[str
     secret = secrets.token_urlsafe(32)
     hook = Webhook(url=str(body.url), secret=secret)
     session.add(hook)
-    session.info["actor"] = caller.actor
     session.flush()
     record(session, "webhook_add", "webhooks", str(hook.id), {"url": hook.url})
     session.commit()

@@ -65,7 +65,6 @@ def amend_enterprise(
     credit_code: CreditCodePath, body: EnterprisePatch, session: SessionDep, caller: Operator
 ) -> dict[str, Any]:
     """Suspend, close or reopen an enterprise, or list it black or red (operator; audited)."""
-    session.info["actor"] = caller.actor
     e = _get(session, credit_code)
     for field, value in body.model_dump(exclude_none=True).items():
         setattr(e, field, str(value))

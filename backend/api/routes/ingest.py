@@ -87,7 +87,6 @@ def replay_dead_letters(
 ) -> ReplayOut:
     """Run matching dead letters through validation and storage again (operator). Each is
     replayed at most once: readings are stored exactly once, and the replay is in the audit log."""
-    session.info["actor"] = caller.actor
     report = replay(session, ReplayFilter(reason, gateway, since, tuple(ids or ()), limit), datetime.now(UTC))
     session.commit()
     return ReplayOut(**vars(report))

@@ -84,7 +84,6 @@ def _graded(session: Session, site: Site) -> dict[str, Any]:
 @router.post("/sites/{code}/pond-class-override", status_code=201, response_model=OverrideOut)
 def record_override(code: CodePath, body: OverrideIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Raise a pond one class (operator): 409 for a 一等 pond or when an override is already recorded."""
-    session.info["actor"] = caller.actor
     clause = load("tailings")["clause"]
     site, pond = _pond(session, code)
     if session.get(PondClassOverride, site.id) is not None:
@@ -115,7 +114,6 @@ def record_override(code: CodePath, body: OverrideIn, session: SessionDep, calle
 @router.delete("/sites/{code}/pond-class-override", response_model=WithdrawnOut)
 def withdraw_override(code: CodePath, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Withdraw a recorded upgrade (operator); the pond is graded from V and H again."""
-    session.info["actor"] = caller.actor
     site, _ = _pond(session, code)
     override = session.get(PondClassOverride, site.id)
     if override is None:

@@ -414,7 +414,6 @@ class RectifiedOut(Out):
 @router.post("/sites/{code}/hidden-hazards", status_code=201, response_model=HazardOut)
 def report_hazard(code: CodePath, body: HazardIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Record a hidden hazard (隐患); a major one (重大隐患) makes the site red until rectified."""
-    session.info["actor"] = caller.actor
     site = site_or_404(session, code)
     hazard = HiddenHazard(site_id=site.id, title=body.title, major=body.major, deadline=body.deadline)
     session.add(hazard)
@@ -426,7 +425,6 @@ def report_hazard(code: CodePath, body: HazardIn, session: SessionDep, caller: O
 
 @router.post("/hidden-hazards/{hazard_id}/rectify", response_model=RectifiedOut)
 def rectify_hazard(hazard_id: IdPath, session: SessionDep, caller: Operator) -> dict[str, Any]:
-    session.info["actor"] = caller.actor
     hazard = session.get(HiddenHazard, hazard_id)
     if hazard is None:
         raise HTTPException(404, f"no hidden hazard {hazard_id}")

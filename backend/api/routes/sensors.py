@@ -42,7 +42,6 @@ class SensorOut(Out):
 def create_sensor(body: SensorFeature, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Register a sensor (operator); 422 with the reason when it cannot be (e.g. no default
     thresholds for its location), 409 when its code is taken."""
-    session.info["actor"] = caller.actor
     import_one(session, Layer.sensors, body.properties, body.geometry)
     sensor = session.scalar(select(Sensor).where(Sensor.code == body.properties["code"]))
     session.commit()

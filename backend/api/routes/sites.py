@@ -330,7 +330,6 @@ class SiteFeature(BaseModel):
 @router.post("/sites", status_code=201, response_class=GeoJSONResponse, responses=geojson(Feature[SiteProperties], 201))
 def create_site(body: SiteFeature, session: SessionDep, caller: Operator) -> GeoJSONResponse:
     """Register a site (operator). The same validation as `riskmap import`."""
-    session.info["actor"] = caller.actor
     import_one(session, Layer.sites, body.properties, body.geometry)
     regrade(session, [session.scalar(select(Site.id).where(Site.code == body.properties["code"]))])
     session.commit()
@@ -351,7 +350,6 @@ def amend_site(
     code: CodePath, body: Annotated[SitePatch, Body()], session: SessionDep, caller: Operator
 ) -> GeoJSONResponse:
     """Rename or move a site (operator); the change and its before/after go to the audit log."""
-    session.info["actor"] = caller.actor
     site = _load_site(session, code)
     if body.name is not None:
         site.name = body.name
