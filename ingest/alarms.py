@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.alarms import lifecycle
 from backend.alarms.lifecycle import Subject
+from backend.alarms.rain import rolling_rain
 from backend.domain import alarm_rules as rules
 from backend.domain.standards import load
 from ingest.payload import Reading, SensorInfo
@@ -173,18 +174,8 @@ class AlarmWriter:
         return dict(rows.all())
 
     def _rain_totals(self, sensor_id: int, t: dict[str, Any]) -> dict[float, float]:
-        windows = sorted({float(lv["window_h"]) for lv in t.get("levels", []) if "window_h" in lv})
-        if not windows:
-            return {}
-        sums = self.session.execute(
-            text(
-                "SELECT "
-                + ", ".join(f"coalesce(sum(value) FILTER (WHERE ts > :now - interval '{w} hours'), 0)" for w in windows)
-                + f" FROM readings WHERE sensor_id = :s AND ts > :now - interval '{max(windows)} hours'"
-            ),
-            {"s": sensor_id, "now": self.now},
-        ).one()
-        return dict(zip(windows, (float(x) for x in sums), strict=True))
+        windows = [float(lv["window_h"]) for lv in t.get("levels", []) if "window_h" in lv]
+        return rolling_rain(self.session, sensor_id, windows, self.now, up_to_at=False)
 
     def _rollup(self, items: set[tuple[int, str]]) -> None:
         """GB 39496 roll-up of a tailings pond's monitoring item from its points' alarms."""

@@ -102,10 +102,8 @@ def rate_decision(value: float, window_min: float, rule: dict[str, Any], open_co
     return Decision(None, value, None) if open_color else None
 
 
-def accumulation_decision(
-    totals: dict[float, float], thresholds: dict[str, Any], open_color: str | None
-) -> Decision | None:
-    """Rain over rolling windows (hours -> mm) against the rainstorm signals."""
+def rain_signal(totals: dict[float, float], thresholds: dict[str, Any]) -> tuple[str, float, float] | None:
+    """The most severe rainstorm signal the rolling totals reach: (colour, mm, threshold mm)."""
     reached = None
     for lv in thresholds.get("levels", []):
         if "window_h" not in lv:  # a fixed level, not a rain window: checked before its window is read
@@ -113,6 +111,14 @@ def accumulation_decision(
         total = totals.get(float(lv["window_h"]), 0.0)
         if total >= lv["value"]:
             reached = (lv["color"], total, lv["value"])
+    return reached
+
+
+def accumulation_decision(
+    totals: dict[float, float], thresholds: dict[str, Any], open_color: str | None
+) -> Decision | None:
+    """Rain over rolling windows (hours -> mm) against the rainstorm signals."""
+    reached = rain_signal(totals, thresholds)
     if reached:
         return None if reached[0] == open_color else Decision(reached[0], reached[1], reached[2])
     return Decision(None, 0.0, None) if open_color else None

@@ -9,10 +9,12 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import Field
 from sqlalchemy import text
 
+from backend.alarms.rain import rolling_rain
 from backend.api.deps import ReadAccess, SessionDep
 from backend.api.edge import Instant, StrictJSONRoute
 from backend.api.responses import Number, Out
 from backend.api.routes.sites import CodePath
+from backend.domain.alarm_rules import rain_signal
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"], route_class=StrictJSONRoute)
 MAX_POINTS = 500
@@ -134,21 +136,10 @@ def rainfall(code: CodePath, session: SessionDep, at: Instant | None = None) -> 
     if sensor.kind != "rainfall":
         raise HTTPException(422, f"sensor {code!r} is a {sensor.kind} sensor, not a rain gauge")
     at = at or datetime.now(UTC)
-    sums = session.execute(
-        text(
-            "SELECT "
-            + ", ".join(
-                f"coalesce(sum(value) FILTER (WHERE ts > :at - interval '{h} hours'), 0)" for h in RAIN_WINDOWS_H
-            )
-            + " FROM readings WHERE sensor_id = :s AND ts > :at - interval '24 hours' AND ts <= :at"
-        ),
-        {"s": sensor.id, "at": at},
-    ).one()
-    totals = {f"{h}h": round(float(v), 2) for h, v in zip(RAIN_WINDOWS_H, sums, strict=True)}
-    reached = None
-    for lv in sensor.thresholds.get("levels", []):
-        if "window_h" in lv and totals.get(f"{int(lv['window_h'])}h", 0) >= lv["value"]:
-            reached = lv["color"]
+    sums = rolling_rain(session, sensor.id, RAIN_WINDOWS_H, at)
+    totals = {f"{int(h)}h": round(v, 2) for h, v in sums.items()}
+    signal = rain_signal(sums, sensor.thresholds)
+    reached = signal[0] if signal else None
     return {
         "sensor": code,
         "at": at.isoformat(),
