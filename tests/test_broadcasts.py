@@ -25,6 +25,7 @@ from backend.domain.kinds import Role
 from backend.models import Broadcast, Recipient
 from backend.warnings import answers, escalation, intake
 from tests.support.browser import open_map
+from tests.support.cap import orange_rainstorm_cap
 from tests.support.delivery import wait_delivered
 from tests.support.wait import wait_until
 
@@ -210,26 +211,7 @@ def test_weather_warning_as_cap_xml_over_http(client: TestClient, tokens: dict[R
         (x - 0.02, y + 0.02),
         (x - 0.02, y - 0.02),
     ]
-    now = datetime.now(UTC)
-    xml = cap.build(
-        cap.Alert(
-            identifier="CMA-22000041600000-TEST",
-            sender="weather.jl",
-            sent=now,
-            status="Actual",
-            msg_type="Alert",
-            event="暴雨橙色预警",
-            response_type="Prepare",
-            severity="Severe",
-            headline="吉林省气象台发布暴雨橙色预警",
-            description="预计3小时内降雨量将达50毫米以上",
-            instruction="注意防范",
-            area_desc="测试区",
-            rings=[ring],
-            adcodes=[],
-            expires=now + timedelta(hours=6),
-        )
-    )
+    xml = orange_rainstorm_cap("CMA-22000041600000-TEST", ring, "预计3小时内降雨量将达50毫米以上")
     r = client.post(
         "/api/v1/weather-warnings",
         content=xml,

@@ -28,11 +28,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from backend.core import config
-from backend.domain import cap
 from backend.domain.kinds import Role
 from backend.embedded.stack import Stack
 from backend.risk.engine import regrade
 from tests.support.browser import MAP_READY
+from tests.support.cap import orange_rainstorm_cap
 from tests.support.net import free_port
 from tests.support.wait import wait_until
 
@@ -69,26 +69,7 @@ def _many_vertices(x: float, y: float, n: int) -> list[list[float]]:
 
 
 def _cap(identifier: str, ring: list[tuple[float, float]]) -> str:
-    now = datetime.now(UTC)
-    return cap.build(
-        cap.Alert(
-            identifier=identifier,
-            sender="weather.jl",
-            sent=now,
-            status="Actual",
-            msg_type="Alert",
-            event="暴雨橙色预警",
-            response_type="Prepare",
-            severity="Severe",
-            headline="吉林省气象台发布暴雨橙色预警",
-            description="测试",
-            instruction="注意防范",
-            area_desc="测试区",
-            rings=[ring],
-            adcodes=[],
-            expires=now + timedelta(hours=6),
-        )
-    )
+    return orange_rainstorm_cap(identifier, ring)
 
 
 # --- 1. bodies: counted as they arrive, the token checked before a protected body is read ----
