@@ -1,9 +1,10 @@
-"""Request-scoped dependencies: a database session and the caller's token and role."""
+"""Request-scoped dependencies: a database session bound to the caller (a Principal made from the
+caller's token), and the permission checks routes declare."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -14,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from backend.core.config import api_settings
 from backend.core.db import session_factory
+from backend.core.jurisdiction import bind
+from backend.core.principal import Principal, Scope
 from backend.core.security import token_digest
-from backend.domain.kinds import Role
-from backend.models import ApiToken
+from backend.domain.kinds import Perm, Role, region_prefix
+from backend.models import ApiToken, Organisation
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -31,20 +34,20 @@ SessionDep = Annotated[Session, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False)
 
 
-@dataclass(frozen=True)
-class Caller:
-    name: str
-    role: Role
-
-    @property
-    def actor(self) -> str:
-        return f"token:{self.name}"
-
-
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most this often per token
 
 
-def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Caller | None:
+def token_principal(token: ApiToken, org: Organisation | None) -> Principal:
+    """A machine token acts in its organisation's jurisdiction, or the whole platform's without one."""
+    base = Principal(actor=f"token:{token.name}", name=token.name, roles=frozenset({Role(token.role)}))
+    if org is None:
+        return replace(base, scope=Scope.all)
+    if org.enterprise_id is not None:
+        return replace(base, scope=Scope.enterprise, enterprise_id=org.enterprise_id, org_id=org.id)
+    return replace(base, scope=Scope.region, region=region_prefix(org.region_adcode), org_id=org.id)
+
+
+def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
     """The token's holder, or 401 when it is unknown, revoked or expired."""
     if credentials is None:
         return None
@@ -59,19 +62,19 @@ def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) 
         # bookkeeping, not a change to audit.
         with session.get_bind().begin() as conn:
             conn.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
-    return Caller(token.name, Role(token.role))
+    return token_principal(token, session.get(Organisation, token.org_id) if token.org_id is not None else None)
 
 
 def optional_caller(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Caller | None:
+) -> Principal | None:
     """The caller when a token is sent (401 if it is not valid), else None: for open reads that
     show more to operators."""
     return _caller(session, credentials)
 
 
-def _authorised(session: Session, credentials: HTTPAuthorizationCredentials | None, role: Role) -> Caller:
+def _authorised(session: Session, credentials: HTTPAuthorizationCredentials | None, perm: Perm) -> Principal:
     caller = _caller(session, credentials)
     if caller is None:
         raise HTTPException(
@@ -79,34 +82,35 @@ def _authorised(session: Session, credentials: HTTPAuthorizationCredentials | No
             "an API token is required",
             {"WWW-Authenticate": "Bearer"},
         )
-    if caller.role.rank < role.rank:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+    if not caller.can(perm):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {perm} permission")
     return caller
 
 
-def require(role: Role):
-    """A dependency admitting callers whose token has `role` or a higher one. It also makes the
-    caller the audit actor of the request's session (the one the route gets: FastAPI gives every
-    dependency of a request the same session), so no route sets it by hand."""
+def require(perm: Perm):
+    """A dependency admitting callers holding `perm`. It also binds the caller to the request's
+    session (the one the route gets: FastAPI gives every dependency of a request the same session):
+    the caller is the audit actor and its jurisdiction scopes every transaction, so no route sets
+    either by hand."""
 
     def check(
         session: SessionDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Caller:
-        caller = _authorised(session, credentials, role)
-        session.info["actor"] = caller.actor
+    ) -> Principal:
+        caller = _authorised(session, credentials, perm)
+        bind(session, caller)
         return caller
 
-    check.required_role = role  # type: ignore[attr-defined]  # read by backend.api.edge
+    check.required_perm = perm  # type: ignore[attr-defined]  # read by backend.api.edge
     return check
 
 
-def required_role(call: Any) -> Role | None:
-    """The role a dependency made by `require` demands, else None."""
-    return getattr(call, "required_role", None)
+def required_perm(call: Any) -> Perm | None:
+    """The permission a dependency made by `require` demands, else None."""
+    return getattr(call, "required_perm", None)
 
 
-def authorise(authorization: str | None, role: Role) -> Caller:
+def authorise(authorization: str | None, perm: Perm) -> Principal:
     """The `require(role)` check from a raw Authorization header, in a session of its own that is
     closed before this returns (for the edge, and for streams that must not hold a connection)."""
     scheme, _, token = (authorization or "").partition(" ")
@@ -116,7 +120,7 @@ def authorise(authorization: str | None, role: Role) -> Caller:
         else None
     )
     with session_factory()() as session:
-        return _authorised(session, credentials, role)
+        return _authorised(session, credentials, perm)
 
 
 def read_access(
@@ -126,7 +130,7 @@ def read_access(
 ) -> None:
     """Reads are open unless RISKMAP_REQUIRE_AUTH_FOR_READ is set; then any valid token."""
     if api_settings().require_auth_for_read:
-        require(Role.viewer)(session, credentials)
+        require(Perm.read)(session, credentials)
 
 
 # EventSource cannot send an Authorization header: POST /api/v1/session puts the token in this
@@ -140,11 +144,12 @@ def stream_access(request: Request) -> None:
     a session closed at once, so an open stream holds no database connection."""
     if api_settings().require_auth_for_read:
         cookie = request.cookies.get(STREAM_COOKIE)
-        authorise(request.headers.get("authorization") or (f"Bearer {cookie}" if cookie else None), Role.viewer)
+        authorise(request.headers.get("authorization") or (f"Bearer {cookie}" if cookie else None), Perm.read)
 
 
 ReadAccess = Depends(read_access)
-Viewer = Annotated[Caller, Depends(require(Role.viewer))]
-Operator = Annotated[Caller, Depends(require(Role.operator))]
-Admin = Annotated[Caller, Depends(require(Role.admin))]
-MaybeCaller = Annotated[Caller | None, Depends(optional_caller)]
+Viewer = Annotated[Principal, Depends(require(Perm.read))]
+Duty = Annotated[Principal, Depends(require(Perm.duty))]
+Operator = Annotated[Principal, Depends(require(Perm.write))]
+Admin = Annotated[Principal, Depends(require(Perm.admin))]
+MaybeCaller = Annotated[Principal | None, Depends(optional_caller)]

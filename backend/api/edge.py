@@ -31,10 +31,10 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.api.deps import authorise, required_role
+from backend.api.deps import authorise, required_perm
 from backend.core.config import api_settings
 from backend.core.limits import INT4_MAX
-from backend.domain.kinds import Role
+from backend.domain.kinds import Perm
 
 # An open route that takes a body declares `max_body_size=OPEN_BODY_LIMIT` (FastAPI counts the
 # bytes as they arrive); the app-wide RISKMAP_MAX_UPLOAD_BYTES holds for the others.
@@ -143,16 +143,17 @@ def _has_body(headers: Headers) -> bool:
     return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
 
 
-def _role_of(route: APIRoute) -> Role | None:
-    """The role a route's dependencies demand (`require(role)`), if any."""
-    roles: list[Role] = []
+def _perm_of(route: APIRoute) -> Perm | None:
+    """The permission a route's dependencies demand (`require(perm)`), if any; of several, the
+    last in Perm's order (the route itself checks them all; this is the gate before the body)."""
+    perms: list[Perm] = []
     stack: list[Dependant] = [route.dependant]
     while stack:
         d = stack.pop()
-        if (role := required_role(d.call)) is not None:
-            roles.append(role)
+        if (perm := required_perm(d.call)) is not None:
+            perms.append(perm)
         stack.extend(d.dependencies)
-    return max(roles, key=lambda r: r.rank) if roles else None
+    return max(perms, key=list(Perm).index) if perms else None
 
 
 class AuthBeforeBody:
@@ -167,7 +168,7 @@ class AuthBeforeBody:
     def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
         """`routes`: the API's routes (those of the routers the app includes)."""
         self.app = app
-        self.routes = [(r, _role_of(r)) for r in routes if isinstance(r, APIRoute)]
+        self.routes = [(r, _perm_of(r)) for r in routes if isinstance(r, APIRoute)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -195,12 +196,12 @@ class AuthBeforeBody:
                 message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
-        role = self._role_for(scope)
-        if role is None:
+        perm = self._perm_for(scope)
+        if perm is None:
             await self.app(scope, receive_counted, send_closing)
             return
         try:
-            await asyncio.to_thread(authorise, headers.get("authorization"), role)
+            await asyncio.to_thread(authorise, headers.get("authorization"), perm)
         except HTTPException as exc:
             await _refuse(scope, receive_counted, send_closing, exc.status_code, str(exc.detail), **(exc.headers or {}))
             return
@@ -209,9 +210,9 @@ class AuthBeforeBody:
             return
         await self.app(scope, receive_counted, send_closing)
 
-    def _role_for(self, scope: Scope) -> Role | None:
-        for route, role in self.routes:
+    def _perm_for(self, scope: Scope) -> Perm | None:
+        for route, perm in self.routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                return role
+                return perm
         return None

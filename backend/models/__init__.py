@@ -1,6 +1,6 @@
 """All tables, imported here so that the metadata is complete."""
 
-from backend.models.admin import ApiToken, AuditEntry
+from backend.models.admin import ApiToken, AuditEntry, Organisation
 from backend.models.base import Base
 from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
 from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, IngesterStatus, Reading, Sensor
@@ -39,6 +39,7 @@ __all__ = [
     "IngesterStatus",
     "InventoryItem",
     "NoncoalMine",
+    "Organisation",
     "OutboxAttempt",
     "OutboxMessage",
     "PondClassOverride",

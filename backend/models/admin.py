@@ -5,10 +5,35 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, String, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Audited, Base
+
+
+class Organisation(Audited, Base):
+    """A regulator (one 应急管理局 per region of the register, and other departments such as 水利,
+    气象 or 自然资源 that share information) or an enterprise of the register.
+
+    Bureaus and enterprise organisations are made by triggers when a region or an enterprise is
+    registered (migration 0010), so the two can never disagree; departments are added by hand.
+    Its jurisdiction is its region (everything whose region code starts with the region's prefix),
+    or, for an enterprise, that enterprise only.
+    """
+
+    __tablename__ = "organisations"
+    __table_args__ = (
+        CheckConstraint("kind IN ('bureau', 'department', 'enterprise')", name="kind_known"),
+        CheckConstraint("(kind = 'enterprise') = (enterprise_id IS NOT NULL)", name="enterprise_iff_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # bureau: adcode; enterprise: credit code
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    region_adcode: Mapped[str] = mapped_column(ForeignKey("regions.adcode"), index=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ApiToken(Audited, Base):
@@ -26,6 +51,8 @@ class ApiToken(Audited, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The token acts within this organisation's jurisdiction; NULL: the whole platform.
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
 
 
 class AuditEntry(Base):

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.alarms import lifecycle
-from backend.api.deps import Operator, ReadAccess, SessionDep, stream_access
+from backend.api.deps import Duty, ReadAccess, SessionDep, stream_access
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.notifications import Channel
 from backend.api.responses import Number, Out
@@ -210,9 +210,7 @@ def _transition(session: Session, alarm_id: int, move: Callable[[], object]) -> 
 
 
 @router.post("/{alarm_id}/ack", response_model=AlarmOut)
-def acknowledge(
-    alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None
-) -> dict[str, Any]:
+def acknowledge(alarm_id: IdPath, session: SessionDep, caller: Duty, body: AlarmAction | None = None) -> dict[str, Any]:
     """Acknowledge a raised alarm (operator): who, when and why are kept."""
     comment = (body or AlarmAction()).comment
     return _transition(
@@ -221,7 +219,7 @@ def acknowledge(
 
 
 @router.post("/{alarm_id}/close", response_model=AlarmOut)
-def close(alarm_id: IdPath, session: SessionDep, caller: Operator, body: AlarmAction | None = None) -> dict[str, Any]:
+def close(alarm_id: IdPath, session: SessionDep, caller: Duty, body: AlarmAction | None = None) -> dict[str, Any]:
     """Close a cleared alarm (operator), ending its life."""
     comment = (body or AlarmAction()).comment
     return _transition(session, alarm_id, lambda: lifecycle.close(session, alarm_id, caller.actor, comment))

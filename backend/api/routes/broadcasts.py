@@ -15,7 +15,7 @@ from shapely.geometry import mapping
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import Admin, MaybeCaller, Operator, ReadAccess, SessionDep
+from backend.api.deps import Admin, Duty, MaybeCaller, ReadAccess, SessionDep
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Out, geojson, text_body
@@ -23,7 +23,7 @@ from backend.core.audit import record
 from backend.core.config import api_settings
 from backend.domain import cap
 from backend.domain.cap import CapError
-from backend.domain.kinds import Role
+from backend.domain.kinds import Perm
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
 from backend.warnings import answers, delivery, escalation, intake
 from backend.warnings.intake import WarningIn
@@ -214,7 +214,7 @@ async def _raw_body(request: Request) -> bytes:
 # exclude_unset: an alert's answer has `rule`, a cancellation's `cancelled`, neither both.
 @router.post("/weather-warnings", status_code=201, response_model=WarningReceivedOut, response_model_exclude_unset=True)
 def receive_weather_warning(
-    request: Request, session: SessionDep, caller: Operator, body: Annotated[bytes, Depends(_raw_body)]
+    request: Request, session: SessionDep, caller: Duty, body: Annotated[bytes, Depends(_raw_body)]
 ) -> dict[str, Any]:
     """A rainstorm warning as the weather service publishes it (CAP 1.2 XML), or JSON; Update
     and Cancel handled. Matching rules issue broadcasts; covered sites are regraded.
@@ -322,7 +322,7 @@ class BroadcastIn(BaseModel):
 
 
 @router.post("/broadcasts", status_code=201, response_model=BroadcastWithRecipientsOut)
-def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
+def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Duty) -> dict[str, Any]:
     """Issue a broadcast by hand (operator), or a drill with exercise=true."""
     area = intake.area_from(session, body.polygon, body.adcodes, max_vertices=api_settings().max_geometry_vertices)
     site_ids = None
@@ -361,7 +361,7 @@ class UpdateIn(BaseModel):
 
 
 @router.post("/broadcasts/{broadcast_id}/update", response_model=BroadcastWithRecipientsOut)
-def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
+def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, caller: Duty) -> dict[str, Any]:
     """Issue a CAP Update that supersedes the broadcast (new colour, action or expiry)."""
     old = _broadcast(session, broadcast_id)
     if old.state != "active" or old.msg_type == "Cancel":
@@ -391,7 +391,7 @@ class CancelIn(BaseModel):
 
 @router.post("/broadcasts/{broadcast_id}/cancel", response_model=BroadcastOut)
 def cancel_broadcast(
-    broadcast_id: IdPath, session: SessionDep, caller: Operator, body: CancelIn | None = None
+    broadcast_id: IdPath, session: SessionDep, caller: Duty, body: CancelIn | None = None
 ) -> dict[str, Any]:
     """Cancel a broadcast: a CAP Cancel referencing it, and the sites' retained messages cleared."""
     old = _broadcast(session, broadcast_id)
@@ -470,7 +470,7 @@ def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller
     """One broadcast with its area, recipients and their status, its events and its deliveries
     by channel. Delivery error texts (they can name internal hosts) only for operators."""
     b = _broadcast(session, broadcast_id)
-    operator = caller is not None and caller.role.rank >= Role.operator.rank
+    operator = caller is not None and caller.can(Perm.duty)
     out = broadcast_out(session, b, with_recipients=True)
     out["area"] = mapping(to_shape(b.area))
     out["events"] = [
@@ -519,7 +519,7 @@ def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[
 
 
 @router.post("/broadcasts/sweep", response_model=SweepOut)
-def sweep(session: SessionDep, caller: Operator) -> dict[str, int]:
+def sweep(session: SessionDep, caller: Duty) -> dict[str, int]:
     """Apply deadlines and escalation now (the platform also does it every minute)."""
     counts = escalation.sweep(session, utcnow())
     session.commit()

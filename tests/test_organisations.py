@@ -1,0 +1,70 @@
+"""Organisations follow the register: one 应急管理局 per region, one organisation per enterprise,
+kept in step by triggers; a token scoped to an organisation acts in its jurisdiction."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from backend.api.deps import token_principal
+from backend.core.jurisdiction import bind
+from backend.core.principal import Principal, Scope
+from backend.domain.kinds import ROLE_PERMS, Perm, Role
+from backend.models import ApiToken, Enterprise, Organisation, Region
+
+
+def test_every_region_has_its_bureau_and_every_enterprise_its_organisation(session: Session) -> None:
+    regions = session.scalar(select(func.count()).select_from(Region))
+    bureaus = session.scalars(select(Organisation).where(Organisation.kind == "bureau")).all()
+    assert regions == 70 and len(bureaus) == regions
+    names = {b.code: b.name for b in bureaus}
+    assert names["220000"] == "吉林省应急管理厅" and names["220283"] == "舒兰市应急管理局"
+    enterprises = session.scalar(select(func.count()).select_from(Enterprise))
+    orgs = session.scalar(select(func.count()).select_from(Organisation).where(Organisation.kind == "enterprise"))
+    assert orgs == enterprises
+
+
+def test_an_enterprise_renamed_or_moved_moves_its_organisation(session: Session) -> None:
+    with session.begin():
+        e = session.scalars(select(Enterprise).order_by(Enterprise.id)).first()
+        assert e is not None
+        e.name = e.name + "（更名）"
+        session.flush()
+        org = session.scalars(select(Organisation).where(Organisation.enterprise_id == e.id)).one()
+        session.refresh(org)
+        assert org.name == e.name and org.region_adcode == e.region_adcode
+        session.rollback()
+
+
+def test_a_token_acts_within_its_organisations_jurisdiction(session: Session) -> None:
+    shulan = session.scalars(select(Organisation).where(Organisation.code == "220283")).one()
+    jilin = session.scalars(select(Organisation).where(Organisation.code == "220200")).one()
+    firm = session.scalars(select(Organisation).where(Organisation.kind == "enterprise")).first()
+    assert firm is not None
+    token = ApiToken(name="t", role=Role.regulator, token_hash="x", created_by="test")
+    assert token_principal(token, None).scope == Scope.all
+    county = token_principal(token, shulan)
+    assert (county.scope, county.region, county.org_id) == (Scope.region, "220283", shulan.id)
+    assert token_principal(token, jilin).region == "2202"
+    own = token_principal(token, firm)
+    assert (own.scope, own.enterprise_id) == (Scope.enterprise, firm.enterprise_id)
+
+
+def test_roles_grant_what_their_names_say() -> None:
+    assert ROLE_PERMS[Role.enterprise] == {Perm.read, Perm.answer}
+    assert Perm.write not in ROLE_PERMS[Role.duty] and Perm.duty in ROLE_PERMS[Role.regulator]
+    assert all(Perm.read in perms for perms in ROLE_PERMS.values())
+    assert Perm.admin in ROLE_PERMS[Role.admin] and not any(
+        Perm.admin in ROLE_PERMS[r] for r in Role if r != Role.admin
+    )
+
+
+def test_the_scope_reaches_postgresql_per_transaction(session: Session) -> None:
+    bind(session, Principal(actor="user:t", name="t", scope=Scope.region, region="2202"))
+    with session.begin():
+        got = session.execute(
+            text("SELECT current_setting('riskmap.scope', true) s, current_setting('riskmap.region', true) r")
+        ).one()
+        assert (got.s, got.r) == ("region", "2202")
+    with session.begin():
+        assert session.scalar(text("SELECT current_setting('riskmap.region', true)")) == "2202"
