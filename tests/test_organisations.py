@@ -68,3 +68,30 @@ def test_the_scope_reaches_postgresql_per_transaction(session: Session) -> None:
         assert (got.s, got.r) == ("region", "2202")
     with session.begin():
         assert session.scalar(text("SELECT current_setting('riskmap.region', true)")) == "2202"
+
+
+def test_the_visibility_predicates_follow_the_scope(session: Session) -> None:
+    site = session.execute(text("SELECT id, enterprise_id FROM sites WHERE region_adcode = '220283' LIMIT 1")).one()
+    session.rollback()
+    probe = text(
+        "SELECT riskmap_region_visible('220283') county, riskmap_region_visible('220102') elsewhere, "
+        "riskmap_site_visible(:site) site"
+    )
+    cases = [
+        (Principal(actor="a", name="a", scope=Scope.all), (True, True, True)),
+        (Principal(actor="p", name="p", scope=Scope.region, region="22"), (True, True, True)),
+        (Principal(actor="j", name="j", scope=Scope.region, region="2202"), (True, False, True)),
+        (Principal(actor="c", name="c", scope=Scope.region, region="220283"), (True, False, True)),
+        (Principal(actor="o", name="o", scope=Scope.region, region="220102"), (False, True, False)),
+        (
+            Principal(actor="e", name="e", scope=Scope.enterprise, enterprise_id=site.enterprise_id),
+            (False, False, True),
+        ),
+        (Principal(actor="x", name="x", scope=Scope.enterprise, enterprise_id=-1), (False, False, False)),
+        (Principal(actor="n", name="n"), (False, False, False)),
+        (Principal(actor="r", name="r", scope=Scope.region, region=""), (False, False, False)),
+    ]
+    for principal, expected in cases:
+        bind(session, principal)
+        with session.begin():
+            assert tuple(session.execute(probe, {"site": site.id}).one()) == expected, principal

@@ -14,6 +14,36 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+# The predicates row-level security policies use (backend/core/jurisdiction.py sets the settings
+# they read, per transaction). riskmap_site_visible is SECURITY DEFINER so that a policy on a
+# site's child table does not recurse through the sites table's own policy.
+VISIBILITY = """
+CREATE FUNCTION riskmap_scope() RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT coalesce(nullif(current_setting('riskmap.scope', true), ''), 'public') $$;
+
+CREATE FUNCTION riskmap_region_visible(adcode text) RETURNS boolean LANGUAGE sql STABLE AS $$
+  SELECT CASE riskmap_scope()
+    WHEN 'all' THEN true
+    WHEN 'region' THEN coalesce(current_setting('riskmap.region', true), '') <> ''
+                       AND adcode LIKE current_setting('riskmap.region', true) || '%'
+    ELSE false END $$;
+
+CREATE FUNCTION riskmap_enterprise_visible(enterprise_id integer, adcode text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT CASE riskmap_scope()
+    WHEN 'enterprise' THEN enterprise_id = nullif(current_setting('riskmap.enterprise', true), '')::integer
+    ELSE riskmap_region_visible(adcode) END $$;
+
+CREATE FUNCTION riskmap_site_visible(site integer) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM sites s WHERE s.id = site
+                 AND riskmap_enterprise_visible(s.enterprise_id, s.region_adcode)) $$;
+"""
+DROP_VISIBILITY = """
+DROP FUNCTION riskmap_site_visible(integer); DROP FUNCTION riskmap_enterprise_visible(integer, text);
+DROP FUNCTION riskmap_region_visible(text); DROP FUNCTION riskmap_scope();
+"""
+
 BUREAU_NAME = """CASE WHEN r.level = 'province' THEN replace(r.name, '吉林省', '吉林省应急管理厅')
     ELSE r.name || '应急管理局' END"""
 
@@ -85,9 +115,11 @@ def upgrade() -> None:
           SELECT credit_code, name, 'enterprise', region_adcode, id FROM enterprises;
         """
     )
+    op.execute(VISIBILITY)
 
 
 def downgrade() -> None:
+    op.execute(DROP_VISIBILITY)
     op.execute("DROP TRIGGER enterprises_org ON enterprises; DROP FUNCTION riskmap_enterprise_org();")
     op.execute("DROP TRIGGER regions_bureau ON regions; DROP FUNCTION riskmap_region_bureau();")
     op.drop_index("ix_api_tokens_org_id", table_name="api_tokens")
