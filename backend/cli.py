@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from backend.core.config import RiskSettings, api_settings, database_url, mqtt_url, paths
 from backend.core.db import session_scope
 from backend.core.migrate import upgrade
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.embedded.stack import default_stack, sync_broker_auth
 from backend.embedded.supervise import Supervised, child_argv, stop_all
 from backend.models import Gateway, Site

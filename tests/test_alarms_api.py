@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from backend.core.principal import Role
 from backend.domain import alarm_rules as rules
-from backend.domain.kinds import Role
 from ingest.alarms import AlarmWriter, Subject
 from tests.support.browser import open_map
 from tests.support.wait import wait_until

@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.models import Site
 from tests.support.wait import wait_until
 

@@ -19,9 +19,9 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from backend.core.principal import Role
 from backend.core.security import token_digest
 from backend.domain import cap
-from backend.domain.kinds import Role
 from backend.models import Broadcast, Recipient
 from backend.warnings import answers, escalation, intake
 from tests.support.browser import open_map

@@ -7,8 +7,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from backend.core.principal import Role
 from backend.domain.inherent import mine_level
-from backend.domain.kinds import Role
 from backend.domain.unconfirmed import unconfirmed
 from tests.support.browser import open_map
 from tests.support.wait import wait_until

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.models import HazardUnit, InventoryItem, Site, SiteRisk
 from backend.risk.engine import regrade
 from tests.support.browser import open_map

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.core.config import IngestSettings
 from backend.core.mqtt import BrokerAddress
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.embedded.stack import Stack, sync_broker_auth
 from backend.registry.gateways import add_gateway
 from bench.hostile import ATTACKS, Arena, arena_from, connect, now_ts, run

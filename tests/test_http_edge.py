@@ -28,7 +28,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from backend.core import config
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.embedded.stack import Stack
 from backend.risk.engine import regrade
 from tests.support.browser import MAP_READY

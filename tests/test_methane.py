@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.core.config import paths
+from backend.core.principal import Role
 from backend.domain.alarm_rules import level_for
-from backend.domain.kinds import Role
 from backend.domain.standards import PACKAGED, load
 from backend.domain.thresholds import NoDefaultThresholds, default_thresholds
 from backend.registry.importer import Layer, Row, import_rows

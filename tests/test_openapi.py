@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.api import errors
+from backend.core.principal import Role
 from backend.domain.errors import Conflict, DomainError, Invalid, NotFound
-from backend.domain.kinds import Role
 
 # The SSE stream is text/event-stream by nature; its events are AlarmOut (documented there).
 UNDESCRIBED = {("get", "/api/v1/alarms/stream")}

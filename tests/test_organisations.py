@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import token_principal
 from backend.core.jurisdiction import bind
-from backend.core.principal import Principal, Scope
-from backend.domain.kinds import ROLE_PERMS, Perm, Role
+from backend.core.principal import ROLE_PERMS, Perm, Principal, Role, Scope
 from backend.models import ApiToken, Enterprise, Organisation, Region
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from backend.core.config import DeliverySettings
 from backend.core.mqtt import BrokerAddress
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.embedded.stack import Stack
 from backend.models import Webhook
 from backend.warnings import delivery

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.risk.engine import regrade
 
 SUMMER = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # in the flood season

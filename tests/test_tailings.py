@@ -11,8 +11,8 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.core.principal import Role
 from backend.domain.inherent import PondFacts, tailings_level
-from backend.domain.kinds import Role
 from backend.domain.levels import ORANGE, YELLOW
 from backend.domain.tailings import Upgrade, grade_pond, pond_class
 from backend.registry.importer import Layer, Row, import_rows

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from backend.cli import app
 from backend.core.audit import UnattributedChange
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.models import ApiToken
 from backend.registry.tokens import create_token
 

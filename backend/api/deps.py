@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from backend.core.config import api_settings
 from backend.core.db import session_factory
 from backend.core.jurisdiction import bind
-from backend.core.principal import Principal, Scope
+from backend.core.principal import Perm, Principal, Role, Scope
 from backend.core.security import token_digest
-from backend.domain.kinds import Perm, Role, region_prefix
+from backend.domain.kinds import region_prefix
 from backend.models import ApiToken, Organisation
 
 

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.api.deps import authorise, required_perm
 from backend.core.config import api_settings
 from backend.core.limits import INT4_MAX
-from backend.domain.kinds import Perm
+from backend.core.principal import Perm
 
 # An open route that takes a body declares `max_body_size=OPEN_BODY_LIMIT` (FastAPI counts the
 # bytes as they arrive); the app-wide RISKMAP_MAX_UPLOAD_BYTES holds for the others.

@@ -10,7 +10,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from backend.domain.kinds import ROLE_PERMS, Perm, Role
+
+class Role(StrEnum):
+    """What a user or a machine token may do; where it may do it is its organisation's jurisdiction."""
+
+    viewer = "viewer"  # read within the jurisdiction
+    enterprise = "enterprise"  # an enterprise's own staff: its sites only; answers 叫应, reports its hazards
+    duty = "duty"  # 值班: acknowledge alarms, issue and follow broadcasts
+    regulator = "regulator"  # read and write within the jurisdiction
+    operator = "operator"  # a machine token's read-write role (= regulator with duty)
+    admin = "admin"  # users, tokens and settings of the jurisdiction
+
+
+class Perm(StrEnum):
+    """The capabilities routes ask for; roles grant sets of them (ROLE_PERMS)."""
+
+    read = "read"
+    answer = "answer"  # answer 叫应 and report and rectify one's own enterprise's hazards
+    duty = "duty"  # acknowledge alarms, issue, update and cancel broadcasts
+    write = "write"  # change the register, decide workflow steps (confirm, accept, 挂牌督办)
+    admin = "admin"  # manage users, tokens, webhooks and settings; read the audit log
+
+
+ROLE_PERMS: dict[Role, frozenset[Perm]] = {
+    Role.viewer: frozenset({Perm.read}),
+    Role.enterprise: frozenset({Perm.read, Perm.answer}),
+    Role.duty: frozenset({Perm.read, Perm.duty}),
+    Role.regulator: frozenset({Perm.read, Perm.duty, Perm.write}),
+    Role.operator: frozenset({Perm.read, Perm.duty, Perm.write}),
+    Role.admin: frozenset({Perm.read, Perm.duty, Perm.write, Perm.admin}),
+}
+
+ROLE_ZH: dict[Role, str] = {
+    Role.viewer: "只读",
+    Role.enterprise: "企业用户",
+    Role.duty: "值班员",
+    Role.regulator: "监管人员",
+    Role.operator: "操作（程序令牌）",
+    Role.admin: "管理员",
+}
 
 
 class Scope(StrEnum):

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.core.config import TokenSettings
+from backend.core.principal import Role
 from backend.core.security import new_api_token, token_digest
-from backend.domain.kinds import Role
 from backend.models import ApiToken
 
 

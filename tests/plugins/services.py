@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.core import config
 from backend.core.db import sqlalchemy_url
 from backend.core.migrate import upgrade
-from backend.domain.kinds import Role
+from backend.core.principal import Role
 from backend.embedded.stack import Stack, sync_broker_auth
 from backend.registry.seed import seed
 from backend.registry.tokens import create_token

@@ -21,9 +21,9 @@ from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Out, geojson, text_body
 from backend.core.audit import record
 from backend.core.config import api_settings
+from backend.core.principal import Perm
 from backend.domain import cap
 from backend.domain.cap import CapError
-from backend.domain.kinds import Perm
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
 from backend.warnings import answers, delivery, escalation, intake
 from backend.warnings.intake import WarningIn
