@@ -15,12 +15,13 @@ from shapely.geometry import mapping
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import Admin, Duty, MaybeCaller, ReadAccess, SessionDep
+from backend.api.deps import Admin, Duty, MaybeCaller, ReadAccess, SessionDep, require
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Out, geojson, text_body
 from backend.core.audit import record
 from backend.core.config import api_settings
+from backend.core.principal import Principal, Scope
 from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.domain.kinds import Perm
@@ -32,6 +33,7 @@ from backend.warnings.rules import WarningError, WarningInvalid, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["flood-season warnings"], route_class=StrictJSONRoute)
 Color = Literal["red", "orange", "yellow", "blue"]
+Answerer = Annotated[Principal, Depends(require(Perm.answer))]
 
 
 def _bad(exc: Exception, field: str) -> HTTPException:
@@ -514,6 +516,23 @@ def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[
     """叫应: the enterprise answers with the token its site received; evacuated=true confirms
     停产撤人, checked against the site's personnel and power sensors."""
     rec = answers.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", utcnow())
+    session.commit()
+    return {"recipient": rec.id, "status": rec.status, "fake_evacuation": rec.fake_evacuation, "evidence": rec.evidence}
+
+
+class AnswerIn(BaseModel):
+    site: str | None = Field(None, max_length=48, description="the site answered for; default: the only one targeted")
+    evacuated: bool = Field(False, description="停产撤人 is done")
+
+
+@router.post("/broadcasts/{broadcast_id}/answer", response_model=AnswerOut)
+def answer(broadcast_id: IdPath, session: SessionDep, caller: Answerer, body: AnswerIn | None = None) -> dict[str, Any]:
+    """叫应 by a signed-in enterprise user (or its enterprise's token) for one of its own sites the
+    broadcast reaches; the same answer as the token link or the gateway gives."""
+    if caller.scope != Scope.enterprise:
+        raise HTTPException(403, "only an enterprise's own users answer 叫应 for its sites")
+    body = body or AnswerIn()
+    rec = answers.answer_as_enterprise(session, broadcast_id, caller, body.site, body.evacuated, utcnow())
     session.commit()
     return {"recipient": rec.id, "status": rec.status, "fake_evacuation": rec.fake_evacuation, "evidence": rec.evidence}
 
