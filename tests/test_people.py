@@ -6,13 +6,17 @@ unacknowledged alarms escalating step by step until acknowledged — on a contro
 
 from __future__ import annotations
 
+import csv
+import filecmp
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from backend.alarms import escalation as alarm_escalation
@@ -27,6 +31,7 @@ from backend.people.register import may_see_phones, on_duty, responsible_people
 from backend.registry.tokens import create_token
 from backend.warnings import answers, escalation
 from backend.warnings.issue import BroadcastOrder, issue
+from sample_data.people import HERE, generate
 
 COUNTY, PREFECTURE = "220283", "220200"  # 舒兰市, 吉林市
 # Before every other test's broadcasts and alarms (2026-07-20 02:00 UTC onwards, and now), so the
@@ -456,3 +461,66 @@ def test_acknowledging_stops_the_escalation(session: Session, roster: dict[str, 
     assert _notices(session, alarm) == first
     events = session.scalars(text("SELECT event FROM alarm_events WHERE alarm_id = :a ORDER BY id"), {"a": alarm}).all()
     assert events == ["raised", "notified", "acknowledged"]
+
+
+# --- sample data and row-level security -----------------------------------------------------------
+
+
+def test_sample_people_and_rosters_are_generated_and_complete(tmp_path: Path) -> None:
+    generate(tmp_path)
+    for name in ("people.csv", "duty_roster.csv"):
+        assert filecmp.cmp(tmp_path / name, HERE / name, shallow=False), name
+    people = list(csv.DictReader((HERE / "people.csv").open(encoding="utf-8")))
+    enterprises = {r["credit_code"] for r in csv.DictReader((HERE / "enterprises.csv").open(encoding="utf-8"))}
+    sites = [f["properties"] for f in json.loads((HERE / "sites.geojson").read_text(encoding="utf-8"))["features"]]
+    units = {(r["site_code"], r["unit_code"]) for r in csv.DictReader((HERE / "inventory.csv").open(encoding="utf-8"))}
+    duties: dict[tuple[str, str, str], set[str]] = {}
+    for p in people:
+        duties.setdefault((p["enterprise_credit_code"], p["site_code"], p["unit_code"]), set()).add(p["duty"])
+        assert normalise_mobile(p["mobile"]) == p["mobile"]
+    assert len({p["mobile"] for p in people}) == len(people)
+    assert all(duties[(e, "", "")] == {"principal", "safety"} for e in enterprises)
+    assert all(duties[(s["enterprise_credit_code"], s["code"], "")] == {"principal", "safety"} for s in sites)
+    owner = {s["code"]: s["enterprise_credit_code"] for s in sites}
+    assert all(duties[(owner[s], s, u)] == {"unit_principal", "unit_technical", "unit_operator"} for s, u in units)
+    roster = list(csv.DictReader((HERE / "duty_roster.csv").open(encoding="utf-8")))
+    assert len({r["org_code"] for r in roster}) == 70 and len(roster) == 70 * 31
+
+
+def test_row_level_security_keeps_people_and_rosters_in_their_jurisdiction(seeded: Engine) -> None:
+    """As a role bound by the policies (not the platform's own), a 长春市 caller sees no person or
+    shift of 吉林市, a 吉林市 caller sees its own, and an enterprise sees only its own people."""
+    with seeded.connect() as c, c.begin():
+        c.execute(text("CREATE ROLE riskmap_people_rls_probe NOLOGIN"))
+        c.execute(
+            text("GRANT SELECT ON people, duty_shifts, broadcast_recipient_people, sites TO riskmap_people_rls_probe")
+        )
+        enterprise = c.scalar(text("SELECT enterprise_id FROM sites WHERE code = 'JL-COAL-0001'"))
+        c.execute(text("SET LOCAL ROLE riskmap_people_rls_probe"))
+
+        def seen(scope: str, region: str = "", enterprise_id: str = "") -> tuple[int, ...]:
+            c.execute(
+                text(
+                    "SELECT set_config('riskmap.scope', :s, true), set_config('riskmap.region', :r, true), "
+                    "set_config('riskmap.enterprise', :e, true)"
+                ),
+                {"s": scope, "r": region, "e": enterprise_id},
+            )
+            return tuple(
+                c.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM people WHERE region_adcode LIKE '2202%'), "
+                        "(SELECT count(*) FROM people WHERE region_adcode NOT LIKE '2202%'), "
+                        "(SELECT count(*) FROM duty_shifts WHERE region_adcode LIKE '2202%'), "
+                        "(SELECT count(DISTINCT enterprise_id) FROM people)"
+                    )
+                ).one()
+            )
+
+        changchun, jilin = seen("region", "2201"), seen("region", "2202")
+        assert changchun[0] == 0 and changchun[2] == 0 and changchun[1] > 0
+        assert jilin[0] > 0 and jilin[1] == 0 and jilin[2] > 0
+        own = seen("enterprise", "", str(enterprise))
+        assert own[3] == 1 and own[2] == 0
+        assert seen("public") == (0, 0, 0, 0)
+        c.rollback()
