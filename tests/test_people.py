@@ -303,6 +303,11 @@ def test_a_broadcast_reaches_each_responsible_person_with_their_own_token(
     assert all(session.get(RecipientPerson, p.id).answered_at is None for p in people[1:])
     detail = client.get(f"/api/v1/broadcasts/{b.id}").json()
     assert detail["recipients"][0]["status"] == "acknowledged"
+    shown_people = detail["recipients"][0]["people"]  # open read: masked
+    assert {(p["name"], p["mobile"]) for p in shown_people} == {(n, f"{m[:3]}****{m[-4:]}") for n, m in expected}
+    assert [p["answered"] for p in shown_people] == [True] + [False] * (len(people) - 1)
+    operator = client.get(f"/api/v1/broadcasts/{b.id}", headers=_auth(tokens[Role.operator])).json()
+    assert {(p["name"], p["mobile"]) for p in operator["recipients"][0]["people"]} == expected
     ack = next(e for e in detail["events"] if e["event"] == "acknowledged")
     assert ack["actor"] == f"person:{people[0].id}" and ack["detail"]["person"] == people[0].name
     assert not any("139" in str(e["detail"]) or "138" in str(e["detail"]) for e in detail["events"])

@@ -26,6 +26,7 @@ from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.domain.kinds import Perm
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
+from backend.people.register import may_see_phones, shown
 from backend.warnings import answers, delivery, escalation, intake
 from backend.warnings.intake import WarningIn
 from backend.warnings.issue import BroadcastOrder, cancel, issue, update
@@ -40,8 +41,18 @@ def _bad(exc: Exception, field: str) -> HTTPException:
     return HTTPException(422, [{"loc": ["body", field], "msg": str(exc)}])
 
 
+class RecipientPersonOut(Out):
+    """A responsible person the broadcast reached for the site; the phone masked unless the caller
+    may see it in full."""
+
+    name: str
+    duty: str
+    mobile: str
+    answered: bool
+
+
 class RecipientOut(Out):
-    """One site a broadcast reached, with its 叫应 answer."""
+    """One site a broadcast reached, with its 叫应 answer and the people it reached there."""
 
     id: int
     site: str
@@ -57,6 +68,7 @@ class RecipientOut(Out):
     evidence: dict[str, Any]
     lon: float | None
     lat: float | None
+    people: list[RecipientPersonOut] = Field(default_factory=list)
 
 
 class BroadcastOut(Out):
@@ -142,9 +154,11 @@ class SweepOut(Out):
     fake: int
 
 
-def broadcast_out(session: Session, b: Broadcast, with_recipients: bool = False) -> dict[str, Any]:
+def broadcast_out(
+    session: Session, b: Broadcast, with_recipients: bool = False, caller: Principal | None = None
+) -> dict[str, Any]:
     """A broadcast as the API answers it: its CAP fields, its recipients counted by status and,
-    when asked, each recipient with its site and answer."""
+    when asked, each recipient with its site, answer and people (phones as `caller` may see them)."""
     out = {
         "id": b.id,
         "identifier": b.identifier,
@@ -187,6 +201,21 @@ def broadcast_out(session: Session, b: Broadcast, with_recipients: bool = False)
                 {"b": b.id},
             )
         ]
+        people: dict[int, list[dict[str, Any]]] = {}
+        for p in session.execute(
+            text(
+                "SELECT p.recipient_id, p.name, p.duty, p.mobile, p.answered_at IS NOT NULL AS answered, "
+                "s.enterprise_id, s.region_adcode FROM broadcast_recipient_people p JOIN sites s ON s.id = p.site_id "
+                "WHERE p.broadcast_id = :b ORDER BY p.id"
+            ),
+            {"b": b.id},
+        ):
+            full = may_see_phones(caller, p.enterprise_id, p.region_adcode)
+            people.setdefault(p.recipient_id, []).append(
+                {"name": p.name, "duty": p.duty, "mobile": shown(p.mobile, full), "answered": p.answered}
+            )
+        for r in out["recipients"]:
+            r["people"] = people.get(r["id"], [])
     return out
 
 
@@ -345,7 +374,7 @@ def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Duty) -> dic
     b = issue(session, order, utcnow(), caller.actor)
     record(session, "broadcast_issue", "broadcasts", b.identifier, {"id": b.id, "status": b.status})
     session.commit()
-    return broadcast_out(session, b, with_recipients=True)
+    return broadcast_out(session, b, with_recipients=True, caller=caller)
 
 
 def _broadcast(session: Any, broadcast_id: int) -> Broadcast:
@@ -384,7 +413,7 @@ def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, 
     b = update(session, old, order, utcnow(), caller.actor)
     record(session, "broadcast_update", "broadcasts", b.identifier, {"id": b.id, "references": old.identifier})
     session.commit()
-    return broadcast_out(session, b, with_recipients=True)
+    return broadcast_out(session, b, with_recipients=True, caller=caller)
 
 
 class CancelIn(BaseModel):
@@ -473,7 +502,7 @@ def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller
     by channel. Delivery error texts (they can name internal hosts) only for operators."""
     b = _broadcast(session, broadcast_id)
     operator = caller is not None and caller.can(Perm.duty)
-    out = broadcast_out(session, b, with_recipients=True)
+    out = broadcast_out(session, b, with_recipients=True, caller=caller)
     out["area"] = mapping(to_shape(b.area))
     out["events"] = [
         {
