@@ -19,6 +19,7 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.alarms import escalation as alarm_escalation
 from backend.core.config import RiskSettings, api_settings, database_url, mqtt_url, paths
 from backend.core.db import session_scope
 from backend.core.migrate import upgrade
@@ -247,12 +248,15 @@ def export_map_cmd(
 
 
 def _regrade_every(seconds: float, stop: threading.Event) -> None:
-    """Time-based rules (a site falling silent, the flood season) need regrading without input."""
+    """Time-based rules (a site falling silent, the flood season) need regrading without input; 叫应
+    deadlines and unacknowledged alarms escalate on the same beat."""
     while not stop.wait(seconds):
         try:
             with session_scope("system:regrade") as session:
                 regrade(session)
-                escalation.sweep(session, utcnow())
+                now = utcnow()
+                escalation.sweep(session, now)
+                alarm_escalation.sweep(session, now)
         except Exception as exc:
             typer.echo(f"regrade failed: {exc}", err=True)
 

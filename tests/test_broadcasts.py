@@ -160,7 +160,17 @@ def test_orange_warning_in_season_orders_evacuation_of_the_ponds_inside(session:
     assert root.findtext("c:sent", namespaces=NS).endswith("+08:00")
     ident = root.findtext("c:identifier", namespaces=NS)
     assert ident[:6].isdigit() and ident[6:20] == b.sent.astimezone(cap.CHINA).strftime("%Y%m%d%H%M%S")
-    assert session.scalar(text("SELECT count(*) FROM sms_outbox WHERE broadcast_id = :b"), {"b": b.id}) == len(codes)
+    # One SMS to each responsible person of each site (the people register), with their phone.
+    people = session.execute(
+        text(
+            "SELECT count(DISTINCT p.site_id), count(*), count(DISTINCT m.id) FILTER (WHERE m.to_phone = p.mobile) "
+            "FROM broadcast_recipient_people p JOIN sms_outbox m ON m.recipient_id = p.recipient_id "
+            "WHERE p.broadcast_id = :b"
+        ),
+        {"b": b.id},
+    ).one()
+    sms = session.scalar(text("SELECT count(*) FROM sms_outbox WHERE broadcast_id = :b"), {"b": b.id})
+    assert people[0] == len(codes) and sms == people[2] >= 2 * len(codes)
     # The pond's own level went up one step for the rainstorm.
     reasons = session.scalar(
         text("SELECT reasons FROM site_risk r JOIN sites s ON s.id = r.site_id WHERE s.code = :c"), {"c": pond}

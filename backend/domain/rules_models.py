@@ -391,12 +391,35 @@ class FloodWarning(_Strict):
         return self
 
 
+# alarm_escalation.yaml
+
+
+class AlarmEscalationStep(_Strict):
+    notify: list[Literal["site_people", "county_duty", "prefecture_duty", "province_duty"]] = Field(min_length=1)
+
+
+class AlarmEscalation(_Strict):
+    source: str
+    verify: bool = False
+    deadlines_min: dict[Colour, Positive] = Field(min_length=1)  # the colours that escalate
+    step_min: dict[Colour, Positive]
+    steps: list[AlarmEscalationStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        missing = [c.value for c in self.deadlines_min if c not in self.step_min]
+        if missing:
+            raise ValueError(f"step_min: no entry for {', '.join(missing)}")
+        return self
+
+
 MODELS: dict[str, type[_Strict]] = {
     "risk_rules": RiskRules,
     "risk_levels": RiskLevels,
     "sensor_thresholds": SensorThresholds,
     "tailings": TailingsClasses,
     "flood_warning": FloodWarning,
+    "alarm_escalation": AlarmEscalation,
 }
 
 

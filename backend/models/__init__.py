@@ -5,6 +5,7 @@ from backend.models.base import Base
 from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
 from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, IngesterStatus, Reading, Sensor
 from backend.models.outbox import OutboxAttempt, OutboxMessage
+from backend.models.people import DutyShift, Person, RecipientPerson
 from backend.models.ponds import PondClassOverride
 from backend.models.registry import (
     CoalMine,
@@ -30,6 +31,7 @@ __all__ = [
     "BroadcastEvent",
     "CoalMine",
     "DeadLetter",
+    "DutyShift",
     "Enterprise",
     "ExposedFeature",
     "ExposedPlace",
@@ -42,9 +44,11 @@ __all__ = [
     "Organisation",
     "OutboxAttempt",
     "OutboxMessage",
+    "Person",
     "PondClassOverride",
     "Reading",
     "Recipient",
+    "RecipientPerson",
     "Region",
     "Sensor",
     "Site",

@@ -84,9 +84,16 @@ class SmsOutbox(Base):
     __tablename__ = "sms_outbox"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
+    # what the message is about: a broadcast (its recipient), or an alarm nobody acknowledged
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast_recipients.id", ondelete="CASCADE"))
-    to_enterprise: Mapped[str] = mapped_column(String(18))  # 统一社会信用代码: the adapter looks up contacts
+    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default="warning")  # warning | escalation | alarm
+    to_enterprise: Mapped[str | None] = mapped_column(String(18))  # 统一社会信用代码 of the enterprise reached
+    to_phone: Mapped[str | None] = mapped_column(String(11))  # the mobile number the adapter sends to
+    to_name: Mapped[str | None] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    duty_shift_id: Mapped[int | None] = mapped_column(ForeignKey("duty_shifts.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

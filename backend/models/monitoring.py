@@ -133,3 +133,4 @@ class AlarmEvent(Base):
     value: Mapped[float | None] = mapped_column(Double)
     actor: Mapped[str] = mapped_column(String(64), server_default="system")
     comment: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[dict[str, Any]] = mapped_column(server_default="{}")  # e.g. whom an escalation notified

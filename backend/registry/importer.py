@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyogrio
@@ -26,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.core.audit import record
+from backend.core.clock import CHINA_TZ
 from backend.domain.geo import GeometryError, check_geometry
 from backend.domain.kinds import SiteKind
 from backend.domain.major_hazard import DEFAULT_UNIT_CODE, DEFAULT_UNIT_NAME, UNIT_KIND_ZH
@@ -33,6 +35,7 @@ from backend.domain.substances import UnknownSubstance, resolve
 from backend.domain.thresholds import default_interval_s, default_thresholds, default_unit
 from backend.models import (
     CoalMine,
+    DutyShift,
     Enterprise,
     ExposedFeature,
     ExposedPlace,
@@ -40,6 +43,8 @@ from backend.models import (
     HazardUnit,
     InventoryItem,
     NoncoalMine,
+    Organisation,
+    Person,
     Region,
     Sensor,
     Site,
@@ -61,6 +66,8 @@ class Layer(StrEnum):
     features = "features"
     gateways = "gateways"
     sensors = "sensors"
+    people = "people"
+    duty_roster = "duty_roster"
 
 
 class RowRejected(ValueError):
@@ -111,21 +118,26 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def csv_rows(source: Path | BinaryIO) -> list[Row]:
+    """Rows of a CSV file or upload (UTF-8), with lon and lat columns made a point when present."""
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8")
+    rows = []
+    for i, values in enumerate(frame.to_dict("records"), start=1):
+        props = {str(k): _clean(v) for k, v in values.items()}
+        geom = None
+        if "lon" in props or "lat" in props:
+            try:
+                geom = Point(float(props.pop("lon")), float(props.pop("lat")))
+            except (TypeError, ValueError):
+                geom = None
+        rows.append(Row(i, props, geom))
+    return rows
+
+
 def read_rows(path: Path) -> list[Row]:
     """Rows of a CSV (with lon and lat columns for points) or of any vector file GDAL reads."""
     if path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        rows = []
-        for i, values in enumerate(frame.to_dict("records"), start=1):
-            props = {k: _clean(v) for k, v in values.items()}
-            geom = None
-            if "lon" in props or "lat" in props:
-                try:
-                    geom = Point(float(props.pop("lon")), float(props.pop("lat")))
-                except (TypeError, ValueError):
-                    geom = None
-            rows.append(Row(i, props, geom))
-        return rows
+        return csv_rows(path)
     frame = pyogrio.read_dataframe(path)
     return [
         Row(i, {k: _clean(v) for k, v in values.items() if k != "geometry"}, values.get("geometry"))
@@ -157,6 +169,14 @@ class Context:
     existing: set[str] = field(default_factory=set)  # keys of places, features, sensors, inventory
     seen: set[str] = field(default_factory=set)
     default_unit_sites: set[str] = field(default_factory=set)  # inventory rows given without a unit
+    _people: PeopleLookup | None = None
+
+    @property
+    def people(self) -> PeopleLookup:
+        """What the people and duty-roster layers look up, loaded on first use."""
+        if self._people is None:
+            self._people = PeopleLookup.load(self.session)
+        return self._people
 
     def load(self) -> Context:
         s = self.session
@@ -382,6 +402,119 @@ def _sensor(ctx: Context, r: rec.SensorRecord, geom: Geometry | None) -> None:
     )
 
 
+@dataclass
+class PeopleLookup:
+    """The register as the people and duty-roster layers need it."""
+
+    enterprise_regions: dict[int, str]
+    sites: dict[str, tuple[int, int, str]]  # code -> id, enterprise id, region
+    units: dict[tuple[int, str], int]  # (site id, unit code) -> unit id
+    orgs: dict[str, tuple[int, str, str]]  # code -> id, kind, region
+    people: set[str]  # PersonRecord.key of the registered people
+    shifts: dict[int, list[tuple[datetime, datetime, str]]]  # org id -> (start, end, mobile) in the register
+    file_shifts: dict[str, tuple[int, datetime, datetime]] = field(default_factory=dict)  # this file's, by key
+
+    @classmethod
+    def load(cls, s: Session) -> PeopleLookup:
+        shifts: dict[int, list[tuple[datetime, datetime, str]]] = {}
+        for org, start, end, mobile in s.execute(
+            select(DutyShift.org_id, DutyShift.starts_at, DutyShift.ends_at, DutyShift.mobile)
+        ):
+            shifts.setdefault(org, []).append((start, end, mobile))
+        return cls(
+            dict(s.execute(select(Enterprise.id, Enterprise.region_adcode)).all()),
+            {
+                c: (i, e, r)
+                for c, i, e, r in s.execute(select(Site.code, Site.id, Site.enterprise_id, Site.region_adcode))
+            },
+            {
+                (site, code): i
+                for site, code, i in s.execute(select(HazardUnit.site_id, HazardUnit.code, HazardUnit.id))
+            },
+            {
+                c: (i, k, r)
+                for c, i, k, r in s.execute(
+                    select(Organisation.code, Organisation.id, Organisation.kind, Organisation.region_adcode)
+                )
+            },
+            {
+                f"{credit}/{site or ''}/{unit or ''}/{duty}/{mobile}"
+                for credit, site, unit, duty, mobile in s.execute(
+                    select(Enterprise.credit_code, Site.code, HazardUnit.code, Person.duty, Person.mobile)
+                    .join(Enterprise, Enterprise.id == Person.enterprise_id)
+                    .outerjoin(Site, Site.id == Person.site_id)
+                    .outerjoin(HazardUnit, HazardUnit.id == Person.hazard_unit_id)
+                )
+            },
+            shifts,
+        )
+
+
+def _person(ctx: Context, r: rec.PersonRecord, geom: Geometry | None) -> None:
+    look = ctx.people
+    enterprise_id = ctx.enterprises.get(r.enterprise_credit_code)
+    if enterprise_id is None:
+        raise RowRejected(f"unknown enterprise {r.enterprise_credit_code!r}")
+    site_id, unit_id, region = None, None, look.enterprise_regions[enterprise_id]
+    if r.site_code is not None:
+        if r.site_code not in look.sites:
+            raise RowRejected(f"unknown site {r.site_code!r}")
+        site_id, owner, region = look.sites[r.site_code]
+        if owner != enterprise_id:
+            raise RowRejected(f"site {r.site_code!r} is not a site of enterprise {r.enterprise_credit_code!r}")
+    if r.unit_code is not None:
+        assert site_id is not None  # the record requires site_code with unit_code
+        unit_id = look.units.get((site_id, r.unit_code))
+        if unit_id is None:
+            raise RowRejected(f"unknown unit {r.unit_code!r} at site {r.site_code!r}")
+    ctx.fresh(r.key, r.key in look.people, "person")
+    ctx.session.add(
+        Person(
+            enterprise_id=enterprise_id,
+            site_id=site_id,
+            hazard_unit_id=unit_id,
+            region_adcode=region,
+            duty=r.duty,
+            name=r.name,
+            mobile=r.mobile,
+            landline=r.landline,
+            email=r.email,
+        )
+    )
+
+
+def _duty_shift(ctx: Context, r: rec.DutyShiftRecord, geom: Geometry | None) -> None:
+    look = ctx.people
+    if r.org_code not in look.orgs:
+        raise RowRejected(f"unknown organisation {r.org_code!r}")
+    org_id, kind, region = look.orgs[r.org_code]
+    if kind == "enterprise":
+        raise RowRejected(f"organisation {r.org_code!r} is an enterprise: duty rosters are for regulators")
+    registered = look.shifts.get(org_id, [])
+    if (r.starts_at, r.ends_at, r.mobile) in registered and ctx.skip_existing:
+        raise AlreadyExists(f"shift {r.key!r} is in the roster already")
+    ctx.fresh(r.key, False, "shift")
+    earlier = [(a, b) for k, (o, a, b) in look.file_shifts.items() if o == org_id and k != r.key]
+    for start, end in [(a, b) for a, b, _ in registered] + earlier:
+        if start < r.ends_at and r.starts_at < end:
+            raise RowRejected(
+                f"shift overlaps another shift of {r.org_code} "
+                f"({start.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} – {end.astimezone(CHINA_TZ):%Y-%m-%d %H:%M})"
+            )
+    look.file_shifts[r.key] = (org_id, r.starts_at, r.ends_at)
+    ctx.session.add(
+        DutyShift(
+            org_id=org_id,
+            region_adcode=region,
+            name=r.name,
+            mobile=r.mobile,
+            landline=r.landline,
+            starts_at=r.starts_at,
+            ends_at=r.ends_at,
+        )
+    )
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     record: type[rec.Record]
@@ -403,6 +536,8 @@ LAYERS: dict[Layer, LayerSpec] = {
     Layer.features: LayerSpec(rec.FeatureRecord, "any", True, _feature, "code"),
     Layer.gateways: LayerSpec(rec.GatewayRecord, None, False, _gateway, "id"),
     Layer.sensors: LayerSpec(rec.SensorRecord, "point", False, _sensor, "code"),
+    Layer.people: LayerSpec(rec.PersonRecord, None, False, _person, "key"),
+    Layer.duty_roster: LayerSpec(rec.DutyShiftRecord, None, False, _duty_shift, "key"),
 }
 
 

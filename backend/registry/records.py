@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -14,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from backend.core.clock import CHINA_TZ
 from backend.domain.kinds import (
     CreditList,
     DamType,
@@ -27,6 +29,7 @@ from backend.domain.kinds import (
     SensorKind,
     SiteKind,
 )
+from backend.domain.phones import normalise_landline, normalise_mobile
 
 Adcode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,46}$")]
@@ -169,3 +172,88 @@ class SensorRecord(Record):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else None
         return value
+
+
+# --- people a warning must reach (backend/people) ---------------------------------------------
+
+PersonDuty = Literal["principal", "safety", "unit_principal", "unit_technical", "unit_operator"]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=128)]
+PersonName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class PersonRecord(Record):
+    """A responsible person: of the enterprise (no site), of one site, or — with `unit_code` — one
+    of the three 包保责任人 of a major-hazard unit of that site."""
+
+    enterprise_credit_code: CreditCode
+    site_code: Code | None = None
+    unit_code: Code | None = None
+    duty: PersonDuty
+    name: PersonName
+    mobile: str
+    landline: str | None = None
+    email: Email | None = None
+
+    @field_validator("mobile", mode="before")
+    @classmethod
+    def _mobile(cls, value: Any) -> Any:
+        return normalise_mobile(value) if isinstance(value, str) else value
+
+    @field_validator("landline", mode="before")
+    @classmethod
+    def _landline(cls, value: Any) -> Any:
+        return normalise_landline(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _place(self) -> Self:
+        unit_duty = self.duty.startswith("unit_")
+        if unit_duty and (self.unit_code is None or self.site_code is None):
+            raise ValueError(f"duty {self.duty}: a 包保责任人 needs site_code and unit_code")
+        if not unit_duty and self.unit_code is not None:
+            raise ValueError(f"duty {self.duty}: unit_code is only for the three 包保责任人 (unit_*)")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.enterprise_credit_code}/{self.site_code or ''}/{self.unit_code or ''}/{self.duty}/{self.mobile}"
+
+
+MAX_SHIFT = timedelta(days=7)
+
+
+class DutyShiftRecord(Record):
+    """One shift of a regulator's duty roster (值班表); times without an offset are China time."""
+
+    org_code: Annotated[str, StringConstraints(min_length=1, max_length=32)]  # a bureau: its region's adcode
+    name: PersonName
+    mobile: str
+    landline: str | None = None
+    starts_at: datetime
+    ends_at: datetime
+
+    @field_validator("mobile", mode="before")
+    @classmethod
+    def _mobile(cls, value: Any) -> Any:
+        return normalise_mobile(value) if isinstance(value, str) else value
+
+    @field_validator("landline", mode="before")
+    @classmethod
+    def _landline(cls, value: Any) -> Any:
+        return normalise_landline(value) if isinstance(value, str) else value
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _china_time(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=CHINA_TZ) if value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at: a shift must end after it starts")
+        if self.ends_at - self.starts_at > MAX_SHIFT:
+            raise ValueError("ends_at: a shift lasts at most 7 days")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.org_code}/{self.starts_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}"

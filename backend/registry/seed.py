@@ -26,6 +26,8 @@ SAMPLE_FILES: list[tuple[str, Layer]] = [
     ("exposed_features.geojson", Layer.features),
     ("gateways.csv", Layer.gateways),
     ("sensors.csv", Layer.sensors),
+    ("people.csv", Layer.people),
+    ("duty_roster.csv", Layer.duty_roster),
 ]
 DEMO_SECRETS = "demo-gateway-secrets.json"
 

@@ -187,15 +187,16 @@ def queue_site_messages(session: Session, b: Broadcast, tokens: dict[int, str] |
     return len(rows)
 
 
-def deliver(session: Session, b: Broadcast, tokens: dict[int, str]) -> None:
+def deliver(session: Session, b: Broadcast, tokens: dict[int, str], sms: int | None = None) -> None:
     """Queue the broadcast for every channel: site topics, webhooks; the SMS rows are already
-    in sms_outbox for the SMS gateway adapter. The worker records each delivery."""
+    in sms_outbox for the SMS gateway adapter (`sms` of them; one per site when not given). The
+    worker records each delivery."""
     sites = queue_site_messages(session, b, tokens)
     hooks = [(h.id, h.url, h.secret) for h in session.scalars(select(Webhook).where(Webhook.active))]
     events.record(
         session,
         Event(b.id, "queued", "system", channel="mqtt", detail={"sites": sites, "webhooks": len(hooks)}),
-        Event(b.id, "queued", "system", channel="sms", detail={"messages": len(tokens)}),
+        Event(b.id, "queued", "system", channel="sms", detail={"messages": len(tokens) if sms is None else sms}),
     )
     if hooks:
         body = json.dumps(

@@ -1,7 +1,8 @@
 """Deadlines, escalation and expiry: the sweep, run every minute (and on demand).
 
 A recipient that has not answered by its deadline is overdue and escalated to its county
-bureau, then its prefecture, one step per `escalation_step_min`; an evacuated site's sensors
+bureau, then its prefecture, one step per `escalation_step_min`: each step texts the bureau's duty
+officer on the roster at that time (backend/people); an evacuated site's sensors
 are checked again; a broadcast past its expiry ends and its sites' retained messages are cleared.
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from backend.domain.phones import mask
 from backend.domain.states import BroadcastState, RecipientStatus
-from backend.models import Broadcast, Recipient
+from backend.models import Broadcast, Recipient, SmsOutbox
+from backend.people.register import duty_officer
 from backend.warnings import delivery, events
 from backend.warnings.answers import check_evidence
 from backend.warnings.events import Event
@@ -45,20 +48,11 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
                 counts["overdue"] += 1
             level = min(len(r["escalation"]), 1 + int((now - rec.deadline) / step))
             if level > rec.escalation:
-                rec.escalation, rec.escalated_at = level, now
                 region = session.scalar(text("SELECT region_adcode FROM sites WHERE id = :i"), {"i": rec.site_id})
-                to = region if r["escalation"][level - 1] == "county" else region[:4] + "00"
-                events.record(
-                    session,
-                    Event(
-                        b.id,
-                        "escalated",
-                        "system",
-                        rec.id,
-                        detail={"to": r["escalation"][level - 1], "region": to, "level": level},
-                    ),
-                )
-                counts["escalated"] += 1
+                for n in range(rec.escalation + 1, level + 1):  # a late sweep still takes every step
+                    _escalate(session, b, rec, n, r["escalation"][n - 1], region, now)
+                    counts["escalated"] += 1
+                rec.escalation, rec.escalated_at = level, now
         if (
             rec.status == RecipientStatus.evacuated
             and not rec.fake_evacuation
@@ -66,3 +60,34 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
         ):
             counts["fake"] += 1
     return counts
+
+
+def _escalate(session: Session, b: Broadcast, rec: Recipient, level: int, to: str, region: str, now: datetime) -> None:
+    """One step: the bureau of the site's county (or prefecture, or province) and its duty officer
+    on the roster at `now`, who gets an SMS; the step is an event (the phone shown masked)."""
+    adcode = {"county": region, "prefecture": region[:4] + "00", "province": region[:2] + "0000"}[to]
+    org, officer = duty_officer(session, adcode, now)
+    detail: dict[str, object] = {"to": to, "region": adcode, "level": level}
+    detail |= {"bureau": org.name if org else None, "duty_officer": officer.name if officer else None}
+    if officer is not None:
+        site, enterprise = session.execute(
+            text("SELECT s.name, e.name FROM sites s JOIN enterprises e ON e.id = s.enterprise_id WHERE s.id = :i"),
+            {"i": rec.site_id},
+        ).one()
+        assert org is not None
+        session.execute(
+            insert(SmsOutbox).values(
+                broadcast_id=b.id,
+                recipient_id=rec.id,
+                kind="escalation",
+                to_phone=officer.mobile,
+                to_name=officer.name,
+                duty_shift_id=officer.duty_shift_id,
+                text=(
+                    f"【{rules()['sender_name']}】叫应逾期：{site}（{enterprise}）未在时限内回复"
+                    f"「{b.headline}」，请{org.name}值班人员立即电话督促并核实停产撤人情况。"
+                )[:500],
+            )
+        )
+        detail |= {"phone": mask(officer.mobile), "shift": officer.duty_shift_id}
+    events.record(session, Event(b.id, "escalated", "system", rec.id, detail=detail))

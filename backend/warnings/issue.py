@@ -21,8 +21,9 @@ from backend.core.clock import CHINA_TZ
 from backend.core.security import token_digest
 from backend.domain import cap
 from backend.domain.states import BroadcastState, RecipientStatus
-from backend.models import Broadcast, Recipient, SmsOutbox
+from backend.models import Broadcast, Recipient, RecipientPerson, SmsOutbox
 from backend.models.base import SRID
+from backend.people.register import responsible_people
 from backend.warnings import delivery, events, targeting
 from backend.warnings.events import Event
 from backend.warnings.rules import region_of, rule_named, rules
@@ -213,7 +214,7 @@ def _issue(
     if update_of:
         update_of.state = BroadcastState.superseded
     session.flush()
-    tokens = _recipients(session, b, sites, update_of)
+    tokens, sms = _recipients(session, b, sites, update_of)
     events.record(
         session,
         Event(
@@ -223,15 +224,17 @@ def _issue(
             detail={"recipients": len(sites), "places": len(places), "rule": order.rule, "status": order.status},
         ),
     )
-    delivery.deliver(session, b, tokens)
+    delivery.deliver(session, b, tokens, sms)
     return b
 
 
 def _recipients(
     session: Session, b: Broadcast, sites: list[targeting.Addressee], update_of: Broadcast | None
-) -> dict[int, str]:
-    """One recipient per site with its answer token (only its hash is kept) and an SMS row; the
-    tokens by recipient id, for the site messages."""
+) -> tuple[dict[int, str], int]:
+    """One recipient per site with its answer token (only its hash is kept), for its gateway; under
+    it one row per responsible person (backend/people) with their own token, and an SMS to each
+    person's mobile (to the enterprise when the site has nobody registered). The site tokens by
+    recipient id, for the site messages, and the number of SMS queued."""
     r = rules()
     carried = {}
     if update_of:  # an enterprise that already answered need not answer again unless the colour rose
@@ -257,18 +260,50 @@ def _recipients(
             }
         )
     if not rows:
-        return {}
+        return {}, 0
     # one statement for all recipients, however many
     ids = session.execute(
         insert(Recipient).returning(Recipient.id, Recipient.site_id, sort_by_parameter_order=True), rows
     ).all()
     credit = {s.site_id: s.credit_code for s in sites}
-    sms = f"【{r['sender_name']}】{b.headline}。{b.instruction}"[:500]
-    session.execute(
-        insert(SmsOutbox),
-        [{"broadcast_id": b.id, "recipient_id": rid, "to_enterprise": credit[sid], "text": sms} for rid, sid in ids],
-    )
-    return {rid: secrets_by_site[sid] for rid, sid in ids}
+    text_ = f"【{r['sender_name']}】{b.headline}。{b.instruction}"
+    contacts = responsible_people(session, [sid for _, sid in ids])
+    people, sms = [], []
+    for rid, sid in ids:
+        if not contacts[sid]:  # nobody registered: the enterprise, as before the people register
+            sms.append({"broadcast_id": b.id, "recipient_id": rid, "to_enterprise": credit[sid], "text": text_[:500]})
+        for c in contacts[sid]:
+            token = secrets.token_urlsafe(24)
+            people.append(
+                {
+                    "broadcast_id": b.id,
+                    "recipient_id": rid,
+                    "site_id": sid,
+                    "person_id": c.person_id,
+                    "duty": c.duty,
+                    "name": c.name,
+                    "mobile": c.mobile,
+                    "token_hash": token_digest(token),
+                }
+            )
+            # the person's own answer link; the text is cut before it, never the token
+            link = f" 叫应：POST /api/v1/broadcasts/{b.id}/ack 叫应码 {token}"
+            sms.append(
+                {
+                    "broadcast_id": b.id,
+                    "recipient_id": rid,
+                    "kind": "warning",
+                    "to_enterprise": credit[sid],
+                    "to_phone": c.mobile,
+                    "to_name": c.name,
+                    "person_id": c.person_id,
+                    "text": text_[: 500 - len(link)] + link,
+                }
+            )
+    if people:
+        session.execute(insert(RecipientPerson), people)
+    session.execute(insert(SmsOutbox), sms)
+    return {rid: secrets_by_site[sid] for rid, sid in ids}, len(sms)
 
 
 def cancel(session: Session, b: Broadcast, now: datetime, actor: str, reason: str = "") -> Broadcast:

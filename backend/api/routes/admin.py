@@ -25,6 +25,7 @@ FILE_ZH = {
     "sensor_thresholds": "监测报警阈值",
     "tailings": "尾矿库等别",
     "flood_warning": "汛期预警与停产撤人",
+    "alarm_escalation": "未确认报警逐级通知",
 }
 
 

@@ -15,16 +15,17 @@ from shapely.geometry import mapping
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import Admin, Duty, MaybeCaller, ReadAccess, SessionDep
+from backend.api.deps import Admin, Duty, MaybeCaller, ReadAccess, SessionDep, require
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Out, geojson, text_body
 from backend.core.audit import record
 from backend.core.config import api_settings
-from backend.core.principal import Perm
+from backend.core.principal import Perm, Principal, Scope
 from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
+from backend.people.register import may_see_phones, shown
 from backend.warnings import answers, delivery, escalation, intake
 from backend.warnings.intake import WarningIn
 from backend.warnings.issue import BroadcastOrder, cancel, issue, update
@@ -32,14 +33,25 @@ from backend.warnings.rules import WarningError, WarningInvalid, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["flood-season warnings"], route_class=StrictJSONRoute)
 Color = Literal["red", "orange", "yellow", "blue"]
+Answerer = Annotated[Principal, Depends(require(Perm.answer))]
 
 
 def _bad(exc: Exception, field: str) -> HTTPException:
     return HTTPException(422, [{"loc": ["body", field], "msg": str(exc)}])
 
 
+class RecipientPersonOut(Out):
+    """A responsible person the broadcast reached for the site; the phone masked unless the caller
+    may see it in full."""
+
+    name: str
+    duty: str
+    mobile: str
+    answered: bool
+
+
 class RecipientOut(Out):
-    """One site a broadcast reached, with its 叫应 answer."""
+    """One site a broadcast reached, with its 叫应 answer and the people it reached there."""
 
     id: int
     site: str
@@ -55,6 +67,7 @@ class RecipientOut(Out):
     evidence: dict[str, Any]
     lon: float | None
     lat: float | None
+    people: list[RecipientPersonOut] = Field(default_factory=list)
 
 
 class BroadcastOut(Out):
@@ -140,9 +153,11 @@ class SweepOut(Out):
     fake: int
 
 
-def broadcast_out(session: Session, b: Broadcast, with_recipients: bool = False) -> dict[str, Any]:
+def broadcast_out(
+    session: Session, b: Broadcast, with_recipients: bool = False, caller: Principal | None = None
+) -> dict[str, Any]:
     """A broadcast as the API answers it: its CAP fields, its recipients counted by status and,
-    when asked, each recipient with its site and answer."""
+    when asked, each recipient with its site, answer and people (phones as `caller` may see them)."""
     out = {
         "id": b.id,
         "identifier": b.identifier,
@@ -185,6 +200,21 @@ def broadcast_out(session: Session, b: Broadcast, with_recipients: bool = False)
                 {"b": b.id},
             )
         ]
+        people: dict[int, list[dict[str, Any]]] = {}
+        for p in session.execute(
+            text(
+                "SELECT p.recipient_id, p.name, p.duty, p.mobile, p.answered_at IS NOT NULL AS answered, "
+                "s.enterprise_id, s.region_adcode FROM broadcast_recipient_people p JOIN sites s ON s.id = p.site_id "
+                "WHERE p.broadcast_id = :b ORDER BY p.id"
+            ),
+            {"b": b.id},
+        ):
+            full = may_see_phones(caller, p.enterprise_id, p.region_adcode)
+            people.setdefault(p.recipient_id, []).append(
+                {"name": p.name, "duty": p.duty, "mobile": shown(p.mobile, full), "answered": p.answered}
+            )
+        for r in out["recipients"]:
+            r["people"] = people.get(r["id"], [])
     return out
 
 
@@ -343,7 +373,7 @@ def issue_broadcast(body: BroadcastIn, session: SessionDep, caller: Duty) -> dic
     b = issue(session, order, utcnow(), caller.actor)
     record(session, "broadcast_issue", "broadcasts", b.identifier, {"id": b.id, "status": b.status})
     session.commit()
-    return broadcast_out(session, b, with_recipients=True)
+    return broadcast_out(session, b, with_recipients=True, caller=caller)
 
 
 def _broadcast(session: Any, broadcast_id: int) -> Broadcast:
@@ -382,7 +412,7 @@ def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, 
     b = update(session, old, order, utcnow(), caller.actor)
     record(session, "broadcast_update", "broadcasts", b.identifier, {"id": b.id, "references": old.identifier})
     session.commit()
-    return broadcast_out(session, b, with_recipients=True)
+    return broadcast_out(session, b, with_recipients=True, caller=caller)
 
 
 class CancelIn(BaseModel):
@@ -471,7 +501,7 @@ def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller
     by channel. Delivery error texts (they can name internal hosts) only for operators."""
     b = _broadcast(session, broadcast_id)
     operator = caller is not None and caller.can(Perm.duty)
-    out = broadcast_out(session, b, with_recipients=True)
+    out = broadcast_out(session, b, with_recipients=True, caller=caller)
     out["area"] = mapping(to_shape(b.area))
     out["events"] = [
         {
@@ -514,6 +544,23 @@ def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[
     """叫应: the enterprise answers with the token its site received; evacuated=true confirms
     停产撤人, checked against the site's personnel and power sensors."""
     rec = answers.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", utcnow())
+    session.commit()
+    return {"recipient": rec.id, "status": rec.status, "fake_evacuation": rec.fake_evacuation, "evidence": rec.evidence}
+
+
+class AnswerIn(BaseModel):
+    site: str | None = Field(None, max_length=48, description="the site answered for; default: the only one targeted")
+    evacuated: bool = Field(False, description="停产撤人 is done")
+
+
+@router.post("/broadcasts/{broadcast_id}/answer", response_model=AnswerOut)
+def answer(broadcast_id: IdPath, session: SessionDep, caller: Answerer, body: AnswerIn | None = None) -> dict[str, Any]:
+    """叫应 by a signed-in enterprise user (or its enterprise's token) for one of its own sites the
+    broadcast reaches; the same answer as the token link or the gateway gives."""
+    if caller.scope != Scope.enterprise:
+        raise HTTPException(403, "only an enterprise's own users answer 叫应 for its sites")
+    body = body or AnswerIn()
+    rec = answers.answer_as_enterprise(session, broadcast_id, caller, body.site, body.evacuated, utcnow())
     session.commit()
     return {"recipient": rec.id, "status": rec.status, "fake_evacuation": rec.fake_evacuation, "evidence": rec.evidence}
 
