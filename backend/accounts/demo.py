@@ -97,7 +97,7 @@ def seed_demo_accounts(session: Session, data_dir: Path) -> tuple[list[DemoAccou
     for i, account in enumerate(wanted):
         if account.login in existing:
             continue
-        password = passwords.get(account.login) or generate_password()
+        password = passwords.get(account.login) or generate_password(account.login)
         accounts.create_user(
             session,
             caller,

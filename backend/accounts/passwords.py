@@ -91,14 +91,17 @@ def check_policy(password: str, login: str = "") -> None:
         raise PasswordRejected("；".join(problems))
 
 
-def generate_password(length: int = 14) -> str:
+def generate_password(login: str = "", length: int = 14) -> str:
     """A random password meeting the policy (every class present), for new accounts and resets."""
     rng = secrets.SystemRandom()
-    chars = [rng.choice(a) for a in _ALPHABETS]
-    pool = "".join(_ALPHABETS[:3])
-    chars += [rng.choice(pool) for _ in range(max(length, AccountSettings().password_min_length) - len(chars))]
-    rng.shuffle(chars)
-    return "".join(chars)
+    while True:
+        chars = [rng.choice(a) for a in _ALPHABETS]
+        pool = "".join(_ALPHABETS[:3])
+        chars += [rng.choice(pool) for _ in range(max(length, AccountSettings().password_min_length) - len(chars))]
+        rng.shuffle(chars)
+        password = "".join(chars)
+        if not policy_problems(password, login):
+            return password
 
 
 __all__ = [

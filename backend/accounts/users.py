@@ -180,7 +180,7 @@ def create_user(
         raise Invalid("手机号应为 11 位中国大陆手机号", field="mobile")
     if session.scalar(select(User.id).where(User.login == login)) is not None:
         raise Conflict(f"用户名 {login} 已被使用")
-    password = password if password is not None else generate_password()
+    password = password if password is not None else generate_password(login)
     check_policy(password, login)
     user = User(
         org_id=org.id,
@@ -239,7 +239,7 @@ def set_password(
     own = caller.user_id == user.id
     if own and (current_password is None or not verify_password(current_password, user.password_hash)[0]):
         raise Invalid("当前密码不正确", field="current_password")
-    new_password = new_password if new_password is not None else generate_password()
+    new_password = new_password if new_password is not None else generate_password(user.login)
     check_policy(new_password, user.login)
     if verify_password(new_password, user.password_hash)[0]:
         raise Invalid("新密码不能与当前密码相同", field="password")
@@ -370,6 +370,7 @@ def check_session(session: Session, cookie: str, now: datetime | None = None) ->
         .join(User, User.id == UserSession.user_id)
         .join(Organisation, Organisation.id == User.org_id)
         .where(UserSession.id == session_digest(cookie))
+        .execution_options(populate_existing=True)  # the touch below is written by another connection
     ).first()
     if found is None:
         return None

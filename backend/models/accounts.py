@@ -48,6 +48,12 @@ class User(Audited, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    @property
+    def code(self) -> str:
+        """The audit log's key for a user (backend/core/audit.py): its login, as in the entries
+        for sign-ins and password changes."""
+        return self.login
+
 
 class UserSession(Base):
     """A browser session: the cookie's secret is never stored, only its SHA-256 digest (the id).
