@@ -383,3 +383,22 @@ def test_demo_accounts_are_seeded_once(seeded: Engine, tmp_path) -> None:
     assert _login(seeded, "jg220283", passwords["jg220283"], datetime.now(UTC)).ok
     note = how_to_sign_in("http://127.0.0.1:8000/", wanted, secrets_file)
     assert "http://127.0.0.1:8000/login" in note and "jg220283" in note and str(secrets_file) in note
+
+
+def test_hostile_form_input_is_a_clear_4xx(web: TestClient, seeded: Engine) -> None:
+    """Forms are not JSON (no strict parser in front): NUL bytes and junk get a 4xx, never a 500."""
+    assert web.post("/login", data={"login": "adm\x00in", "password": "x\x00y"}).status_code == 401
+    assert web.post("/login", data={"login": "x" * 5000, "password": "y"}).status_code == 422
+    admin = make_user(seeded, "220283", ["admin"])
+    csrf = sign_in(web, admin)
+    form = {"org": "2202\x0083", "login": "nul-org", "name": "某", "roles": ["viewer"], "csrf_token": csrf}
+    assert web.post("/admin/users", data=form).status_code == 404
+    form = {**form, "org": "220283", "name": "某\x00人"}
+    r = web.post("/admin/users", data=form)
+    assert r.status_code == 422 and "控制字符" in r.text
+    r = web.post("/admin/users", data={**form, "name": "某人", "roles": ["root"]})
+    assert r.status_code == 422 and "未知的角色" in r.text
+    r = web.post("/admin/users/no%20such/roles", data={"roles": ["viewer"], "csrf_token": csrf})
+    assert r.status_code == 404
+    r = web.patch("/api/v1/users/" + "x" * 80, json={"disabled": True}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422

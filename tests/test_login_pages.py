@@ -101,6 +101,8 @@ def test_a_county_admin_manages_the_countys_users(
     assert not browser.find_elements(By.CSS_SELECTOR, f'tr[data-login="{elsewhere}"]')
     _fits(browser)
     browser.save_screenshot(str(artifacts / f"admin-users-{size}.png"))
+    wait_until(lambda: browser.execute_script("return !!window.htmx"))
+    browser.execute_script("window.keptAcrossChanges = true")  # htmx replaces <main>, not the page
     # Add a duty officer of the county: the initial password is shown once.
     new = f"n{uuid.uuid4().hex[:8]}"
     form = browser.find_element(By.ID, "add-user")
@@ -135,6 +137,7 @@ def test_a_county_admin_manages_the_countys_users(
     with seeded.connect() as c:
         roles, disabled = c.execute(text("SELECT roles, disabled FROM users WHERE login = :l"), {"l": colleague}).one()
     assert roles == ["viewer", "duty"] and disabled
+    assert browser.execute_script("return window.keptAcrossChanges") is True
     _fits(browser)
 
 

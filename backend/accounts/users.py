@@ -92,7 +92,7 @@ def principal_of(user: User, org: Organisation) -> Principal:
 def organisation(session: Session, caller: Principal, code: str) -> Organisation:
     """An organisation by code (a bureau's adcode, an enterprise's credit code) within the caller's
     jurisdiction."""
-    org = session.scalar(select(Organisation).where(Organisation.code == code.strip()))
+    org = None if "\x00" in code else session.scalar(select(Organisation).where(Organisation.code == code.strip()))
     if org is None or not may_see(caller, org):
         raise OutsideJurisdiction(f"没有编码为 {code} 的单位", field="org")
     return org
@@ -120,6 +120,8 @@ def list_users(session: Session, caller: Principal, org_code: str | None = None)
 
 
 def get_user(session: Session, caller: Principal, login: str) -> tuple[User, Organisation]:
+    if not LOGIN_RE.match(login):
+        raise OutsideJurisdiction("没有该用户", field="login")
     found = session.execute(
         select(User, Organisation).join(Organisation, Organisation.id == User.org_id).where(User.login == login)
     ).first()
@@ -173,8 +175,8 @@ def create_user(
     if not LOGIN_RE.match(login):
         raise Invalid("用户名为 3–64 位小写字母、数字、点、下划线或短横线，以字母或数字开头", field="login")
     name = name.strip()
-    if not 1 <= len(name) <= 64:
-        raise Invalid("姓名不能为空（最多 64 字）", field="name")
+    if not 1 <= len(name) <= 64 or not name.isprintable():
+        raise Invalid("姓名不能为空（最多 64 字，不含控制字符）", field="name")
     mobile = (mobile or "").strip() or None
     if mobile is not None and not MOBILE_RE.match(mobile):
         raise Invalid("手机号应为 11 位中国大陆手机号", field="mobile")
@@ -292,7 +294,8 @@ def login(
     outcome: failures and lockouts are recorded (the counter, and the audit log)."""
     s = AccountSettings()
     at = _now(now)
-    login_name = login_name.strip().lower()[:64]
+    # A NUL byte (PostgreSQL stores none) can match no login: refused like an unknown one.
+    login_name = login_name.strip().lower()[:64].replace("\x00", "")
     where = {"address": address, "user_agent": (user_agent or "")[:256] or None}
     user = session.scalar(select(User).where(User.login == login_name).with_for_update()) if login_name else None
     session.info["actor"] = ANONYMOUS

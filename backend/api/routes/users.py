@@ -7,8 +7,9 @@ jurisdiction; one outside it answers 404, as if it did not exist (backend/accoun
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from backend.accounts import users as accounts
@@ -137,7 +138,9 @@ def create_user(body: UserIn, caller: Admin, session: SessionDep) -> UserCreated
 
 
 @router.patch("/users/{login}", response_model=UserOut)
-def change_user(login: str, body: UserPatch, caller: Admin, session: SessionDep) -> UserOut:
+def change_user(
+    login: Annotated[str, Path(max_length=64)], body: UserPatch, caller: Admin, session: SessionDep
+) -> UserOut:
     """Change a user's roles, or disable (enable) them; disabling ends their sessions."""
     if body.roles is not None:
         accounts.set_roles(session, caller, login, body.roles)
