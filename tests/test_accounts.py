@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -129,6 +129,11 @@ def test_a_session_ends_when_idle_and_at_its_absolute_expiry(seeded: Engine) -> 
         assert accounts.check_session(s, idle.cookie or "", now=T0 + timedelta(minutes=29)) is not None
         assert accounts.check_session(s, idle.cookie or "", now=T0 + timedelta(minutes=29 + 31)) is None
         assert accounts.check_session(s, "not-a-session", now=T0) is None
+    # A week after their expiry, the user's old sessions are cleared at the next sign-in.
+    assert _login(seeded, login, PASSWORD, T0 + timedelta(days=8)).ok
+    with Session(seeded) as s:
+        user_id = s.scalar(select(User.id).where(User.login == login))
+        assert s.scalar(select(func.count()).select_from(UserSession).where(UserSession.user_id == user_id)) == 1
 
 
 def test_logout_revokes_the_session_server_side(web: TestClient, seeded: Engine) -> None:
@@ -155,6 +160,11 @@ def test_the_session_cookie_flags(web: TestClient, seeded: Engine, app: FastAPI)
     with TestClient(app, base_url="https://testserver") as secure:
         r = secure.post("/login", data={"login": login, "password": PASSWORD}, follow_redirects=False)
         assert "Secure" in r.headers["set-cookie"]
+    elsewhere = {"Origin": "https://evil.example"}
+    forged = web.post("/login", data={"login": login, "password": PASSWORD}, headers=elsewhere, follow_redirects=False)
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    here = {"Origin": "http://testserver"}
+    assert web.post("/login", data={"login": login, "password": PASSWORD}, headers=here).status_code == 200
     wrong = web.post("/login", data={"login": login, "password": "nope"}, follow_redirects=False)
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text and "set-cookie" not in wrong.headers
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from backend.accounts.passwords import (
@@ -44,6 +44,7 @@ MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 USER_ROLES_ORDER = [r for r in Role if r is not Role.operator]  # `operator` is for machine tokens only
 USER_ROLES = frozenset(USER_ROLES_ORDER)
 TOUCH_GRANULARITY = timedelta(minutes=1)  # a session's last_seen_at is written at most this often
+SESSION_KEPT = timedelta(days=7)  # an ended session stays this long after its expiry (who signed in from where)
 ANONYMOUS = "public"  # the audit actor of a failed sign-in: nobody is known yet
 
 
@@ -328,6 +329,10 @@ def login(
         user.password_hash = rehashed
     user.failed_logins, user.failed_since, user.locked_until = 0, None, None
     user.last_login_at = at
+    # Sessions long over are of no more use: each sign-in clears the user's own.
+    session.execute(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at < at - SESSION_KEPT)
+    )
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.add(
         UserSession(

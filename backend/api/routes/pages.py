@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -133,8 +133,13 @@ def login_submit(
     password: Text = "",
     next: Text = "/",
 ) -> Response:
-    """Sign in: a session cookie (HttpOnly, SameSite=Lax, Secure under https) and back to `next`."""
+    """Sign in: a session cookie (HttpOnly, SameSite=Lax, Secure under https) and back to `next`.
+    A sign-in posted from another site's page (its Origin says so) is refused: it would sign the
+    browser in to someone else's account (login CSRF); there is no session yet to hold a token."""
     target = _safe_next(next)
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+        return render("error.html", "请求被拒绝", None, 403, detail="登录请求来自其他网站，已拒绝。")
     outcome = accounts.login(
         session,
         login,
