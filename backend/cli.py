@@ -7,6 +7,7 @@ import fcntl
 import getpass
 import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,18 +20,21 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.accounts import users as accounts
+from backend.accounts.demo import DemoAccount, how_to_sign_in, seed_demo_accounts
 from backend.alarms import escalation as alarm_escalation
 from backend.core.config import RiskSettings, api_settings, database_url, mqtt_url, paths
 from backend.core.db import session_scope
 from backend.core.migrate import upgrade
-from backend.core.principal import Role
+from backend.core.principal import Principal, Role, Scope
+from backend.domain.errors import DomainError
 from backend.embedded.stack import default_stack, sync_broker_auth
 from backend.embedded.supervise import Supervised, child_argv, stop_all
 from backend.models import Gateway, Site
 from backend.registry.gateways import UnknownGateway, UnknownSite, add_gateway, rotate_password, set_disabled
 from backend.registry.importer import ImportReport, Layer, import_file
 from backend.registry.seed import seed as seed_sample
-from backend.registry.tokens import TokenNotFound, create_token, list_tokens, revoke_token
+from backend.registry.tokens import TokenNotFound, UnknownOrganisation, create_token, list_tokens, revoke_token
 from backend.risk.engine import regrade
 from backend.warnings import escalation
 from backend.warnings.rules import utcnow
@@ -39,9 +43,11 @@ from maps.build import export_map
 app = typer.Typer(no_args_is_help=True, help="Jilin work-safety risk map and monitoring platform.")
 gateway_app = typer.Typer(no_args_is_help=True, help="IoT gateways and their broker credentials.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+user_app = typer.Typer(no_args_is_help=True, help="Users: people who sign in to the pages.")
 services_app = typer.Typer(no_args_is_help=True, help="The private PostGIS and Mosquitto.")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(services_app, name="services")
 
 
@@ -72,6 +78,8 @@ def seed() -> None:
     with session_scope(actor()) as session:
         for report in seed_sample(session, paths().data_dir):
             _print_report(report)
+        wanted, secrets_file = seed_demo_accounts(session, paths().data_dir)
+    typer.echo(f"demo accounts: {len(wanted)} (passwords in {secrets_file})")
     _sync_broker()
 
 
@@ -170,10 +178,18 @@ def token_create(
     days: Annotated[
         int | None, typer.Option(min=1, max=3650, help="valid for this many days (default RISKMAP_TOKEN_DAYS, 90)")
     ] = None,
+    org: Annotated[
+        str | None, typer.Option(help="acts in this organisation's jurisdiction: an adcode or a credit code")
+    ] = None,
 ) -> None:
-    """Create an API token with a role and an expiry; it is printed once."""
-    with session_scope(actor()) as session:
-        token = create_token(session, name or f"{role}-{int(time.time())}", role, days)
+    """Create an API token with a role and an expiry; it is printed once. Without --org it acts
+    for the whole platform."""
+    try:
+        with session_scope(actor()) as session:
+            token = create_token(session, name or f"{role}-{int(time.time())}", role, days, org)
+    except UnknownOrganisation as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     typer.echo(token)
 
 
@@ -208,6 +224,105 @@ def token_revoke(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     typer.echo(f"revoked {len(ids)} token(s): {', '.join(map(str, ids))}")
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def _cli_principal() -> Principal:
+    """The command line acts for the whole platform, as the OS user running it."""
+    return Principal(actor=actor(), name=getpass.getuser(), roles=frozenset({Role.admin}), scope=Scope.all)
+
+
+@contextlib.contextmanager
+def _account_change() -> Iterator[Session]:
+    """A transaction for one account change; a refusal is printed (in Chinese, as on the pages)."""
+    try:
+        with session_scope(actor()) as session:
+            yield session
+    except DomainError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _read_password(stdin: bool) -> str | None:
+    """A password from standard input (one line) with --password-stdin, else None (generated)."""
+    return sys.stdin.readline().rstrip("\n") if stdin else None
+
+
+RoleOption = Annotated[list[Role], typer.Option("--role", help="repeat for several roles")]
+
+
+@user_app.command("add")
+def user_add(
+    org: Annotated[str, typer.Option(help="the organisation: an adcode (bureau) or a credit code (enterprise)")],
+    role: RoleOption,
+    name: Annotated[str, typer.Option(help="the person's name, e.g. 张三")],
+    login: Annotated[str, typer.Option(help="the login, e.g. zhangsan")],
+    mobile: Annotated[str | None, typer.Option(help="11-digit mobile number")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+) -> None:
+    """Add a user; the initial password is generated and printed once (unless --password-stdin)."""
+    given = _read_password(password_stdin)
+    with _account_change() as session:
+        user, password = accounts.create_user(
+            session, _cli_principal(), org_code=org, login=login, name=name, roles=role, mobile=mobile, password=given
+        )
+        created = user.login
+    typer.echo(f"user: {created}")
+    if given is None:
+        typer.echo(f"password: {password}\n(shown once: hand it to the person, who changes it at /account)")
+
+
+@user_app.command("list")
+def user_list(org: Annotated[str | None, typer.Option(help="only this organisation's users")] = None) -> None:
+    """Login, name, organisation, roles, state (never a password)."""
+    with session_scope(actor()) as session:
+        typer.echo("login\tname\torganisation\troles\tstate\tlast login")
+        for u, o in accounts.list_users(session, _cli_principal(), org):
+            state = "disabled" if u.disabled else "active"
+            typer.echo(
+                f"{u.login}\t{u.name}\t{o.code} {o.name}\t{','.join(u.roles)}\t{state}\t{_when(u.last_login_at)}"
+            )
+
+
+@user_app.command("disable")
+def user_disable(login: Annotated[str, typer.Argument()]) -> None:
+    """Disable a user: they cannot sign in, and their sessions end at once."""
+    with _account_change() as session:
+        accounts.set_disabled(session, _cli_principal(), login, True)
+    typer.echo(f"{login} disabled")
+
+
+@user_app.command("enable")
+def user_enable(login: Annotated[str, typer.Argument()]) -> None:
+    """Let a disabled user sign in again (their lockout is cleared too)."""
+    with _account_change() as session:
+        accounts.set_disabled(session, _cli_principal(), login, False)
+    typer.echo(f"{login} enabled")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    login: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+) -> None:
+    """Reset a user's password (printed once unless --password-stdin); their sessions end."""
+    given = _read_password(password_stdin)
+    with _account_change() as session:
+        password = accounts.set_password(session, _cli_principal(), login, given)
+    typer.echo(f"{login}: password changed")
+    if given is None:
+        typer.echo(f"password: {password}\n(shown once)")
+
+
+@user_app.command("roles")
+def user_roles(login: Annotated[str, typer.Argument()], role: RoleOption) -> None:
+    """Replace a user's roles."""
+    with _account_change() as session:
+        user = accounts.set_roles(session, _cli_principal(), login, role)
+        roles = ",".join(user.roles)
+    typer.echo(f"{login}: {roles}")
 
 
 @services_app.command("up")
@@ -327,7 +442,7 @@ def _web_server(bind: str, port: int) -> tuple[uvicorn.Server, threading.Thread]
 
 
 def _supervise(
-    stop: threading.Event, children: list[Supervised], server: uvicorn.Server, web: threading.Thread
+    stop: threading.Event, children: list[Supervised], server: uvicorn.Server, web: threading.Thread, note: str = ""
 ) -> bool:
     """Keep the children alive until a stop signal; False when the web server ended by itself."""
     announced = False
@@ -338,6 +453,8 @@ def _supervise(
         if server.started and not announced:
             s = server.config
             typer.echo(f"\nriskmap is running: http://{s.host}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n")
+            if note:
+                typer.echo(note + "\n")
             announced = True
         for child in children:
             child.check()
@@ -442,6 +559,7 @@ def up(
     children: list[Supervised] = []
     web: tuple[uvicorn.Server, threading.Thread] | None = None
     regrader: threading.Thread | None = None
+    demo: tuple[list[DemoAccount], Path] | None = None
     web_failed = False
     try:
         stack.up()
@@ -451,6 +569,7 @@ def up(
                 if seed_data:
                     for report in seed_sample(session, paths().data_dir):
                         _print_report(report)
+                    demo = seed_demo_accounts(session, paths().data_dir)
                 sync_broker_auth(session)
                 report = regrade(session)
             typer.echo(f"{report.graded} sites graded")
@@ -467,7 +586,9 @@ def up(
             child.start()
         s = api_settings()
         web = _web_server(bind or s.bind, port or s.port)
-        web_failed = not _supervise(stopping.event, children, *web)
+        host = bind or s.bind
+        note = how_to_sign_in(f"http://{host}:{port or s.port}/", *demo) if demo else ""
+        web_failed = not _supervise(stopping.event, children, *web, note=note)
     except _Interrupted:
         pass
     except Exception:

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from selenium.webdriver.common.by import By
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from backend.core.principal import Role
 from backend.domain import alarm_rules as rules
 from ingest.alarms import AlarmWriter, Subject
-from tests.support.browser import open_map
+from tests.support.accounts import browser_sign_in, browser_sign_out, make_user
+from tests.support.browser import MAP_READY
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.usefixtures("ingester")
@@ -195,54 +197,71 @@ def test_concurrent_writers_never_open_two_alarms(seeded: Engine) -> None:
 
 
 def test_alert_panel_shows_a_new_alarm_within_two_seconds(
-    browser, live_server: str, seeded: Engine, gateway, artifacts, tokens: dict[Role, str]
+    browser, live_server: str, seeded: Engine, gateway, artifacts
 ) -> None:
-    open_map(browser, live_server + "/")
-    wait_until(
-        lambda: browser.execute_script(
-            "return !!(window.riskmap.alerts.source && window.riskmap.alerts.source.readyState === 1)"
+    """A duty officer signs in, sees the alarm arrive and acknowledges it from the panel: the
+    session cookie and the page's CSRF token, no token pasted anywhere."""
+    with seeded.connect() as c:
+        county = c.scalar(text("SELECT region_adcode FROM sites WHERE code = 'JL-COAL-0010'"))
+    login = make_user(seeded, county, ["duty"], name="孙值班")
+    browser_sign_in(browser, live_server, login, "/")
+    try:
+        wait_until(lambda: browser.current_url.rstrip("/") == live_server)
+        assert browser.execute_async_script(MAP_READY) is True
+        who = browser.find_element(By.CSS_SELECTOR, ".riskmap-alerts .who").text
+        assert "孙值班" in who and "应急管理局" in who
+        assert not browser.find_elements(By.CSS_SELECTOR, ".riskmap-alerts input")  # the token box is gone
+        wait_until(
+            lambda: browser.execute_script(
+                "return !!(window.riskmap.alerts.source && window.riskmap.alerts.source.readyState === 1)"
+            )
         )
-    )
-    code, _ = sensor(seeded, "JL-COAL-0010", "methane")
-    gw = gateway("JL-COAL-0010")
-    t0 = time.monotonic()
-    gw.publish({"sensor": code, "ts": ts(1), "value": 2.2})
-    item = wait_until(
-        lambda: browser.execute_script(
+        code, _ = sensor(seeded, "JL-COAL-0010", "methane")
+        gw = gateway("JL-COAL-0010")
+        t0 = time.monotonic()
+        gw.publish({"sensor": code, "ts": ts(1), "value": 2.2})
+        item = wait_until(
+            lambda: browser.execute_script(
+                "const li = [...document.querySelectorAll('.riskmap-alerts li')].find(l => l.dataset.site === arguments[0]);"
+                "return li ? li.innerText : null;",
+                "JL-COAL-0010",
+            ),
+            timeout=5,
+            interval=0.02,
+        )
+        elapsed = time.monotonic() - t0
+        assert elapsed < 2.0, f"alarm took {elapsed:.2f} s to appear"
+        assert "2.2" in item and "1.5" in item
+        rings = browser.execute_script("return window.riskmap.alerts.rings.getLayers().length")
+        assert rings >= 1
+        browser.save_screenshot(str(artifacts / "alert-panel.png"))
+        assert browser.execute_script("return sessionStorage.getItem('riskmapToken')") is None
+        browser.execute_script(
             "const li = [...document.querySelectorAll('.riskmap-alerts li')].find(l => l.dataset.site === arguments[0]);"
-            "return li ? li.innerText : null;",
-            "JL-COAL-0010",
-        ),
-        timeout=5,
-        interval=0.02,
-    )
-    elapsed = time.monotonic() - t0
-    assert elapsed < 2.0, f"alarm took {elapsed:.2f} s to appear"
-    assert "2.2" in item and "1.5" in item
-    rings = browser.execute_script("return window.riskmap.alerts.rings.getLayers().length")
-    assert rings >= 1
-    browser.save_screenshot(str(artifacts / "alert-panel.png"))
-    # An operator acknowledges from the panel.
-    browser.execute_script("sessionStorage.setItem('riskmapToken', arguments[0]);", tokens[Role.operator])
-    browser.execute_script(
-        "window.riskmap.alerts.byId && Object.values(window.riskmap.alerts.byId)"
-        ".forEach(a => a); document.querySelector('.riskmap-alerts input').value = arguments[0];"
-        "document.querySelector('.riskmap-alerts input').dispatchEvent(new Event('change'));",
-        tokens[Role.operator],
-    )
-    browser.execute_script(
-        "const li = [...document.querySelectorAll('.riskmap-alerts li')].find(l => l.dataset.site === arguments[0]);"
-        "li.querySelector('button.ack').click();",
-        "JL-COAL-0010",
-    )
-    wait_until(
-        lambda: browser.execute_script(
-            "const li = [...document.querySelectorAll('.riskmap-alerts li')].find(l => l.dataset.site === arguments[0]);"
-            "return li && li.classList.contains('acknowledged');",
+            "li.querySelector('button.ack').click();",
             "JL-COAL-0010",
         )
-    )
-    browser.save_screenshot(str(artifacts / "alert-panel-acknowledged.png"))
+        wait_until(
+            lambda: browser.execute_script(
+                "const li = [...document.querySelectorAll('.riskmap-alerts li')].find(l => l.dataset.site === arguments[0]);"
+                "return li && li.classList.contains('acknowledged');",
+                "JL-COAL-0010",
+            )
+        )
+        with seeded.connect() as c:
+            acked_by = c.scalar(
+                text(
+                    "SELECT a.acknowledged_by FROM alarms a JOIN sites s ON s.id = a.site_id "
+                    "WHERE s.code = 'JL-COAL-0010' AND a.state = 'acknowledged' ORDER BY a.id DESC LIMIT 1"
+                )
+            )
+            audited = c.scalar(
+                text("SELECT count(*) FROM audit_log WHERE entity = 'alarms' AND actor = :a"), {"a": f"user:{login}"}
+            )
+        assert acked_by == "孙值班" and audited >= 1
+        browser.save_screenshot(str(artifacts / "alert-panel-acknowledged.png"))
+    finally:
+        browser_sign_out(browser)
 
 
 def test_rolling_rainfall_and_the_gauge_alarm(client: TestClient, seeded: Engine, gateway) -> None:

@@ -31,6 +31,7 @@ from backend.core import config
 from backend.core.principal import Role
 from backend.embedded.stack import Stack
 from backend.risk.engine import regrade
+from tests.support.accounts import PASSWORD, browser_sign_out, make_user
 from tests.support.browser import MAP_READY
 from tests.support.cap import orange_rainstorm_cap
 from tests.support.net import free_port
@@ -578,45 +579,64 @@ def test_serve_takes_port_and_bind(db_url: str, stack: Stack) -> None:
     assert "--port" in up_help and "--bind" in up_help
 
 
-# --- 7. the map when reads need a token -------------------------------------------------------
+# --- 7. the map when reads need a login -------------------------------------------------------
 
 
-def test_map_asks_for_a_token_when_reads_need_one(
-    browser, live_server: str, tokens: dict[Role, str], monkeypatch, artifacts: Path
+def test_map_asks_to_sign_in_when_reads_need_it(
+    browser, live_server: str, seeded: Engine, monkeypatch, artifacts: Path
 ) -> None:
     monkeypatch.setattr(config.api_settings(), "require_auth_for_read", True)
     assert httpx.get(f"{live_server}/api/v1/risk/sites").status_code == 401
+    browser_sign_out(browser)
     browser.get(live_server + "/static/riskmap.css")
     browser.execute_script("sessionStorage.clear()")
     browser.get(live_server + "/")
-    form = wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "form.riskmap-login"), timeout=20)[0]
-    assert "访问令牌" in form.text
-    browser.save_screenshot(str(artifacts / "map-token-form.png"))
-    form.find_element(By.NAME, "token").send_keys(tokens[Role.viewer])
-    form.find_element(By.TAG_NAME, "button").click()
-    assert browser.execute_async_script(MAP_READY) is True
-    drawn = browser.execute_script(
-        "return [window.riskmap.markers.length, window.riskmap.regions.county.getLayers().length]"
-    )
-    assert drawn[0] > 300 and drawn[1] == 60
-    # The live stream authenticates with the cookie POST /api/v1/session set (EventSource sends no header).
-    wait_until(lambda: browser.execute_script("return window.riskmap.alerts.source.readyState === 1"), timeout=10)
-    assert not browser.find_elements(By.CSS_SELECTOR, "form.riskmap-login")
-    assert browser.get_cookie("riskmap_stream") is None  # scoped to the stream's path, not the page
-    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"]] == []
-    browser.save_screenshot(str(artifacts / "map-with-token.png"))
+    box = wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, ".riskmap-login"), timeout=20)[0]
+    assert "请先登录" in box.text
+    browser.save_screenshot(str(artifacts / "map-sign-in-prompt.png"))
+    box.find_element(By.LINK_TEXT, "登录").click()
+    wait_until(lambda: "/login" in browser.current_url)
+    login = make_user(seeded, "220000", ["viewer"], name="周只读")
+    try:
+        browser.find_element(By.NAME, "login").send_keys(login)
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
+        wait_until(lambda: browser.current_url.rstrip("/") == live_server)
+        assert browser.execute_async_script(MAP_READY) is True
+        drawn = browser.execute_script(
+            "return [window.riskmap.markers.length, window.riskmap.regions.county.getLayers().length]"
+        )
+        assert drawn[0] > 300 and drawn[1] == 60
+        # The live stream authenticates with the session cookie, as every call does (EventSource sends it).
+        wait_until(lambda: browser.execute_script("return window.riskmap.alerts.source.readyState === 1"), timeout=10)
+        assert not browser.find_elements(By.CSS_SELECTOR, ".riskmap-login")
+        assert browser.execute_script("return sessionStorage.getItem('riskmapToken')") is None
+        assert browser.get_cookie("riskmap_session")["httpOnly"] is True
+        assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"]] == []
+        browser.save_screenshot(str(artifacts / "map-signed-in.png"))
+    finally:
+        browser_sign_out(browser)
 
 
-def test_session_cookie_is_http_only_and_scoped_to_the_stream(
-    client: TestClient, tokens: dict[Role, str], monkeypatch
+def test_the_stream_takes_the_session_cookie_or_a_token(
+    app, seeded: Engine, live_server: str, tokens: dict[Role, str], monkeypatch
 ) -> None:
     monkeypatch.setattr(config.api_settings(), "require_auth_for_read", True)
-    assert client.post("/api/v1/session").status_code == 401
-    r = client.post("/api/v1/session", headers=_auth(tokens[Role.viewer]))
-    assert r.status_code == 204
-    cookie = r.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "Path=/api/v1/alarms/stream" in cookie and "SameSite=strict" in cookie
-    assert client.delete("/api/v1/session").status_code == 204
+    stream = f"{live_server}/api/v1/alarms/stream"
+    assert httpx.get(stream, timeout=5).status_code == 401
+    assert httpx.get(stream, cookies={"riskmap_session": "forged"}, timeout=5).status_code == 401
+    login = make_user(seeded, "220283", ["viewer"])
+    r = httpx.post(f"{live_server}/login", data={"login": login, "password": PASSWORD}, timeout=10)
+    assert r.status_code == 303
+    for kwargs in (
+        {"cookies": {"riskmap_session": r.cookies["riskmap_session"]}},
+        {"headers": _auth(tokens[Role.viewer])},
+    ):
+        with httpx.Client(timeout=10) as c, c.stream("GET", stream, **kwargs) as opened:
+            assert opened.status_code == 200
+            assert next(opened.iter_lines()).startswith("retry:")
+    # The old stream cookie route is gone.
+    assert httpx.post(f"{live_server}/api/v1/session", headers=_auth(tokens[Role.viewer])).status_code in {404, 405}
 
 
 # --- 8. SSE: one shared listener, no connection per stream ------------------------------------

@@ -1,5 +1,5 @@
 """Request-scoped dependencies: a database session bound to the caller (a Principal made from the
-caller's token), and the permission checks routes declare."""
+caller's token or browser session), and the permission checks routes declare."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.core.config import api_settings
+from backend.accounts import users as accounts
+from backend.accounts.users import SignedIn
+from backend.core.config import AccountSettings, api_settings
 from backend.core.db import session_factory
 from backend.core.jurisdiction import bind
 from backend.core.principal import Perm, Principal, Role, Scope
@@ -47,10 +49,8 @@ def token_principal(token: ApiToken, org: Organisation | None) -> Principal:
     return replace(base, scope=Scope.region, region=region_prefix(org.region_adcode), org_id=org.id)
 
 
-def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
+def _token_caller(session: Session, credentials: HTTPAuthorizationCredentials) -> Principal:
     """The token's holder, or 401 when it is unknown, revoked or expired."""
-    if credentials is None:
-        return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(credentials.credentials)))
     if token is None or token.revoked_at is not None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
@@ -65,39 +65,118 @@ def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) 
     return token_principal(token, session.get(Organisation, token.org_id) if token.org_id is not None else None)
 
 
+# --- browser sessions ---------------------------------------------------------------------------
+# A signed-in browser carries this HttpOnly cookie (the session's random value; the server keeps
+# only its digest, backend/accounts/users.py). A request it authenticates that changes something
+# (POST, PUT, PATCH, DELETE) must also carry the session's own CSRF token, compared with the one
+# kept server-side: in the X-CSRF-Token header (the page's fetches, htmx) or a csrf_token form
+# field (plain forms). A bearer token needs neither.
+SESSION_COOKIE = "riskmap_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NOT_SIGNED_IN = "请先登录 (sign in, or send a bearer token)"
+CSRF_REFUSED = "CSRF 校验失败：请刷新页面后重试 (missing or wrong X-CSRF-Token)"
+
+
+def cookie_secure(request: Request) -> bool:
+    """Secure cookies over https, and always when RISKMAP_SESSION_COOKIE_SECURE says so (behind a
+    proxy that terminates TLS)."""
+    return request.url.scheme == "https" or AccountSettings().session_cookie_secure
+
+
+def signed_in_user(session: Session, cookie: str | None) -> SignedIn | None:
+    """The valid session a cookie names, else None."""
+    return accounts.check_session(session, cookie) if cookie else None
+
+
+def _authenticate(
+    session: Session,
+    credentials: HTTPAuthorizationCredentials | None,
+    cookie: str | None,
+    *,
+    unsafe: bool = False,
+    csrf: str | None = None,
+    csrf_pending: bool = False,
+) -> Principal | None:
+    """The caller from a bearer token (which wins) or the session cookie; None when neither is
+    sent. A bad token, or a cookie that names no valid session, is 401; a cookie-authenticated
+    unsafe request without the session's CSRF token is 403 (unless `csrf_pending`: a form whose
+    field is checked once its body has been read)."""
+    if credentials is not None:
+        return _token_caller(session, credentials)
+    if not cookie:
+        return None
+    signed = signed_in_user(session, cookie)
+    if signed is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, NOT_SIGNED_IN, {"WWW-Authenticate": "Bearer"})
+    if unsafe and not accounts.csrf_matches(signed, csrf) and not (csrf_pending and csrf is None):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_REFUSED)
+    return signed.principal
+
+
 def optional_caller(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal | None:
-    """The caller when a token is sent (401 if it is not valid), else None: for open reads that
-    show more to operators."""
-    return _caller(session, credentials)
+    """The caller when a token is sent (401 if it is not valid) or a valid session cookie, else
+    None: for open reads that show more to operators. A stale cookie reads as signed out."""
+    if credentials is not None:
+        return _token_caller(session, credentials)
+    signed = signed_in_user(session, request.cookies.get(SESSION_COOKIE))
+    return signed.principal if signed else None
 
 
-def _authorised(session: Session, credentials: HTTPAuthorizationCredentials | None, perm: Perm) -> Principal:
-    caller = _caller(session, credentials)
+def _authorised(session: Session, caller: Principal | None, perm: Perm) -> Principal:
     if caller is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "an API token is required",
-            {"WWW-Authenticate": "Bearer"},
-        )
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, NOT_SIGNED_IN, {"WWW-Authenticate": "Bearer"})
     if not caller.can(perm):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {perm} permission")
     return caller
 
 
+async def form_csrf(request: Request) -> str | None:
+    """The csrf_token field of a form sent with the session cookie and without the header (read
+    here, asynchronously, so that the check that follows can compare it)."""
+    headers = request.headers
+    if (
+        request.method in UNSAFE_METHODS
+        and SESSION_COOKIE in request.cookies
+        and "authorization" not in headers
+        and CSRF_HEADER not in headers
+        and headers.get("content-type", "").split(";")[0].strip().lower() in FORM_TYPES
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _csrf_presented(request: Request, form_token: str | None) -> str | None:
+    return request.headers.get(CSRF_HEADER) or form_token
+
+
 def require(perm: Perm):
-    """A dependency admitting callers holding `perm`. It also binds the caller to the request's
-    session (the one the route gets: FastAPI gives every dependency of a request the same session):
-    the caller is the audit actor and its jurisdiction scopes every transaction, so no route sets
-    either by hand."""
+    """A dependency admitting callers holding `perm` (by bearer token, or by session cookie with
+    its CSRF token for unsafe methods). It also binds the caller to the request's session (the one
+    the route gets: FastAPI gives every dependency of a request the same session): the caller is
+    the audit actor and its jurisdiction scopes every transaction, so no route sets either by hand."""
 
     def check(
+        request: Request,
         session: SessionDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        form_token: Annotated[str | None, Depends(form_csrf)],
     ) -> Principal:
-        caller = _authorised(session, credentials, perm)
+        caller = _authenticate(
+            session,
+            credentials,
+            request.cookies.get(SESSION_COOKIE),
+            unsafe=request.method in UNSAFE_METHODS,
+            csrf=_csrf_presented(request, form_token),
+        )
+        caller = _authorised(session, caller, perm)
         bind(session, caller)
         return caller
 
@@ -110,9 +189,19 @@ def required_perm(call: Any) -> Perm | None:
     return getattr(call, "required_perm", None)
 
 
-def authorise(authorization: str | None, perm: Perm) -> Principal:
-    """The `require(role)` check from a raw Authorization header, in a session of its own that is
-    closed before this returns (for the edge, and for streams that must not hold a connection)."""
+def authorise(
+    authorization: str | None,
+    perm: Perm,
+    cookie: str | None = None,
+    *,
+    method: str = "GET",
+    csrf: str | None = None,
+    form: bool = False,
+) -> Principal:
+    """The `require(perm)` check from a request's head (Authorization header, session cookie, CSRF
+    header), in a session of its own that is closed before this returns (for the edge, before a
+    body is read, and for streams that must not hold a connection). A form's csrf_token field is
+    checked by the route, once the body is read (`form`)."""
     scheme, _, token = (authorization or "").partition(" ")
     credentials = (
         HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
@@ -120,7 +209,10 @@ def authorise(authorization: str | None, perm: Perm) -> Principal:
         else None
     )
     with session_factory()() as session:
-        return _authorised(session, credentials, perm)
+        caller = _authenticate(
+            session, credentials, cookie, unsafe=method in UNSAFE_METHODS, csrf=csrf, csrf_pending=form
+        )
+        return _authorised(session, caller, perm)
 
 
 def read_access(
@@ -128,23 +220,16 @@ def read_access(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    """Reads are open unless RISKMAP_REQUIRE_AUTH_FOR_READ is set; then any valid token."""
+    """Reads are open unless RISKMAP_REQUIRE_AUTH_FOR_READ is set; then any valid token or session."""
     if api_settings().require_auth_for_read:
-        require(Perm.read)(session, credentials)
-
-
-# EventSource cannot send an Authorization header: POST /api/v1/session puts the token in this
-# HttpOnly cookie, sent only to the stream route (never in a URL, where logs would keep it).
-STREAM_COOKIE = "riskmap_stream"
-STREAM_PATH = "/api/v1/alarms/stream"
+        _authorised(session, _authenticate(session, credentials, request.cookies.get(SESSION_COOKIE)), Perm.read)
 
 
 def stream_access(request: Request) -> None:
-    """read_access for a long-lived stream: the token (header, or the stream cookie) is checked in
-    a session closed at once, so an open stream holds no database connection."""
+    """read_access for a long-lived stream (EventSource sends the session cookie, programs a
+    token): checked in a session closed at once, so an open stream holds no database connection."""
     if api_settings().require_auth_for_read:
-        cookie = request.cookies.get(STREAM_COOKIE)
-        authorise(request.headers.get("authorization") or (f"Bearer {cookie}" if cookie else None), Perm.read)
+        authorise(request.headers.get("authorization"), Perm.read, request.cookies.get(SESSION_COOKIE))
 
 
 ReadAccess = Depends(read_access)

@@ -3,8 +3,9 @@
 Hostile input gets a short 4xx saying what is wrong — never a 500, never its own bytes echoed back:
 
 - bodies are counted as they arrive (FastAPI's `max_body_size`, chunked bodies too); a route that
-  needs a token refuses a request without a valid one *before* a byte of its body is read
-  (`AuthBeforeBody`), and an open route accepts a smaller body;
+  needs a token or a signed-in session refuses a request without a valid one (or, for a session,
+  without its CSRF token) *before* a byte of its body is read (`AuthBeforeBody`), and an open
+  route accepts a smaller body;
 - a NUL byte in the path or query string is refused (PostgreSQL cannot store one);
 - JSON bodies are parsed strictly: no NaN or Infinity, no NUL in a string (`StrictJSONRoute`);
 - validation errors list what is wrong without the input (`validation_failed`);
@@ -28,10 +29,11 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy.exc import OperationalError
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.api.deps import authorise, required_perm
+from backend.api.deps import CSRF_HEADER, FORM_TYPES, SESSION_COOKIE, authorise, required_perm
 from backend.core.config import api_settings
 from backend.core.limits import INT4_MAX
 from backend.core.principal import Perm
@@ -201,7 +203,15 @@ class AuthBeforeBody:
             await self.app(scope, receive_counted, send_closing)
             return
         try:
-            await asyncio.to_thread(authorise, headers.get("authorization"), perm)
+            await asyncio.to_thread(
+                authorise,
+                headers.get("authorization"),
+                perm,
+                cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE),
+                method=scope["method"],
+                csrf=headers.get(CSRF_HEADER),
+                form=headers.get("content-type", "").split(";")[0].strip().lower() in FORM_TYPES,
+            )
         except HTTPException as exc:
             await _refuse(scope, receive_counted, send_closing, exc.status_code, str(exc.detail), **(exc.headers or {}))
             return

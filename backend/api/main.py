@@ -17,7 +17,6 @@ from sqlalchemy.exc import OperationalError
 from backend.api import errors
 from backend.api.edge import AuthBeforeBody, validation_failed
 from backend.api.routes import (
-    access,
     admin,
     alarms,
     audit,
@@ -27,12 +26,14 @@ from backend.api.routes import (
     ingest,
     map,
     monitoring,
+    pages,
     people,
     ponds,
     regions,
     risk,
     sensors,
     sites,
+    users,
 )
 from backend.core.config import ServiceNotConfigured, api_settings
 from backend.core.db import session_factory
@@ -95,7 +96,8 @@ def create_app() -> FastAPI:
         broadcasts,
         people,
         audit,
-        access,
+        users,
+        pages,
         map,
     )
     app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])

@@ -129,6 +129,22 @@ class TokenSettings(BaseSettings):
     days: int = 90  # lifetime of a new token unless `--days` says otherwise
 
 
+class AccountSettings(BaseSettings):
+    """Sign-in, sessions, lockout and the password policy (env prefix RISKMAP_, e.g.
+    RISKMAP_SESSION_IDLE_MIN, RISKMAP_LOCKOUT_THRESHOLD)."""
+
+    model_config = _CONFIG
+    session_idle_min: float = 30  # a session unused this long ends
+    session_max_h: float = 12  # and every session ends this long after sign-in
+    # Secure cookies even over plain HTTP (behind a TLS-terminating proxy); https requests always get them.
+    session_cookie_secure: bool = False
+    lockout_threshold: int = 5  # this many failed sign-ins within the window lock the account
+    lockout_window_min: float = 15
+    lockout_min: float = 15  # for this long
+    password_min_length: int = 10
+    password_min_classes: int = 3  # of lower case, upper case, digits, others
+
+
 class RiskSettings(BaseSettings):
     model_config = _CONFIG
     regrade_interval_s: float = 60.0

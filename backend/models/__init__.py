@@ -1,5 +1,6 @@
 """All tables, imported here so that the metadata is complete."""
 
+from backend.models.accounts import User, UserSession
 from backend.models.admin import ApiToken, AuditEntry, Organisation
 from backend.models.base import Base
 from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
@@ -56,6 +57,8 @@ __all__ = [
     "SiteRiskChange",
     "SmsOutbox",
     "TailingsPond",
+    "User",
+    "UserSession",
     "WeatherWarning",
     "Webhook",
 ]

@@ -12,18 +12,29 @@ from sqlalchemy.orm import Session
 from backend.core.config import TokenSettings
 from backend.core.principal import Role
 from backend.core.security import new_api_token, token_digest
-from backend.models import ApiToken
+from backend.models import ApiToken, Organisation
 
 
 class TokenNotFound(LookupError):
     pass
 
 
-def create_token(session: Session, name: str, role: Role, days: int | None = None) -> str:
-    """A new token valid for `days` (default: the setting); returns the secret, never stored."""
+class UnknownOrganisation(LookupError):
+    pass
+
+
+def create_token(session: Session, name: str, role: Role, days: int | None = None, org: str | None = None) -> str:
+    """A new token valid for `days` (default: the setting), acting in the jurisdiction of the
+    organisation coded `org` (an adcode or a credit code; None: the whole platform); returns the
+    secret, never stored."""
     days = TokenSettings().days if days is None else days
     if days < 1:
         raise ValueError("a token must be valid for at least one day")
+    org_id = None
+    if org is not None:
+        org_id = session.scalar(select(Organisation.id).where(Organisation.code == org.strip()))
+        if org_id is None:
+            raise UnknownOrganisation(f"no organisation with code {org!r}")
     token = new_api_token()
     session.add(
         ApiToken(
@@ -32,6 +43,7 @@ def create_token(session: Session, name: str, role: Role, days: int | None = Non
             token_hash=token_digest(token),
             created_by=session.info.get("actor", ""),
             expires_at=datetime.now(UTC) + timedelta(days=days),
+            org_id=org_id,
         )
     )
     session.flush()

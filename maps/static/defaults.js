@@ -1,5 +1,5 @@
-// 默认值（待确认）: the list comes from the administrators' API with the token kept for this tab
-// (the same key as the map's), asked for when missing or refused.
+// 默认值（待确认）: the list comes from the administrators' API, for a signed-in administrator (the
+// session cookie) or with a token kept for this tab (the same key as the map's), asked for when refused.
 (function () {
   "use strict";
   var TOKEN_KEY = "riskmapToken";
@@ -30,10 +30,10 @@
 
   function load() {
     var token = sessionStorage.getItem(TOKEN_KEY) || "";
-    if (!token) { ask("请输入管理员访问令牌"); return; }
-    fetch("/api/v1/admin/unconfirmed-defaults", { headers: { Authorization: "Bearer " + token } })
+    var headers = token ? { Authorization: "Bearer " + token } : {};
+    fetch("/api/v1/admin/unconfirmed-defaults", { headers: headers, credentials: "same-origin" })
       .then(function (r) {
-        if (r.status === 401) { ask("令牌无效或已失效"); return null; }
+        if (r.status === 401) { ask(token ? "令牌无效或已失效" : "请先登录，或输入管理员访问令牌"); return null; }
         if (r.status === 403) { ask("需要管理员令牌"); return null; }
         return r.json();
       })

@@ -24,7 +24,7 @@
         .filter(function (a) { return a.state === "raised" || a.state === "acknowledged"; })
         .sort(function (a, b) { return b.updated_at < a.updated_at ? -1 : 1; });
       panelCount.textContent = list.length;
-      var canAck = !!RM.token();
+      var canAck = RM.meta("riskmap-can-ack") === "1" || !!RM.token();
       panelList.innerHTML = list.slice(0, 200).map(function (a) {
         var lv = byColor[a.color];
         return '<li class="alert ' + a.state + '" data-id="' + a.id + '" data-site="' + esc(a.site) + '">' +
@@ -63,14 +63,13 @@
       var div = L.DomUtil.create("div", "riskmap-alerts");
       div.innerHTML = '<div class="head">实时报警 <span class="count">0</span>' +
         '<span class="live" title="实时连接">●</span></div>' +
-        '<div class="token"><input type="password" placeholder="操作员令牌 (确认报警)"></div><ul></ul>';
+        '<div class="who">' + (RM.signedIn()
+          ? esc(RM.meta("riskmap-user")) + ' · ' + esc(RM.meta("riskmap-org")) + ' <a href="/account">账户</a>'
+          : '<a class="login" href="' + esc(RM.loginUrl()) + '">登录</a> 后可确认报警') + "</div><ul></ul>";
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       panelList = div.querySelector("ul");
       panelCount = div.querySelector(".count");
-      var input = div.querySelector("input");
-      input.value = RM.token();
-      input.addEventListener("change", function () { RM.setToken(input.value.trim()); renderAlerts(); });
       panelList.addEventListener("click", function (e) {
         var id = e.target.getAttribute("data-id");
         if (e.target.classList.contains("ack")) {
@@ -86,24 +85,18 @@
       return div;
     };
 
-    // The stream's credentials: POST /session turns the token into a cookie sent only to the
-    // stream route. A refused stream (cookie expired, server restarted) is opened again.
-    function openSession() {
-      if (!RM.token()) { return Promise.resolve(); }
-      return RM.api(config.api + "/session", { method: "POST", noPrompt: true }).catch(function () {});
-    }
-
+    // The stream authenticates like every call: EventSource sends the session cookie. A refused
+    // stream (signed out, server restarted) is opened again.
     function openStream() {
-      return openSession().then(function () {
-        var source = new EventSource(config.api + "/alarms/stream");
-        alerts.source = source;
-        source.addEventListener("alarm", function (e) { upsertAlarm(JSON.parse(e.data)); });
-        source.onopen = function () { panel.getContainer().classList.add("connected"); };
-        source.onerror = function () {
-          panel.getContainer().classList.remove("connected");
-          if (source.readyState === EventSource.CLOSED) { setTimeout(openStream, 5000); }
-        };
-      });
+      var source = new EventSource(config.api + "/alarms/stream");
+      alerts.source = source;
+      source.addEventListener("alarm", function (e) { upsertAlarm(JSON.parse(e.data)); });
+      source.onopen = function () { panel.getContainer().classList.add("connected"); };
+      source.onerror = function () {
+        panel.getContainer().classList.remove("connected");
+        if (source.readyState === EventSource.CLOSED) { setTimeout(openStream, 5000); }
+      };
+      return Promise.resolve();
     }
 
     /* Once the sites are drawn: the panel, the active alarms, then the stream (not in an export). */

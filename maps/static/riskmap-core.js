@@ -17,48 +17,45 @@
   RM.fmt = function (v) { return v == null ? "—" : (Math.round(v * 1000) / 1000).toString(); };
 
   // --- access: the one place that adds credentials to a request ------------------------------
-  // Every API call goes through api(). With RISKMAP_REQUIRE_AUTH_FOR_READ the first 401 asks for
-  // a token (访问令牌), kept in sessionStorage for this tab, and the call is retried with it. The
-  // live stream (EventSource cannot send headers) gets it as an HttpOnly cookie: see
-  // openSession() in riskmap-alarms.js.
+  // A browser signs in at /login: its session cookie goes with every call (credentials
+  // 'same-origin'), and every change carries the session's CSRF token (X-CSRF-Token) from the
+  // page's <meta name="csrf-token">. A program may still use a bearer token (sessionStorage
+  // riskmapToken, sent when present). With RISKMAP_REQUIRE_AUTH_FOR_READ a 401 shows 登录.
   var TOKEN_KEY = "riskmapToken";
-  var asking = null;
+  var UNSAFE = { POST: true, PUT: true, PATCH: true, DELETE: true };
 
+  function meta(name) {
+    var el = document.querySelector('meta[name="' + name + '"]');
+    return el ? el.getAttribute("content") : "";
+  }
   function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
   RM.token = token;
-  RM.setToken = function (value) { sessionStorage.setItem(TOKEN_KEY, value); };
+  RM.meta = meta;
+  RM.signedIn = function () { return meta("riskmap-signed-in") === "1"; };
+  RM.loginUrl = function () { return "/login?next=" + encodeURIComponent(location.pathname + location.search); };
 
-  function askToken() {
-    if (asking) { return asking; }
-    asking = new Promise(function (resolve) {
-      var form = document.createElement("form");
-      form.className = "riskmap-login";
-      form.innerHTML = '<div class="head">访问令牌</div><div class="msg">' +
-        (token() ? "令牌无效或已失效，请重新输入" : "查看地图需要访问令牌") + "</div>" +
-        '<input type="password" name="token" autocomplete="off" placeholder="rmk_…"><button>进入</button>';
-      document.body.appendChild(form);
-      form.token.focus();
-      form.addEventListener("submit", function (e) {
-        e.preventDefault();
-        var value = form.token.value.trim();
-        if (!value) { return; }
-        RM.setToken(value);
-        form.remove();
-        asking = null;
-        resolve();
-      });
-    });
-    return asking;
+  var asked = false;
+  function askLogin() {
+    if (asked) { return; }
+    asked = true;
+    var box = document.createElement("div");
+    box.className = "riskmap-login";
+    box.innerHTML = '<div class="head">请先登录</div><div class="msg">' +
+      (RM.signedIn() ? "登录已过期，请重新登录" : "查看地图需要登录") + '</div><a class="button" href="' +
+      RM.esc(RM.loginUrl()) + '">登录</a>';
+    document.body.appendChild(box);
   }
 
   function api(url, options) {
     options = options || {};
     var headers = Object.assign({}, options.headers);
     if (token()) { headers.Authorization = "Bearer " + token(); }
-    return fetch(url, Object.assign({}, options, { headers: headers })).then(function (r) {
-      if (r.status === 401 && !options.noPrompt) {
-        return askToken().then(function () { return api(url, options); });
-      }
+    if (UNSAFE[(options.method || "GET").toUpperCase()] && meta("csrf-token")) {
+      headers["X-CSRF-Token"] = meta("csrf-token");
+    }
+    var init = Object.assign({}, options, { headers: headers, credentials: "same-origin" });
+    return fetch(url, init).then(function (r) {
+      if (r.status === 401 && !options.noPrompt) { askLogin(); }
       return r;
     });
   }

@@ -3,7 +3,7 @@ regulators' duty rosters, broadcasts answered person by person, SMS to phone num
 events with a detail (whom an escalation notified).
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-25 12:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
