@@ -216,6 +216,7 @@ def _issue(
     tokens = _recipients(session, b, sites, update_of)
     events.record(
         session,
+        *([Event(update_of.id, "superseded", actor, detail={"by": b.identifier})] if update_of else []),
         Event(
             b.id,
             "issued",

@@ -1,4 +1,5 @@
-"""Alarms: list, acknowledge, close, and a live Server-Sent Events stream of their changes."""
+"""Alarms: list, acknowledge, close, and the map's live Server-Sent Events stream (alarm changes,
+and the flood-season broadcasts' changes beside them)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from backend.api.deps import Operator, ReadAccess, SessionDep, stream_access
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.notifications import Channel
 from backend.api.responses import Number, Out
+from backend.api.routes.broadcasts import broadcast_channel
 from backend.core.db import session_factory
 from backend.core.limits import INT4_MAX
 from backend.domain.levels import level_of
@@ -144,7 +146,11 @@ def alarm_channel() -> Channel:
 
 @router.get("/stream", dependencies=[Depends(stream_access)])
 async def stream(request: Request) -> StreamingResponse:
-    """Server-Sent Events: one `alarm` event per change, as it is committed (LISTEN/NOTIFY).
+    """Server-Sent Events: one `alarm` event per alarm change and one `broadcast` event per
+    broadcast changed (issued, answered, escalated, superseded, cancelled, expired …), as each is
+    committed (LISTEN/NOTIFY). A `broadcast` event carries the broadcast as
+    GET /api/v1/broadcasts/{id} gives it (without its events and deliveries), with `events`, its steps
+    since the last push, and `event`, the latest.
 
     A stream holds no database connection and runs no query: the process's one listener renders
     each change once and hands every stream the same text. With RISKMAP_REQUIRE_AUTH_FOR_READ the
@@ -152,6 +158,7 @@ async def stream(request: Request) -> StreamingResponse:
 
     async def events() -> AsyncIterator[str]:
         queue = alarm_channel().subscribe()
+        broadcast_channel().subscribe(queue)
         try:
             yield "retry: 2000\n: connected\n\n"
             while not await request.is_disconnected():
@@ -161,6 +168,7 @@ async def stream(request: Request) -> StreamingResponse:
                     yield ": keep-alive\n\n"
         finally:
             alarm_channel().unsubscribe(queue)
+            broadcast_channel().unsubscribe(queue)
 
     return StreamingResponse(
         events(),

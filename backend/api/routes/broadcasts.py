@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from functools import cache
 from typing import Annotated, Any, Literal
 from xml.etree import ElementTree as ET
 
@@ -18,14 +20,17 @@ from sqlalchemy.orm import Session
 from backend.api.deps import Admin, MaybeCaller, Operator, ReadAccess, SessionDep
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
+from backend.api.notifications import Channel
 from backend.api.responses import FeatureCollection, Out, geojson, text_body
 from backend.core.audit import record
 from backend.core.config import api_settings
+from backend.core.db import session_factory
+from backend.core.limits import INT4_MAX
 from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.domain.kinds import Role
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
-from backend.warnings import answers, delivery, escalation, intake
+from backend.warnings import answers, delivery, escalation, events, intake
 from backend.warnings.intake import WarningIn
 from backend.warnings.issue import BroadcastOrder, cancel, issue, update
 from backend.warnings.rules import WarningError, WarningInvalid, utcnow
@@ -501,6 +506,34 @@ def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller
         )
     ]
     return out
+
+
+def broadcast_events(notes: list[dict[str, Any]]) -> list[str]:
+    """The SSE text for a batch of broadcast notifications (backend/warnings/events.py): each
+    broadcast once, however many of its steps the batch holds, as GET /broadcasts/{id} gives it
+    without its events and deliveries, with `events` the steps it went through since the last
+    push and `event` the latest. Run once by the shared listener whatever the number of streams."""
+    steps: dict[int, list[str]] = {}
+    for n in notes:
+        if isinstance(n.get("id"), int) and 0 < n["id"] <= INT4_MAX and isinstance(n.get("events"), list):
+            steps[n["id"]] = steps.pop(n["id"], []) + [str(e) for e in n["events"]]  # in the order of the latest
+    if not steps:
+        return []
+    out = []
+    with session_factory()() as session:
+        found = {b.id: b for b in session.scalars(select(Broadcast).where(Broadcast.id.in_(list(steps))))}
+        for broadcast_id, names in steps.items():
+            b = found.get(broadcast_id)
+            if b is not None:
+                body = broadcast_out(session, b, with_recipients=True) | {"area": mapping(to_shape(b.area))}
+                data = json.dumps(body | {"event": names[-1], "events": names}, ensure_ascii=False)
+                out.append(f"event: broadcast\ndata: {data}\n\n")
+    return out
+
+
+@cache
+def broadcast_channel() -> Channel:
+    return Channel(events.CHANNEL, broadcast_events)
 
 
 class AckIn(BaseModel):
