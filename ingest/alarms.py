@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.alarms import lifecycle
@@ -18,9 +18,32 @@ from backend.alarms.lifecycle import Subject
 from backend.alarms.rain import rolling_rain
 from backend.domain import alarm_rules as rules
 from backend.domain.standards import load
+from backend.domain.states import OPEN_ALARM_STATES
+from backend.models import Alarm, Sensor
 from ingest.payload import Reading, SensorInfo
 
 __all__ = ["AlarmWriter", "Subject", "subject_of"]
+
+# The readings before a batch that debouncing needs, per sensor (its own limit), in one query.
+HISTORY_BEFORE = text("""
+    SELECT n.sid, r.ts, r.value FROM unnest(CAST(:ids AS int[]), CAST(:before AS timestamptz[]),
+                                            CAST(:lim AS int[])) AS n(sid, before, lim)
+    CROSS JOIN LATERAL (SELECT ts, value FROM readings WHERE sensor_id = n.sid AND ts < n.before
+                        ORDER BY ts DESC LIMIT n.lim) r""")
+# The lowest value in each sensor's rate-of-change window, in one query.
+WINDOW_MINIMA = text("""
+    SELECT n.sid, m.low
+    FROM unnest(CAST(:ids AS int[]), CAST(:a AS timestamptz[]), CAST(:b AS timestamptz[])) AS n(sid, a, b)
+    CROSS JOIN LATERAL (SELECT min(value) AS low FROM readings
+                        WHERE sensor_id = n.sid AND ts BETWEEN n.a AND n.b) m
+    WHERE m.low IS NOT NULL""")
+# Sensors silent for :n reporting intervals with no open offline alarm, and for how long.
+SILENT_SENSORS = text("""
+    SELECT s.id, s.site_id, extract(epoch FROM :now - coalesce(s.last_reading_at, s.created_at)) AS silent_s
+    FROM sensors s
+    WHERE coalesce(s.last_reading_at, s.created_at) < :now - make_interval(secs => :n * s.interval_s)
+      AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.key = 'sensor' || ':' || s.id || ':' || 'offline'
+                      AND a.state = ANY(CAST(:open AS text[])))""")
 
 
 def subject_of(s: SensorInfo) -> Subject:
@@ -136,11 +159,7 @@ class AlarmWriter:
         if not need:
             return {}
         rows = self.session.execute(
-            text("""
-            SELECT n.sid, r.ts, r.value FROM unnest(CAST(:ids AS int[]), CAST(:before AS timestamptz[]),
-                                                    CAST(:lim AS int[])) AS n(sid, before, lim)
-            CROSS JOIN LATERAL (SELECT ts, value FROM readings WHERE sensor_id = n.sid AND ts < n.before
-                                ORDER BY ts DESC LIMIT n.lim) r"""),
+            HISTORY_BEFORE,
             {
                 "ids": list(need),
                 "before": [v[0] for v in need.values()],
@@ -148,8 +167,8 @@ class AlarmWriter:
             },
         )
         out: dict[int, list[Any]] = defaultdict(list)
-        for sid, ts, value in rows:
-            out[sid].append((ts, value))
+        for r in rows:
+            out[r.sid].append((r.ts, r.value))
         return {sid: sorted(v) for sid, v in out.items()}
 
     def _window_minima(self, by_sensor: dict[int, list[Reading]]) -> dict[int, float]:
@@ -163,15 +182,10 @@ class AlarmWriter:
         if not wanted:
             return {}
         rows = self.session.execute(
-            text("""
-            SELECT n.sid, m.low
-            FROM unnest(CAST(:ids AS int[]), CAST(:a AS timestamptz[]), CAST(:b AS timestamptz[])) AS n(sid, a, b)
-            CROSS JOIN LATERAL (SELECT min(value) AS low FROM readings
-                                WHERE sensor_id = n.sid AND ts BETWEEN n.a AND n.b) m
-            WHERE m.low IS NOT NULL"""),
+            WINDOW_MINIMA,
             {"ids": list(wanted), "a": [v[0] for v in wanted.values()], "b": [v[1] for v in wanted.values()]},
         )
-        return dict(rows.all())
+        return {r.sid: r.low for r in rows}
 
     def _rain_totals(self, sensor_id: int, t: dict[str, Any]) -> dict[float, float]:
         windows = [float(lv["window_h"]) for lv in t.get("levels", []) if "window_h" in lv]
@@ -182,12 +196,14 @@ class AlarmWriter:
         for site_id, kind in sorted(items):
             colors = list(
                 self.session.scalars(
-                    text(
-                        "SELECT a.color FROM alarms a JOIN sensors s ON s.id = a.sensor_id "
-                        "WHERE a.site_id = :site AND s.kind = :kind AND a.kind = 'threshold' "
-                        "AND a.state IN ('raised', 'acknowledged')"
-                    ),
-                    {"site": site_id, "kind": kind},
+                    select(Alarm.color)
+                    .join(Sensor, Sensor.id == Alarm.sensor_id)
+                    .where(
+                        Alarm.site_id == site_id,
+                        Sensor.kind == kind,
+                        Alarm.kind == "threshold",
+                        Alarm.state.in_(OPEN_ALARM_STATES),
+                    )
                 )
             )
             color = rules.rollup_color(colors)
@@ -221,15 +237,10 @@ class AlarmWriter:
         """Sensors silent for N reporting intervals (since their last reading, or registration)."""
         cfg = load("sensor_thresholds")["offline"]
         silent = self.session.execute(
-            text("""
-            SELECT s.id, s.site_id, extract(epoch FROM :now - coalesce(s.last_reading_at, s.created_at))
-            FROM sensors s
-            WHERE coalesce(s.last_reading_at, s.created_at) < :now - make_interval(secs => :n * s.interval_s)
-              AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.key = 'sensor' || ':' || s.id || ':' || 'offline'
-                              AND a.state IN ('raised', 'acknowledged'))"""),
-            {"now": self.now, "n": cfg["intervals"]},
+            SILENT_SENSORS, {"now": self.now, "n": cfg["intervals"], "open": list(OPEN_ALARM_STATES)}
         ).all()
-        for sensor_id, site_id, silent_s in silent:
+        for row in silent:
+            sensor_id, site_id, silent_s = row.id, row.site_id, row.silent_s
             self.apply(
                 Subject(f"sensor:{sensor_id}", site_id, sensor_id),
                 "offline",

@@ -29,18 +29,19 @@ import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Boolean, Engine, Interval, bindparam, case, func, insert, null, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from backend.core.config import DeliverySettings, MqttSettings, WebhookSettings
 from backend.core.mqtt import BrokerAddress
 from backend.core.mqtt import client as mqtt_client
-from backend.models import Broadcast, OutboxAttempt, OutboxMessage, Webhook
+from backend.models import Broadcast, OutboxAttempt, OutboxMessage, Recipient, Webhook
 from backend.warnings import events
 from backend.warnings.events import Event
 
@@ -148,22 +149,23 @@ def site_message(b: Broadcast, code: str, token: str | None) -> dict[str, Any]:
     }
 
 
+RECIPIENT_SITES = text(
+    "SELECT r.id, s.code FROM broadcast_recipients r JOIN sites s ON s.id = r.site_id "
+    "WHERE r.broadcast_id = :b ORDER BY r.id"
+)
+
+
 def queue_site_messages(session: Session, b: Broadcast, tokens: dict[int, str] | None, clear: bool = False) -> int:
     """Each targeted site's broadcast topic: retained while active, cleared when it ends.
 
     Queued in the outbox in this transaction (the worker sends them once it commits, in order
     per topic); each message carries its delivery key for de-duplication.
     """
-    rows = session.execute(
-        text(
-            "SELECT r.id, s.code FROM broadcast_recipients r JOIN sites s ON s.id = r.site_id "
-            "WHERE r.broadcast_id = :b ORDER BY r.id"
-        ),
-        {"b": b.id},
-    ).all()
+    rows = session.execute(RECIPIENT_SITES, {"b": b.id}).all()
     root = MqttSettings().topic_root
     out: list[dict[str, Any]] = []
-    for rid, code in rows:
+    for row in rows:
+        rid, code = row.id, row.code
         topic = f"{root}/{code}/broadcast"
         refs = {"kind": "mqtt", "target": topic, "broadcast_id": b.id, "recipient_id": rid}
         if clear:
@@ -278,6 +280,24 @@ FROM due WHERE outbox.id = due.id
 RETURNING outbox.id, outbox.key, outbox.kind, outbox.target, outbox.payload, outbox.headers, outbox.attempts,
           outbox.broadcast_id, outbox.recipient_id, outbox.webhook_id, outbox.event
 """)
+
+
+_OUTBOX = OutboxMessage.__table__
+_DEAD = bindparam("dead", type_=Boolean)
+# A failed attempt, one row each (executemany): rescheduled after its backoff, or dead (its
+# payload, which may hold a 叫应 token, then dropped); only while this worker still holds it.
+RESCHEDULE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("i"), _OUTBOX.c.claimed_by == bindparam("me"), _OUTBOX.c.delivered_at.is_(None))
+    .values(
+        attempts=_OUTBOX.c.attempts + 1,
+        last_error=bindparam("err"),
+        claimed_until=null(),
+        dead_at=case((_DEAD, func.now())),
+        payload=case((_DEAD, b""), else_=_OUTBOX.c.payload),
+        next_attempt_at=func.now() + bindparam("wait", type_=Interval),
+    )
+)
 
 
 def backoff_s(attempt: int, settings: DeliverySettings) -> float:
@@ -436,20 +456,27 @@ class Worker:
             if ok:
                 newly = set(
                     session.scalars(
-                        text(
-                            # The payload (a site's 叫应 token is in it) is not kept once sent.
-                            "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, claimed_until = NULL, "
-                            "last_error = NULL, payload = ''::bytea "
-                            "WHERE id = ANY(:ids) AND delivered_at IS NULL RETURNING id"
-                        ),
-                        {"ids": [r.id for r in ok]},
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_([r.id for r in ok]), OutboxMessage.delivered_at.is_(None))
+                        # The payload (a site's 叫应 token is in it) is not kept once sent.
+                        .values(
+                            delivered_at=func.now(),
+                            attempts=OutboxMessage.attempts + 1,
+                            claimed_until=null(),
+                            last_error=null(),
+                            payload=b"",
+                        )
+                        .returning(OutboxMessage.id)
+                        .execution_options(synchronize_session=False)
                     )
                 )
                 recipients = [r.recipient_id for r in ok if r.id in newly and r.recipient_id and r.event == "delivered"]
                 if recipients:
                     session.execute(
-                        text("UPDATE broadcast_recipients SET delivered_at = now() WHERE id = ANY(:ids)"),
-                        {"ids": recipients},
+                        update(Recipient)
+                        .where(Recipient.id.in_(recipients))
+                        .values(delivered_at=func.now())
+                        .execution_options(synchronize_session=False)
                     )
             dead: list[Claimed] = []
             if failed:
@@ -463,21 +490,12 @@ class Worker:
                             "me": self.name,
                             "err": outcomes[r.id].error,
                             "dead": is_dead,
-                            "wait": backoff_s(attempt, self.settings),
+                            "wait": timedelta(seconds=backoff_s(attempt, self.settings)),
                         }
                     )
                     if is_dead:
                         dead.append(r)
-                session.execute(
-                    text(
-                        "UPDATE outbox SET attempts = attempts + 1, last_error = :err, claimed_until = NULL, "
-                        "dead_at = CASE WHEN CAST(:dead AS boolean) THEN now() END, "
-                        "payload = CASE WHEN CAST(:dead AS boolean) THEN ''::bytea ELSE payload END, "
-                        "next_attempt_at = now() + make_interval(secs => :wait) "
-                        "WHERE id = :i AND claimed_by = :me AND delivered_at IS NULL"
-                    ),
-                    params,
-                )
+                session.execute(RESCHEDULE, params)
             session.execute(
                 insert(OutboxAttempt),
                 [

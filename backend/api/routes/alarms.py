@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.alarms import lifecycle
@@ -24,6 +24,7 @@ from backend.api.routes.broadcasts import broadcast_channel
 from backend.core.db import session_factory
 from backend.core.limits import INT4_MAX
 from backend.domain.levels import level_of
+from backend.models import AlarmEvent
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"], route_class=StrictJSONRoute)
 
@@ -184,20 +185,16 @@ def get_alarm(alarm_id: IdPath, session: SessionDep) -> dict[str, Any]:
         raise HTTPException(404, f"no alarm {alarm_id}")
     alarm["events"] = [
         {
-            "at": at.isoformat(),
-            "event": ev,
-            "state": st,
-            "color": c,
-            "value": v,
-            "actor": actor,
-            "comment": cm,
+            "at": e.at.isoformat(),
+            "event": e.event,
+            "state": e.state,
+            "color": e.color,
+            "value": e.value,
+            "actor": e.actor,
+            "comment": e.comment,
         }
-        for at, ev, st, c, v, actor, cm in session.execute(
-            text(
-                "SELECT at, event, state, color, value, actor, comment FROM alarm_events WHERE alarm_id = :id "
-                "ORDER BY at, id"
-            ),
-            {"id": alarm_id},
+        for e in session.scalars(
+            select(AlarmEvent).where(AlarmEvent.alarm_id == alarm_id).order_by(AlarmEvent.at, AlarmEvent.id)
         )
     ]
     return alarm

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field, HttpUrl, ValidationError, model_validator
 from shapely.geometry import mapping
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from backend.api.deps import Admin, MaybeCaller, Operator, ReadAccess, SessionDep
@@ -167,12 +167,14 @@ def broadcast_out(session: Session, b: Broadcast, with_recipients: bool = False)
         "issued_by": b.issued_by,
         "references": b.references_id,
         "places": b.places,
-        "counts": dict(
-            session.execute(
-                text("SELECT status, count(*) FROM broadcast_recipients WHERE broadcast_id = :b GROUP BY status"),
-                {"b": b.id},
-            ).all()
-        ),
+        "counts": {
+            r.status: r.n
+            for r in session.execute(
+                select(Recipient.status, func.count().label("n"))
+                .where(Recipient.broadcast_id == b.id)
+                .group_by(Recipient.status)
+            )
+        },
     }
     if with_recipients:
         out["recipients"] = [
@@ -270,6 +272,14 @@ def receive_weather_warning(
     return result
 
 
+WARNINGS_IN_FORCE = text(
+    "SELECT identifier, color, event, onset, expires, status, "
+    "ST_AsGeoJSON(ST_SimplifyPreserveTopology(area, 0.002), 5) AS geometry FROM weather_warnings "
+    "WHERE cancelled_at IS NULL AND (onset IS NULL OR onset <= now()) AND (expires IS NULL OR expires > now()) "
+    "ORDER BY received_at DESC"
+)
+
+
 class WeatherWarningProperties(Out):
     identifier: str
     color: str
@@ -287,28 +297,21 @@ class WeatherWarningProperties(Out):
 )
 def active_weather_warnings(session: SessionDep) -> GeoJSONResponse:
     """The weather warnings in force now, as GeoJSON polygons with their colour."""
-    rows = session.execute(
-        text(
-            "SELECT identifier, color, event, onset, expires, status, ST_AsGeoJSON(ST_SimplifyPreserveTopology(area, "
-            "0.002), 5) FROM weather_warnings WHERE cancelled_at IS NULL AND (onset IS NULL OR onset <= now()) "
-            "AND (expires IS NULL OR expires > now()) ORDER BY received_at DESC"
-        )
-    )
     return GeoJSONResponse(
         collection(
             feature(
-                g,
+                w.geometry,
                 {
-                    "identifier": i,
-                    "color": c,
-                    "event": e,
-                    "status": st,
-                    "onset": o.isoformat() if o else None,
-                    "expires": x.isoformat() if x else None,
+                    "identifier": w.identifier,
+                    "color": w.color,
+                    "event": w.event,
+                    "status": w.status,
+                    "onset": w.onset.isoformat() if w.onset else None,
+                    "expires": w.expires.isoformat() if w.expires else None,
                 },
-                i,
+                w.identifier,
             )
-            for i, c, e, o, x, st, g in rows
+            for w in session.execute(WARNINGS_IN_FORCE)
         )
     )
 
