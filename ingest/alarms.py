@@ -17,7 +17,7 @@ from backend.alarms import lifecycle
 from backend.alarms.lifecycle import Subject
 from backend.alarms.rain import rolling_rain
 from backend.domain import alarm_rules as rules
-from backend.domain.standards import load
+from backend.domain.rules_models import sensor_thresholds
 from backend.domain.states import OPEN_ALARM_STATES
 from backend.models import Alarm, Sensor
 from ingest.payload import Reading, SensorInfo
@@ -92,7 +92,7 @@ class AlarmWriter:
         history = self._history(by_sensor, opened)
         window_min = self._window_minima(by_sensor)
         rollup_items: set[tuple[int, str]] = set()
-        covert = load("sensor_thresholds")["covert_production"]
+        covert = sensor_thresholds().covert_production
         for sid, rs in by_sensor.items():
             sensor, subject = rs[0].sensor, subjects[sid]
             t = sensor.thresholds
@@ -124,14 +124,14 @@ class AlarmWriter:
                 open_rate = self._open.get(f"{subject.key_prefix}:rate")
                 decision = rules.rate_decision(rs[-1].value, window_min[sid], t["rate_of_change"], open_rate)
                 self._decide(subject, "rate", decision, f"{sensor.kind} rate")
-            if "idle_max" in t and sensor.site_status in covert["statuses"]:
+            if "idle_max" in t and sensor.site_status in covert.statuses:
                 active = rules.is_active(rs[-1].value, t)
                 key = f"site:{sensor.site_id}:covert"
                 if active and self._open.get(key) is None:
                     self.apply(
                         Subject(f"site:{sensor.site_id}", sensor.site_id, sensor.id),
                         "covert",
-                        rules.Decision(covert["color"], rs[-1].value, t["idle_max"]),
+                        rules.Decision(covert.color, rs[-1].value, t["idle_max"]),
                         f"{sensor.site_status} site shows {sensor.kind} {rs[-1].value:g}",
                     )
                 elif not active and self._open.get(key):
@@ -227,7 +227,7 @@ class AlarmWriter:
         subject = Subject(f"gateway:{gateway_id}", site_id, gateway_id=gateway_id)
         key = f"{subject.key_prefix}:offline"
         opened = self.load_open([key]).get(key)
-        color = load("sensor_thresholds")["offline"]["gateway_color"]
+        color = sensor_thresholds().offline.gateway_color
         if not online and opened is None:
             self.apply(subject, "offline", rules.Decision(color, 0.0, None), f"gateway {gateway_id} offline")
         elif online and opened:
@@ -235,16 +235,16 @@ class AlarmWriter:
 
     def sweep_offline(self) -> int:
         """Sensors silent for N reporting intervals (since their last reading, or registration)."""
-        cfg = load("sensor_thresholds")["offline"]
+        cfg = sensor_thresholds().offline
         silent = self.session.execute(
-            SILENT_SENSORS, {"now": self.now, "n": cfg["intervals"], "open": list(OPEN_ALARM_STATES)}
+            SILENT_SENSORS, {"now": self.now, "n": cfg.intervals, "open": list(OPEN_ALARM_STATES)}
         ).all()
         for row in silent:
             sensor_id, site_id, silent_s = row.id, row.site_id, row.silent_s
             self.apply(
                 Subject(f"sensor:{sensor_id}", site_id, sensor_id),
                 "offline",
-                rules.Decision(cfg["sensor_color"], float(silent_s), None),
+                rules.Decision(cfg.sensor_color, float(silent_s), None),
                 f"silent for {int(silent_s)} s",
             )
         return len(silent)

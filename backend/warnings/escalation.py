@@ -23,7 +23,7 @@ from backend.warnings.rules import rules
 def sweep(session: Session, now: datetime) -> dict[str, int]:
     """Deadlines and escalation, the evidence of evacuated sites, and expiry."""
     r = rules()
-    step = timedelta(minutes=r["escalation_step_min"])
+    step = timedelta(minutes=r.escalation_step_min)
     counts = {"overdue": 0, "escalated": 0, "expired": 0, "fake": 0}
     for b in session.scalars(
         select(Broadcast).where(Broadcast.state == BroadcastState.active, Broadcast.expires <= now)
@@ -43,11 +43,11 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
             if rec.status != RecipientStatus.overdue:
                 rec.status = RecipientStatus.overdue
                 counts["overdue"] += 1
-            level = min(len(r["escalation"]), 1 + int((now - rec.deadline) / step))
+            level = min(len(r.escalation), 1 + int((now - rec.deadline) / step))
             if level > rec.escalation:
                 rec.escalation, rec.escalated_at = level, now
                 region = session.scalar(text("SELECT region_adcode FROM sites WHERE id = :i"), {"i": rec.site_id})
-                to = region if r["escalation"][level - 1] == "county" else region[:4] + "00"
+                to = region if r.escalation[level - 1] == "county" else region[:4] + "00"
                 events.record(
                     session,
                     Event(
@@ -55,7 +55,7 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
                         "escalated",
                         "system",
                         rec.id,
-                        detail={"to": r["escalation"][level - 1], "region": to, "level": level},
+                        detail={"to": r.escalation[level - 1], "region": to, "level": level},
                     ),
                 )
                 counts["escalated"] += 1

@@ -11,13 +11,14 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.domain.rules_models import FloodRule
 from backend.risk import exposure
 
 
-def targets(session: Session, area: MultiPolygon, rule: dict[str, Any] | None) -> list[int]:
+def targets(session: Session, area: MultiPolygon, rule: FloodRule | None) -> list[int]:
     """Sites inside the area that the rule addresses (mines and ponds by default)."""
-    kinds = (rule or {}).get("site_kinds", ["coal_mine", "tailings_pond"])
-    methods = (rule or {}).get("noncoal_methods", ["underground"])
+    kinds = rule.site_kinds if rule and rule.site_kinds is not None else ["coal_mine", "tailings_pond"]
+    methods = rule.noncoal_methods if rule and rule.noncoal_methods is not None else ["underground"]
     return list(
         session.scalars(
             text("""
@@ -25,7 +26,7 @@ def targets(session: Session, area: MultiPolygon, rule: dict[str, Any] | None) -
         WHERE s.location && ST_GeomFromText(:wkt, 4326) AND ST_Intersects(ST_GeomFromText(:wkt, 4326), s.location)
           AND (s.kind = ANY(:kinds) OR (s.kind = 'noncoal_mine' AND n.mining_method = ANY(:methods)))
         ORDER BY s.id"""),
-            {"wkt": area.wkt, "kinds": kinds, "methods": methods},
+            {"wkt": area.wkt, "kinds": [str(k) for k in kinds], "methods": [str(m) for m in methods]},
         )
     )
 

@@ -29,6 +29,7 @@ from backend.core.limits import INT4_MAX
 from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.domain.kinds import Role
+from backend.domain.states import BroadcastState
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
 from backend.warnings import answers, delivery, escalation, events, intake
 from backend.warnings.intake import WarningIn
@@ -372,7 +373,7 @@ class UpdateIn(BaseModel):
 def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Issue a CAP Update that supersedes the broadcast (new colour, action or expiry)."""
     old = _broadcast(session, broadcast_id)
-    if old.state != "active" or old.msg_type == "Cancel":
+    if old.state != BroadcastState.active or old.msg_type == "Cancel":
         raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
     site_ids = list(session.scalars(select(Recipient.site_id).where(Recipient.broadcast_id == old.id)))
     order = BroadcastOrder(
@@ -403,7 +404,7 @@ def cancel_broadcast(
 ) -> dict[str, Any]:
     """Cancel a broadcast: a CAP Cancel referencing it, and the sites' retained messages cleared."""
     old = _broadcast(session, broadcast_id)
-    if old.state != "active" or old.msg_type == "Cancel":
+    if old.state != BroadcastState.active or old.msg_type == "Cancel":
         raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
     c = cancel(session, old, utcnow(), caller.actor, (body or CancelIn()).reason)
     record(session, "broadcast_cancel", "broadcasts", c.identifier, {"cancels": old.identifier})
@@ -417,7 +418,7 @@ def list_broadcasts(
 ) -> list[dict[str, Any]]:
     query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
     if state == "active":
-        query = query.where(Broadcast.state == "active", Broadcast.msg_type != "Cancel")
+        query = query.where(Broadcast.state == BroadcastState.active, Broadcast.msg_type != "Cancel")
     return [broadcast_out(session, b) for b in session.scalars(query)]
 
 
@@ -436,7 +437,7 @@ def feed(request: Request, session: SessionDep) -> Response:
     active = list(
         session.scalars(
             select(Broadcast)
-            .where(Broadcast.state == "active", Broadcast.msg_type != "Cancel")
+            .where(Broadcast.state == BroadcastState.active, Broadcast.msg_type != "Cancel")
             .order_by(Broadcast.sent.desc())
         )
     )
