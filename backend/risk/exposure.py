@@ -82,8 +82,8 @@ def _dump(geojson: dict[str, Any] | None) -> str | None:
 
 def _grouped(session: Session, sql: str, params: dict[str, Any]) -> dict[int, list[Place]]:
     out: dict[int, list[Place]] = defaultdict(list)
-    for key, name, kind, population, distance, geometry in session.execute(text(sql), params):
-        out[key].append(Place(name, kind, float(distance), population, geometry))
+    for r in session.execute(text(sql), params):
+        out[r.key].append(Place(r.name, r.kind, float(r.distance_m), r.population, r.geometry))
     for places in out.values():
         places.sort(key=lambda p: p.distance_m)
     return out
@@ -102,7 +102,7 @@ def residents_near(session: Session, source: Source, radius_m: float | None = No
     sql = f"""
         WITH src AS ({source.sql})
         SELECT src.key, p.name, p.kind, p.population,
-               ST_Distance(src.shape::geography, p.geom::geography), ST_AsGeoJSON(p.geom, 6)
+               ST_Distance(src.shape::geography, p.geom::geography) AS distance_m, ST_AsGeoJSON(p.geom, 6) AS geometry
         FROM src JOIN exposed_places p
           ON p.geom && ST_Expand(src.shape, :radius * {DEG_PER_M})
          AND ST_DWithin(src.shape::geography, p.geom::geography, :radius)
@@ -126,12 +126,12 @@ def _downstream(session: Session, source: Source, within_m: float | None) -> dic
             SELECT src.key, src.location, {_zone_sql("dist")} AS zone
             FROM src WHERE src.bearing IS NOT NULL OR src.zone IS NOT NULL)
         SELECT z.key, p.name, p.kind, p.population,
-               ST_Distance(z.location::geography, p.geom::geography), ST_AsGeoJSON(p.geom, 6)
+               ST_Distance(z.location::geography, p.geom::geography) AS distance_m, ST_AsGeoJSON(p.geom, 6) AS geometry
         FROM z JOIN exposed_places p ON p.geom && z.zone AND ST_Intersects(z.zone, p.geom)
         WHERE p.kind = ANY(:place_kinds) {near.format("p.geom")}
         UNION ALL
         SELECT z.key, f.name, f.kind, NULL,
-               ST_Distance(z.location::geography, f.geom::geography), ST_AsGeoJSON(f.geom, 6)
+               ST_Distance(z.location::geography, f.geom::geography) AS distance_m, ST_AsGeoJSON(f.geom, 6) AS geometry
         FROM z JOIN exposed_features f ON f.geom && z.zone AND ST_Intersects(z.zone, f.geom)
         WHERE f.kind = ANY(:feature_kinds) {near.format("f.geom")}"""
     return _grouped(
@@ -165,8 +165,8 @@ def waters_near(session: Session, source: Source) -> dict[int, list[Place]]:
     rules = tailings_rules()
     sql = f"""
         WITH src AS ({source.sql})
-        SELECT src.key, f.name, f.kind, NULL,
-               ST_Distance(src.shape::geography, f.geom::geography), ST_AsGeoJSON(f.geom, 6)
+        SELECT src.key, f.name, f.kind, NULL AS population,
+               ST_Distance(src.shape::geography, f.geom::geography) AS distance_m, ST_AsGeoJSON(f.geom, 6) AS geometry
         FROM src JOIN exposed_features f
           ON f.geom && ST_Expand(src.shape, :dist * {DEG_PER_M})
          AND ST_DWithin(src.shape::geography, f.geom::geography, :dist)
@@ -190,7 +190,7 @@ def water_sources_downstream(session: Session, source: Source) -> dict[int, list
             SELECT src.key, src.location, riskmap_sector(src.location, src.bearing, :dist, :half) AS zone
             FROM src WHERE src.bearing IS NOT NULL)
         SELECT z.key, p.name, p.kind, p.population,
-               ST_Distance(z.location::geography, p.geom::geography), ST_AsGeoJSON(p.geom, 6)
+               ST_Distance(z.location::geography, p.geom::geography) AS distance_m, ST_AsGeoJSON(p.geom, 6) AS geometry
         FROM z JOIN exposed_places p ON p.geom && z.zone AND ST_Intersects(z.zone, p.geom)
         WHERE p.kind = 'water_source'"""
     return _grouped(

@@ -51,18 +51,17 @@ class Addressee:
     enterprise: str
 
 
+ADDRESSEES = text(
+    "SELECT s.id AS site_id, s.code, s.name, e.credit_code, e.name AS enterprise FROM sites s "
+    "JOIN enterprises e ON e.id = s.enterprise_id WHERE s.id = ANY(:ids) ORDER BY s.code"
+)
+
+
 def addressees(session: Session, site_ids: list[int]) -> list[Addressee]:
     """The sites with their enterprises, by site code."""
     return [
-        Addressee(*row)
-        for row in session.execute(
-            text(
-                "SELECT s.id, s.code, s.name, e.credit_code, e.name FROM sites s "
-                "JOIN enterprises e ON e.id = s.enterprise_id "
-                "WHERE s.id = ANY(:ids) ORDER BY s.code"
-            ),
-            {"ids": site_ids},
-        )
+        Addressee(r.site_id, r.code, r.name, r.credit_code, r.enterprise)
+        for r in session.execute(ADDRESSEES, {"ids": site_ids})
     ]
 
 
