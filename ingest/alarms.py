@@ -10,17 +10,40 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.alarms import lifecycle
 from backend.alarms.lifecycle import Subject
 from backend.alarms.rain import rolling_rain
 from backend.domain import alarm_rules as rules
-from backend.domain.standards import load
+from backend.domain.rules_models import sensor_thresholds
+from backend.domain.states import OPEN_ALARM_STATES
+from backend.models import Alarm, Sensor
 from ingest.payload import Reading, SensorInfo
 
 __all__ = ["AlarmWriter", "Subject", "subject_of"]
+
+# The readings before a batch that debouncing needs, per sensor (its own limit), in one query.
+HISTORY_BEFORE = text("""
+    SELECT n.sid, r.ts, r.value FROM unnest(CAST(:ids AS int[]), CAST(:before AS timestamptz[]),
+                                            CAST(:lim AS int[])) AS n(sid, before, lim)
+    CROSS JOIN LATERAL (SELECT ts, value FROM readings WHERE sensor_id = n.sid AND ts < n.before
+                        ORDER BY ts DESC LIMIT n.lim) r""")
+# The lowest value in each sensor's rate-of-change window, in one query.
+WINDOW_MINIMA = text("""
+    SELECT n.sid, m.low
+    FROM unnest(CAST(:ids AS int[]), CAST(:a AS timestamptz[]), CAST(:b AS timestamptz[])) AS n(sid, a, b)
+    CROSS JOIN LATERAL (SELECT min(value) AS low FROM readings
+                        WHERE sensor_id = n.sid AND ts BETWEEN n.a AND n.b) m
+    WHERE m.low IS NOT NULL""")
+# Sensors silent for :n reporting intervals with no open offline alarm, and for how long.
+SILENT_SENSORS = text("""
+    SELECT s.id, s.site_id, extract(epoch FROM :now - coalesce(s.last_reading_at, s.created_at)) AS silent_s
+    FROM sensors s
+    WHERE coalesce(s.last_reading_at, s.created_at) < :now - make_interval(secs => :n * s.interval_s)
+      AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.key = 'sensor' || ':' || s.id || ':' || 'offline'
+                      AND a.state = ANY(CAST(:open AS text[])))""")
 
 
 def subject_of(s: SensorInfo) -> Subject:
@@ -69,7 +92,7 @@ class AlarmWriter:
         history = self._history(by_sensor, opened)
         window_min = self._window_minima(by_sensor)
         rollup_items: set[tuple[int, str]] = set()
-        covert = load("sensor_thresholds")["covert_production"]
+        covert = sensor_thresholds().covert_production
         for sid, rs in by_sensor.items():
             sensor, subject = rs[0].sensor, subjects[sid]
             t = sensor.thresholds
@@ -101,14 +124,14 @@ class AlarmWriter:
                 open_rate = self._open.get(f"{subject.key_prefix}:rate")
                 decision = rules.rate_decision(rs[-1].value, window_min[sid], t["rate_of_change"], open_rate)
                 self._decide(subject, "rate", decision, f"{sensor.kind} rate")
-            if "idle_max" in t and sensor.site_status in covert["statuses"]:
+            if "idle_max" in t and sensor.site_status in covert.statuses:
                 active = rules.is_active(rs[-1].value, t)
                 key = f"site:{sensor.site_id}:covert"
                 if active and self._open.get(key) is None:
                     self.apply(
                         Subject(f"site:{sensor.site_id}", sensor.site_id, sensor.id),
                         "covert",
-                        rules.Decision(covert["color"], rs[-1].value, t["idle_max"]),
+                        rules.Decision(covert.color, rs[-1].value, t["idle_max"]),
                         f"{sensor.site_status} site shows {sensor.kind} {rs[-1].value:g}",
                     )
                 elif not active and self._open.get(key):
@@ -136,11 +159,7 @@ class AlarmWriter:
         if not need:
             return {}
         rows = self.session.execute(
-            text("""
-            SELECT n.sid, r.ts, r.value FROM unnest(CAST(:ids AS int[]), CAST(:before AS timestamptz[]),
-                                                    CAST(:lim AS int[])) AS n(sid, before, lim)
-            CROSS JOIN LATERAL (SELECT ts, value FROM readings WHERE sensor_id = n.sid AND ts < n.before
-                                ORDER BY ts DESC LIMIT n.lim) r"""),
+            HISTORY_BEFORE,
             {
                 "ids": list(need),
                 "before": [v[0] for v in need.values()],
@@ -148,8 +167,8 @@ class AlarmWriter:
             },
         )
         out: dict[int, list[Any]] = defaultdict(list)
-        for sid, ts, value in rows:
-            out[sid].append((ts, value))
+        for r in rows:
+            out[r.sid].append((r.ts, r.value))
         return {sid: sorted(v) for sid, v in out.items()}
 
     def _window_minima(self, by_sensor: dict[int, list[Reading]]) -> dict[int, float]:
@@ -163,15 +182,10 @@ class AlarmWriter:
         if not wanted:
             return {}
         rows = self.session.execute(
-            text("""
-            SELECT n.sid, m.low
-            FROM unnest(CAST(:ids AS int[]), CAST(:a AS timestamptz[]), CAST(:b AS timestamptz[])) AS n(sid, a, b)
-            CROSS JOIN LATERAL (SELECT min(value) AS low FROM readings
-                                WHERE sensor_id = n.sid AND ts BETWEEN n.a AND n.b) m
-            WHERE m.low IS NOT NULL"""),
+            WINDOW_MINIMA,
             {"ids": list(wanted), "a": [v[0] for v in wanted.values()], "b": [v[1] for v in wanted.values()]},
         )
-        return dict(rows.all())
+        return {r.sid: r.low for r in rows}
 
     def _rain_totals(self, sensor_id: int, t: dict[str, Any]) -> dict[float, float]:
         windows = [float(lv["window_h"]) for lv in t.get("levels", []) if "window_h" in lv]
@@ -182,12 +196,14 @@ class AlarmWriter:
         for site_id, kind in sorted(items):
             colors = list(
                 self.session.scalars(
-                    text(
-                        "SELECT a.color FROM alarms a JOIN sensors s ON s.id = a.sensor_id "
-                        "WHERE a.site_id = :site AND s.kind = :kind AND a.kind = 'threshold' "
-                        "AND a.state IN ('raised', 'acknowledged')"
-                    ),
-                    {"site": site_id, "kind": kind},
+                    select(Alarm.color)
+                    .join(Sensor, Sensor.id == Alarm.sensor_id)
+                    .where(
+                        Alarm.site_id == site_id,
+                        Sensor.kind == kind,
+                        Alarm.kind == "threshold",
+                        Alarm.state.in_(OPEN_ALARM_STATES),
+                    )
                 )
             )
             color = rules.rollup_color(colors)
@@ -211,7 +227,7 @@ class AlarmWriter:
         subject = Subject(f"gateway:{gateway_id}", site_id, gateway_id=gateway_id)
         key = f"{subject.key_prefix}:offline"
         opened = self.load_open([key]).get(key)
-        color = load("sensor_thresholds")["offline"]["gateway_color"]
+        color = sensor_thresholds().offline.gateway_color
         if not online and opened is None:
             self.apply(subject, "offline", rules.Decision(color, 0.0, None), f"gateway {gateway_id} offline")
         elif online and opened:
@@ -219,21 +235,16 @@ class AlarmWriter:
 
     def sweep_offline(self) -> int:
         """Sensors silent for N reporting intervals (since their last reading, or registration)."""
-        cfg = load("sensor_thresholds")["offline"]
+        cfg = sensor_thresholds().offline
         silent = self.session.execute(
-            text("""
-            SELECT s.id, s.site_id, extract(epoch FROM :now - coalesce(s.last_reading_at, s.created_at))
-            FROM sensors s
-            WHERE coalesce(s.last_reading_at, s.created_at) < :now - make_interval(secs => :n * s.interval_s)
-              AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.key = 'sensor' || ':' || s.id || ':' || 'offline'
-                              AND a.state IN ('raised', 'acknowledged'))"""),
-            {"now": self.now, "n": cfg["intervals"]},
+            SILENT_SENSORS, {"now": self.now, "n": cfg.intervals, "open": list(OPEN_ALARM_STATES)}
         ).all()
-        for sensor_id, site_id, silent_s in silent:
+        for row in silent:
+            sensor_id, site_id, silent_s = row.id, row.site_id, row.silent_s
             self.apply(
                 Subject(f"sensor:{sensor_id}", site_id, sensor_id),
                 "offline",
-                rules.Decision(cfg["sensor_color"], float(silent_s), None),
+                rules.Decision(cfg.sensor_color, float(silent_s), None),
                 f"silent for {int(silent_s)} s",
             )
         return len(silent)

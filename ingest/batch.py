@@ -18,12 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, column, delete, insert, select, table, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from backend.core.config import IngestSettings
-from backend.models import DeadLetter
+from backend.models import DeadLetter, Gateway
+from backend.models import Reading as ReadingRow
 from backend.warnings.answers import acknowledge
 from backend.warnings.rules import WarningError
 from ingest.alarms import AlarmWriter, subject_of
@@ -40,6 +42,39 @@ from ingest.payload import (
     parse_message,
     parse_status,
 )
+
+# The register as the ingester holds it in memory.
+REGISTER_SENSORS = text("""
+    SELECT se.code, se.id, s.code AS site_code, se.gateway_id, se.kind, se.unit, se.interval_s,
+           se.thresholds, s.id AS site_id, e.status AS site_status, s.kind AS site_kind
+    FROM sensors se JOIN sites s ON s.id = se.site_id
+    JOIN enterprises e ON e.id = s.enterprise_id""")
+REGISTER_GATEWAYS = text(
+    "SELECT g.id, s.code AS site_code, s.id AS site_id FROM gateways g JOIN sites s ON s.id = g.site_id"
+)
+# A batch's readings go through COPY into this per-connection table, then into readings at once.
+CREATE_STAGING = text(
+    "CREATE TEMP TABLE IF NOT EXISTS staging (sensor_id int, ts timestamptz, value float8) ON COMMIT DELETE ROWS"
+)
+STAGING = table("staging", column("sensor_id"), column("ts"), column("value"))
+STORE_STAGED = (
+    pg_insert(ReadingRow.__table__)
+    .from_select(["sensor_id", "ts", "value"], select(STAGING.c.sensor_id, STAGING.c.ts, STAGING.c.value))
+    .on_conflict_do_nothing()
+    .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is kept only when asked
+)
+# Each sensor's latest reading moved forward (never back), under a row lock in id order; returns
+# the sensors that advanced with their previous latest.
+ADVANCE_LATEST = text("""
+    WITH latest AS (
+        SELECT DISTINCT ON (sensor_id) sensor_id, ts, value FROM staging ORDER BY sensor_id, ts DESC),
+    locked AS (
+        SELECT s.id, s.last_reading_at FROM sensors s JOIN latest l ON l.sensor_id = s.id
+        ORDER BY s.id FOR UPDATE OF s)
+    UPDATE sensors s SET last_reading_at = l.ts, last_value = l.value
+    FROM latest l JOIN locked p ON p.id = l.sensor_id
+    WHERE s.id = l.sensor_id AND (p.last_reading_at IS NULL OR l.ts > p.last_reading_at)
+    RETURNING s.id, p.last_reading_at""")
 
 
 @dataclass
@@ -166,20 +201,9 @@ class Register:
             return
         self.changed.clear()
         with self.engine.connect() as c:
-            rows = c.execute(
-                text("""
-                SELECT se.code, se.id, s.code AS site_code, se.gateway_id, se.kind, se.unit, se.interval_s,
-                       se.thresholds, s.id AS site_id, e.status AS site_status, s.kind AS site_kind
-                FROM sensors se JOIN sites s ON s.id = se.site_id
-                JOIN enterprises e ON e.id = s.enterprise_id""")
-            ).mappings()
+            rows = c.execute(REGISTER_SENSORS).mappings()
             self.sensors = {r["code"]: SensorInfo(**{k: v for k, v in r.items() if k != "code"}) for r in rows}
-            self.gateways = {
-                g: (code, sid)
-                for g, code, sid in c.execute(
-                    text("SELECT g.id, s.code, s.id FROM gateways g JOIN sites s ON s.id = g.site_id")
-                )
-            }
+            self.gateways = {g.id: (g.site_code, g.site_id) for g in c.execute(REGISTER_GATEWAYS)}
         self.loaded_at = time.monotonic()
 
     def _reload_on_miss(self) -> None:
@@ -400,42 +424,19 @@ class BatchWriter:
         return sum(taken.values())
 
     def _store(self, session: Session, readings: list[Reading]) -> int:
-        session.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS staging "
-                "(sensor_id int, ts timestamptz, value float8) ON COMMIT DELETE ROWS"
-            )
-        )
-        session.execute(text("DELETE FROM staging"))  # a replay writes several messages in one transaction
+        session.execute(CREATE_STAGING)
+        session.execute(delete(STAGING))  # a replay writes several messages in one transaction
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy("COPY staging (sensor_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int4", "timestamptz", "float8"])
             for r in readings:
                 copy.write_row((r.sensor.id, r.ts, r.value))
-        stored = session.execute(
-            text(
-                "INSERT INTO readings (sensor_id, ts, value) SELECT sensor_id, ts, value FROM staging "
-                "ON CONFLICT DO NOTHING"
-            )
-        ).rowcount
+        stored = session.execute(STORE_STAGED).rowcount
         return max(stored, 0)
 
     def _judge(self, session: Session, alarms: AlarmWriter, readings: list[Reading]) -> None:
         """Move each sensor's latest reading forward and decide its alarms on what is new."""
-        advanced = dict(
-            session.execute(
-                text("""
-            WITH latest AS (
-                SELECT DISTINCT ON (sensor_id) sensor_id, ts, value FROM staging ORDER BY sensor_id, ts DESC),
-            locked AS (
-                SELECT s.id, s.last_reading_at FROM sensors s JOIN latest l ON l.sensor_id = s.id
-                ORDER BY s.id FOR UPDATE OF s)
-            UPDATE sensors s SET last_reading_at = l.ts, last_value = l.value
-            FROM latest l JOIN locked p ON p.id = l.sensor_id
-            WHERE s.id = l.sensor_id AND (p.last_reading_at IS NULL OR l.ts > p.last_reading_at)
-            RETURNING s.id, p.last_reading_at""")
-            ).all()
-        )
+        advanced = {r.id: r.last_reading_at for r in session.execute(ADVANCE_LATEST)}
         if not advanced:
             return
         by_sensor: dict[int, list[Reading]] = defaultdict(list)
@@ -452,7 +453,9 @@ class BatchWriter:
         self, session: Session, alarms: AlarmWriter, gateway_id: str, site_id: int, state: str, now: datetime
     ) -> None:
         session.execute(
-            text("UPDATE gateways SET status = :s, status_at = :t WHERE id = :g"),
-            {"s": state, "t": now, "g": gateway_id},
+            update(Gateway)
+            .where(Gateway.id == gateway_id)
+            .values(status=state, status_at=now)
+            .execution_options(synchronize_session=False)
         )
         alarms.gateway(gateway_id, site_id, online=state == "online")

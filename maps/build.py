@@ -16,7 +16,7 @@ import folium
 from branca.element import Element, JavascriptLink, MacroElement
 from jinja2 import Template
 
-from backend.domain.standards import load
+from backend.domain.rules_models import risk_levels
 from backend.domain.units import DISPLAY
 
 STATIC = Path(__file__).parent / "static"
@@ -89,7 +89,7 @@ def build_map(
     config: dict[str, Any] = {
         "api": api_base,
         "kinds": KIND_STYLE,
-        "levels": load("risk_levels")["levels"],
+        "levels": [lv.model_dump(mode="json") for lv in risk_levels().levels],
         "units": DISPLAY,  # units as people write them (℃, m³)
     }
     if data is not None:

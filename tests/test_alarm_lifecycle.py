@@ -1,6 +1,7 @@
 """The alarm lifecycle in one module (backend/alarms/lifecycle.py): the ingester's transitions
 and the operator's go through it, each with its event row; a rain gauge's alarm in the flood
-season reaches the warnings through it (not through ingest). Every test rolls back."""
+season reaches the warnings as a fact the delivery worker reacts to after the batch commits (not
+inside it). The gauge tests commit and clean up after themselves; the others roll back."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -10,9 +11,13 @@ from sqlalchemy.orm import Session
 
 from backend.alarms import lifecycle
 from backend.domain import alarm_rules as rules
-from backend.models import AlarmEvent, AuditEntry, Broadcast, Recipient
+from backend.domain.states import BroadcastState
+from backend.models import FACT_KIND, Alarm, AlarmEvent, AuditEntry, Broadcast, OutboxMessage, Recipient
+from backend.warnings import intake
 from backend.warnings.intake import GAUGE_ACTOR
+from backend.warnings.issue import cancel
 from ingest.alarms import AlarmWriter, Subject
+from tests.support.wait import wait_until
 
 SUMMER = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # in the flood season
 WINTER = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -36,7 +41,11 @@ def gauge_broadcasts(session: Session, site_id: int) -> list[Broadcast]:
             .join(Recipient, Recipient.broadcast_id == Broadcast.id)
             .where(Recipient.site_id == site_id, Broadcast.issued_by == GAUGE_ACTOR)
             # This test's own instants: other tests' gauge broadcasts at the same site do not count.
-            .where(Broadcast.sent.in_([SUMMER, SUMMER + timedelta(minutes=5), WINTER]))
+            .where(
+                Broadcast.sent.in_([SUMMER, SUMMER + timedelta(minutes=1), SUMMER + timedelta(minutes=5), WINTER]),
+                Broadcast.msg_type != "Cancel",
+                Broadcast.state == BroadcastState.active,  # earlier tests' are cancelled
+            )
         )
     )
 
@@ -52,38 +61,108 @@ def events_of(session: Session, alarm_id: int) -> list[tuple[str, str, str, str]
     ]
 
 
-def test_a_rain_gauge_past_orange_in_season_broadcasts_through_the_lifecycle(session: Session) -> None:
+def fact_of(session: Session, alarm_id: int) -> list[OutboxMessage]:
+    """The facts the lifecycle recorded for the warning side about this alarm."""
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == FACT_KIND, OutboxMessage.target == f"alarm:{alarm_id}")
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def committed_broadcasts(session: Session, site_id: int) -> list[Broadcast]:
+    session.expire_all()
+    return gauge_broadcasts(session, site_id)
+
+
+def clean_up(session: Session, gauge: Subject, at: datetime) -> None:
+    """This test's gauge alarm cleared and its broadcasts cancelled, for the tests after it."""
+    session.rollback()
+    writer = AlarmWriter(session, at)
+    writer.load_open([f"{gauge.key_prefix}:rain"])
+    writer.apply(gauge, "rain", rules.Decision(None, 0.0, None))
+    session.commit()
+    for b in committed_broadcasts(session, gauge.site_id):
+        if b.state == BroadcastState.active:
+            cancel(session, b, at, GAUGE_ACTOR)
+    session.commit()
+
+
+@pytest.mark.usefixtures("delivery_worker")
+def test_a_rain_gauge_past_orange_in_season_broadcasts_after_the_batch_commits(session: Session) -> None:
     gauge = rain_gauge(session, "JL-TSF-0006")
+    session.info["actor"] = "test:ingest"
     try:
         writer = AlarmWriter(session, SUMMER)
         writer.apply(gauge, "rain", rules.Decision("orange", 60.0, 50.0), "暴雨量")
         assert [(c["event"], c["color"], c["kind"]) for c in writer.events] == [("raised", "orange", "rain")]
-        assert gauge_broadcasts(session, gauge.site_id) == []  # nothing before the batch settles
         writer.finish()
-        [b] = gauge_broadcasts(session, gauge.site_id)
+        alarm_id = writer.events[0]["id"]
+        # The batch records the fact; the warning side reacts only once it has committed.
+        assert [(f.event, f.delivered_at) for f in fact_of(session, alarm_id)] == [("raised", None)]
+        assert gauge_broadcasts(session, gauge.site_id) == []
+        session.commit()
+        [b] = wait_until(lambda: committed_broadcasts(session, gauge.site_id))
         assert (b.rule, b.action, b.color, b.sent) == ("gauge_evacuate", "evacuate", "orange", SUMMER)
-        assert events_of(session, writer.events[0]["id"]) == [("raised", "raised", "orange", "system")]
+        assert events_of(session, alarm_id) == [("raised", "raised", "orange", "system")]
         # Falling back to yellow moves the alarm but calls for no second broadcast.
         later = AlarmWriter(session, SUMMER + timedelta(minutes=5))
         later.load_open([f"{gauge.key_prefix}:rain"])
         later.apply(gauge, "rain", rules.Decision("yellow", 40.0, 30.0), "暴雨量")
         later.finish()
+        session.commit()
         assert [c["event"] for c in later.events] == ["deescalated"]
-        assert len(gauge_broadcasts(session, gauge.site_id)) == 1
+        wait_until(lambda: all(f.delivered_at for f in fact_of(session, alarm_id)))
+        assert len(committed_broadcasts(session, gauge.site_id)) == 1
     finally:
-        session.rollback()
+        clean_up(session, gauge, SUMMER + timedelta(minutes=10))
 
 
+@pytest.mark.usefixtures("delivery_worker")
 def test_a_rain_gauge_out_of_season_raises_the_alarm_and_broadcasts_nothing(session: Session) -> None:
     gauge = rain_gauge(session, "JL-TSF-0006")
+    session.info["actor"] = "test:ingest"
     try:
         writer = AlarmWriter(session, WINTER)
         writer.apply(gauge, "rain", rules.Decision("red", 120.0, 100.0), "暴雨量")
         writer.finish()
+        session.commit()
         assert [c["event"] for c in writer.events] == ["raised"]
-        assert gauge_broadcasts(session, gauge.site_id) == []
+        wait_until(lambda: all(f.delivered_at for f in fact_of(session, writer.events[0]["id"])))
+        assert committed_broadcasts(session, gauge.site_id) == []
     finally:
-        session.rollback()
+        clean_up(session, gauge, WINTER + timedelta(minutes=10))
+
+
+@pytest.mark.usefixtures("delivery_worker")
+def test_a_failing_warning_side_never_rolls_back_the_batch_and_is_retried(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gauge = rain_gauge(session, "JL-TSF-0006")
+    session.info["actor"] = "test:ingest"
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("warning side down")
+
+    monkeypatch.setattr(intake, "on_alarm_changes", broken)
+    try:
+        writer = AlarmWriter(session, SUMMER + timedelta(minutes=1))
+        writer.apply(gauge, "rain", rules.Decision("red", 120.0, 100.0), "暴雨量")
+        writer.finish()
+        session.commit()  # the batch commits whatever the warning side will do
+        alarm_id = writer.events[0]["id"]
+        [failed] = wait_until(lambda: [f for f in fact_of(session, alarm_id) if f.attempts >= 1])
+        assert failed.delivered_at is None and "warning side down" in (failed.last_error or "")
+        assert session.scalar(select(Alarm.state).where(Alarm.id == alarm_id)) == "raised"
+        assert committed_broadcasts(session, gauge.site_id) == []
+        monkeypatch.undo()  # back up: the next attempt reacts
+        [b] = wait_until(lambda: committed_broadcasts(session, gauge.site_id), timeout=15)
+        assert (b.color, b.sent) == ("red", SUMMER + timedelta(minutes=1))
+    finally:
+        clean_up(session, gauge, SUMMER + timedelta(minutes=10))
 
 
 def test_operator_transitions_share_the_events_and_refuse_a_wrong_state(session: Session) -> None:

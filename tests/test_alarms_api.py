@@ -1,12 +1,10 @@
 """Alarms over HTTP (list, acknowledge, close, SSE), time series, dead letters, one alarm per
 condition under concurrency, and the live alert panel in the browser."""
 
-import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
@@ -18,6 +16,7 @@ from backend.domain import alarm_rules as rules
 from ingest.alarms import AlarmWriter, Subject
 from tests.support.accounts import browser_sign_in, browser_sign_out, make_user
 from tests.support.browser import MAP_READY
+from tests.support.sse import StreamListener
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.usefixtures("ingester")
@@ -92,26 +91,10 @@ def test_list_acknowledge_clear_close(client: TestClient, tokens: dict[Role, str
 
 
 def test_sse_stream_delivers_alarm_changes(live_server: str, seeded: Engine, gateway) -> None:
-    events: list[dict] = []
-    opened = threading.Event()
-
-    def listen() -> None:
-        with httpx.Client(timeout=20) as c, c.stream("GET", live_server + "/api/v1/alarms/stream") as r:
-            for line in r.iter_lines():
-                opened.set()
-                if line.startswith("data:"):
-                    events.append(json.loads(line[5:]))
-                    if len(events) >= 1:
-                        return
-
-    t = threading.Thread(target=listen, daemon=True)
-    t.start()
-    assert opened.wait(10)
-    time.sleep(0.5)  # LISTEN is in place
-    code, alarm_id = raise_alarm(seeded, gateway, "JL-COAL-0007")
-    t.join(15)
-    assert events and events[0]["id"] == alarm_id and events[0]["sensor"] == code
-    assert events[0]["site"] == "JL-COAL-0007" and events[0]["event"] == "raised"
+    with StreamListener(live_server + "/api/v1/alarms/stream") as stream:
+        code, alarm_id = raise_alarm(seeded, gateway, "JL-COAL-0007")
+        alarm = wait_until(lambda: [a for a in stream.named("alarm") if a["id"] == alarm_id], timeout=15)[0]
+    assert alarm["sensor"] == code and alarm["site"] == "JL-COAL-0007" and alarm["event"] == "raised"
 
 
 def test_readings_are_downsampled_over_long_ranges(client: TestClient, seeded: Engine, gateway) -> None:

@@ -27,6 +27,7 @@ from backend.warnings import answers, escalation, intake
 from tests.support.browser import open_map
 from tests.support.cap import orange_rainstorm_cap
 from tests.support.delivery import wait_delivered
+from tests.support.sse import StreamListener
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.usefixtures("ingester", "delivery_worker")
@@ -559,3 +560,84 @@ def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
     )
     assert raised[0]["references"] == drill["id"]
     assert client.get(f"/api/v1/broadcasts/{drill['id']}").json()["state"] == "superseded"
+
+
+def _recipient_token(session: Session, recipient_id: int, token: str) -> None:
+    """Give a recipient a known answer token (the real one only goes to its site)."""
+    session.execute(
+        text("UPDATE broadcast_recipients SET token_hash = :h WHERE id = :r"),
+        {"h": token_digest(token), "r": recipient_id},
+    )
+    session.commit()
+
+
+def test_the_live_stream_pushes_every_broadcast_change(
+    live_server: str, client: TestClient, tokens: dict[Role, str], session: Session, seeded: Engine
+) -> None:
+    site = "JL-COAL-0018"
+    with StreamListener(live_server + "/api/v1/alarms/stream") as stream:
+
+        def pushed(broadcast_id: int, event: str) -> dict:
+            return wait_until(
+                lambda: [e for e in stream.named("broadcast") if e["id"] == broadcast_id and event in e["events"]]
+            )[-1]
+
+        b = broadcast_to(client, tokens, seeded, site, color="orange").json()
+        issued = pushed(b["id"], "issued")
+        assert issued["state"] == "active" and issued["counts"] == {"waiting": 1}
+        assert [r["site"] for r in issued["recipients"]] == [site] and issued["area"]["type"] == "MultiPolygon"
+        _recipient_token(session, b["recipients"][0]["id"], "s" * 32)
+        assert client.post(f"/api/v1/broadcasts/{b['id']}/ack", json={"token": "s" * 32}).status_code == 200
+        acked = pushed(b["id"], "acknowledged")
+        assert acked["counts"] == {"acknowledged": 1} and acked["recipients"][0]["acknowledged_via"] == "http"
+        # Raised to red: the new one is pushed, and the old one as superseded.
+        red = client.post(
+            f"/api/v1/broadcasts/{b['id']}/update", headers=_auth(tokens[Role.operator]), json={"color": "red"}
+        )
+        assert red.status_code == 200, red.text
+        assert pushed(b["id"], "superseded")["state"] == "superseded"
+        assert pushed(red.json()["id"], "issued")["references"] == b["id"]
+        assert (
+            client.post(
+                f"/api/v1/broadcasts/{red.json()['id']}/cancel", headers=_auth(tokens[Role.operator])
+            ).status_code
+            == 200
+        )
+        assert pushed(red.json()["id"], "cancelled")["state"] == "cancelled"
+    assert not stream.named("message")  # every event is named
+
+
+def test_the_open_map_follows_broadcasts_from_the_stream_without_polling(
+    browser, live_server: str, client: TestClient, tokens: dict[Role, str], session: Session, seeded: Engine
+) -> None:
+    b = broadcast_to(client, tokens, seeded, "JL-COAL-0019", color="orange").json()
+    open_map(browser, live_server + "/")
+
+    def panel(broadcast_id: int) -> str | None:
+        return browser.execute_script(
+            "const el = document.querySelector('.riskmap-broadcasts .bc[data-id=\"' + arguments[0] + '\"]');"
+            "return el ? el.innerText : null;",
+            broadcast_id,
+        )
+
+    assert "待叫应 1" in wait_until(lambda: panel(b["id"]))
+    # From here on, count every request the page makes (the open stream is not one: it never ends).
+    browser.execute_script("performance.setResourceTimingBufferSize(10000); performance.clearResourceTimings();")
+    _recipient_token(session, b["recipients"][0]["id"], "p" * 32)
+    answer = client.post(f"/api/v1/broadcasts/{b['id']}/ack", json={"token": "p" * 32, "evacuated": True})
+    assert answer.status_code == 200
+    wait_until(lambda: "已撤人 1" in (panel(b["id"]) or ""))
+    assert browser.execute_script("return document.querySelectorAll('path.riskmap-target.evacuated').length") >= 1
+    second = broadcast_to(client, tokens, seeded, "JL-COAL-0020", color="yellow", action="prepare").json()
+    wait_until(lambda: panel(second["id"]))
+    for x in (b, second):
+        assert (
+            client.post(f"/api/v1/broadcasts/{x['id']}/cancel", headers=_auth(tokens[Role.operator])).status_code == 200
+        )
+    wait_until(lambda: panel(b["id"]) is None and panel(second["id"]) is None)
+    time.sleep(1.0)  # every change above was shown without a request; nor does one come late
+    requests = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/api/'))"
+    )
+    assert requests == []
+    assert browser.execute_script("return window.riskmap.flood.received") >= 4

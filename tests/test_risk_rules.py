@@ -8,6 +8,7 @@ from backend.domain.dynamic import ActiveAlarm, Activity, HiddenHazard, RainWarn
 from backend.domain.inherent import Place, PondFacts, mine_level, tailings_level
 from backend.domain.levels import BLUE, ORANGE, RED, YELLOW
 from backend.domain.major_hazard import Held, alpha_for, grade
+from backend.domain.rules_models import FloodSeason
 from backend.domain.season import in_flood_season, in_main_flood_season
 from backend.domain.substances import UnknownSubstance
 
@@ -165,9 +166,10 @@ def test_flood_season_calendar_by_region() -> None:
     assert in_flood_season(date(2026, 6, 1)) and in_flood_season(date(2026, 9, 30))
     assert not in_flood_season(date(2026, 5, 31)) and not in_flood_season(date(2026, 10, 1))
     assert in_main_flood_season(date(2026, 7, 15)) and not in_main_flood_season(date(2026, 8, 16))
-    rules = {
-        "default": {"start": "06-01", "end": "09-30", "main_start": "07-15", "main_end": "08-15"},
-        "by_region": {"222400": {"start": "05-15", "end": "09-30", "main_start": "07-01", "main_end": "08-31"}},
-    }
+    rules = FloodSeason(
+        source="test",
+        default={"start": "06-01", "end": "09-30", "main_start": "07-15", "main_end": "08-15"},
+        by_region={"222400": {"start": "05-15", "end": "09-30", "main_start": "07-01", "main_end": "08-31"}},
+    )
     assert in_flood_season(date(2026, 5, 20), "222404", rules)  # 珲春 takes 延边州's dates
     assert not in_flood_season(date(2026, 5, 20), "220102", rules)

@@ -16,6 +16,7 @@ from backend.domain.states import OPEN_ALARM_STATES, AlarmState, BroadcastState,
 from backend.domain.substances import StandardsError
 from backend.models import Alarm, AlarmEvent, Recipient
 from backend.models.risk import OPEN_ALARM_STATES as MODEL_OPEN_STATES
+from backend.warnings import intake
 from ingest.alarms import AlarmWriter
 from tests.test_alarm_lifecycle import SUMMER, gauge_broadcasts, rain_gauge
 
@@ -134,6 +135,9 @@ def test_the_state_enums_are_what_the_database_holds(session: Session) -> None:
         writer = AlarmWriter(session, SUMMER)
         writer.apply(gauge, "rain", alarm_rules.Decision("orange", 60.0, 50.0), "暴雨量")
         writer.finish()
+        # The warning side's reaction, which riskmap deliver runs once a batch commits (see
+        # test_alarm_lifecycle), here in this rolled-back transaction.
+        intake.on_alarm_changes(session, writer.events, SUMMER)
         alarm_id = writer.events[0]["id"]
         [b] = [b for b in gauge_broadcasts(session, gauge.site_id) if b.id not in before]
         assert b.state == BroadcastState.active

@@ -206,16 +206,15 @@ def test_evidence_stops_at_1_km_inside_a_large_surveyed_zone(session: Session, p
     assert next(p for p in found if p.name == "铁路900").distance_m == pytest.approx(900, abs=1)
 
 
-def test_the_limit_is_inclusive_and_comes_from_the_rules(session: Session, ponds: dict[str, int]) -> None:
+def test_the_limit_is_inclusive_and_comes_from_the_rules(
+    session: Session, ponds: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = exposure.Source.sites([ponds["TT-BIG"]])
-    rules = exposure.load("risk_rules")["tailings"]  # the cached rules: changed here, restored below
     targets = exposure.downstream_targets(session, src)[ponds["TT-BIG"]]
     measured = next(p for p in targets if p.name == "下游村1010").distance_m
-    rules["head_top_distance_m"] = measured
-    try:
-        wider = {p.name for p in exposure.downstream(session, src)[ponds["TT-BIG"]]}
-    finally:
-        rules["head_top_distance_m"] = 1000
+    rules = exposure.tailings_rules().model_copy(update={"head_top_distance_m": measured})
+    monkeypatch.setattr(exposure, "tailings_rules", lambda: rules)
+    wider = {p.name for p in exposure.downstream(session, src)[ponds["TT-BIG"]]}
     assert "下游村1010" in wider and "铁路1100" not in wider  # a place exactly at the limit is within it
 
 

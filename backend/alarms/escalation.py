@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 
 from backend.core.audit import record
 from backend.domain.phones import mask
-from backend.domain.rules_models import AlarmEscalation, rules
+from backend.domain.rules_models import AlarmEscalation, flood_warning, rules
 from backend.models import AlarmEvent, SmsOutbox
 from backend.people.register import Contact, duty_officer, responsible_people
-from backend.warnings.rules import rules as warning_rules
 
 EVENT = "notified"
 ACTOR = "system:escalation"
@@ -97,7 +96,7 @@ def _step(session: Session, r: AlarmEscalation, a: Any, step: int, now: datetime
             reached.append((whom, org.name if org else None, officer))
     minutes = int((now - a.since).total_seconds() // 60)
     sms = (
-        f"【{warning_rules()['sender_name']}】{a.site}{COLOR_ZH.get(a.color, '')}色报警{minutes}分钟未确认："
+        f"【{flood_warning().sender_name}】{a.site}{COLOR_ZH.get(a.color, '')}色报警{minutes}分钟未确认："
         f"{a.message}。请立即处置并在平台确认。"
     )[:500]
     if reached:

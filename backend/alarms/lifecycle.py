@@ -4,7 +4,9 @@ raised → (escalated | deescalated)* → cleared → closed, with acknowledged 
 the ingester raises, moves and clears alarms from readings; an operator acknowledges and closes
 them over HTTP. Each transition updates `alarms`, appends to `alarm_events`, and is announced on
 PostgreSQL's `riskmap_alarms` channel (delivered when the transaction commits); `settle` then
-regrades the sites whose alarms changed and hands the changes to the flood-season warnings.
+regrades the sites whose alarms changed and records a rain gauge's alarm changes as facts in the
+outbox, to which the flood-season warnings react after the commit (`riskmap deliver`), never
+inside the transaction that stores the readings.
 
 One open alarm per key (sensor and condition, site and condition, or gateway) is guaranteed by
 the partial unique index on alarms(key): an insert that meets an open alarm updates it instead,
@@ -14,6 +16,7 @@ so two readings at once, or two ingesters, never open two.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,9 +31,8 @@ from backend.core.audit import record
 from backend.domain import alarm_rules as rules
 from backend.domain.errors import Conflict, NotFound
 from backend.domain.states import OPEN_ALARM_STATES, AlarmState
-from backend.models import Alarm, AlarmEvent
+from backend.models import FACT_KIND, Alarm, AlarmEvent, OutboxMessage
 from backend.risk.engine import regrade
-from backend.warnings.intake import on_alarm_changes
 
 CHANNEL = "riskmap_alarms"
 OPEN = OPEN_ALARM_STATES
@@ -265,8 +267,31 @@ def _recorded(
 
 def settle(session: Session, changes: Sequence[dict[str, Any]], now: datetime) -> None:
     """After a set of transitions, in their transaction: the sites whose alarms changed are
-    regraded, and the flood-season warnings react to them (a rain gauge past its threshold)."""
+    regraded, and a rain gauge's changes are recorded as facts for the flood-season warnings."""
     sites = sorted({c["site_id"] for c in changes})
     if sites:
         regrade(session, sites, now)
-    on_alarm_changes(session, changes, now)
+    emit_facts(session, changes, now)
+
+
+def emit_facts(session: Session, changes: Sequence[dict[str, Any]], now: datetime) -> None:
+    """A rain gauge's alarm changes as outbox rows (kind FACT_KIND) in this transaction: the
+    delivery worker hands each to the warning side once this commits (a broadcast to its site
+    in the flood season), in a transaction of its own, so that a failure there can neither roll
+    back nor delay the readings. `at` is the batch's clock, for the season."""
+    facts = [c for c in changes if c["kind"] == "rain"]
+    if facts:
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "key": uuid.uuid4().hex,
+                    "kind": FACT_KIND,
+                    "target": f"alarm:{c['id']}",
+                    "payload": json.dumps(c | {"at": now.isoformat()}).encode(),
+                    "headers": {},
+                    "event": c["event"],
+                }
+                for c in facts
+            ],
+        )

@@ -30,8 +30,9 @@ class Channel:
         self.subscribers: set[asyncio.Queue[str]] = set()
         self.task: asyncio.Task[None] | None = None
 
-    def subscribe(self) -> asyncio.Queue[str]:
-        q: asyncio.Queue[str] = asyncio.Queue(self.queue_size)
+    def subscribe(self, q: asyncio.Queue[str] | None = None) -> asyncio.Queue[str]:
+        """A queue receiving this channel's texts; pass one to merge several channels into it."""
+        q = q if q is not None else asyncio.Queue(self.queue_size)
         self.subscribers.add(q)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())

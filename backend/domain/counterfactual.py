@@ -13,6 +13,7 @@ from typing import Any
 from backend.domain.levels import first_match, level_name_zh
 from backend.domain.major_hazard import GRADE_ZH
 from backend.domain.numbers import shown
+from backend.domain.rules_models import LevelRule
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ NUMERIC_SUFFIX = "_at_least_10k_t"
 
 def first_match_changes(
     rule: str,
-    levels: list[dict[str, Any]],
+    levels: list[LevelRule],
     facts: dict[str, Any],
     labels: dict[str, Any],
     grade: Callable[[dict[str, Any]], int],
@@ -44,7 +45,7 @@ def first_match_changes(
     level = grade(facts)
     matched = first_match(levels, facts)
     found: list[Change] = []
-    for key, want in matched["when"].items():
+    for key, want in matched.when.items():
         if key.endswith(NUMERIC_SUFFIX):  # capacity_at_least_10k_t: a threshold on capacity_10k_t
             fact = "capacity_10k_t"
             current = facts.get(fact)

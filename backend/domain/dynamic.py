@@ -12,7 +12,7 @@ from typing import Any
 from backend.domain.counterfactual import Change
 from backend.domain.kinds import STATUS_ZH
 from backend.domain.levels import Reason, colour_zh, level_name_zh, level_of, more_severe
-from backend.domain.standards import load
+from backend.domain.rules_models import DynamicRules, risk_rules
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,12 @@ class SiteNow:
     in_flood_season: bool = False
 
 
-def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = None) -> tuple[int, list[Reason]]:
-    rules = rules or load("risk_rules")["dynamic"]
+def dynamic_level(inherent: int, site: SiteNow, rules: DynamicRules | None = None) -> tuple[int, list[Reason]]:
+    rules = rules or risk_rules().dynamic
     reasons: list[Reason] = []
 
     if site.alarms:
-        r = rules["active_alarm"]
+        r = rules.active_alarm
         worst = min(site.alarms, key=lambda a: level_of(a.color))
         reasons.append(
             Reason(
@@ -78,32 +78,33 @@ def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = N
                 level_of(worst.color),
                 f"{len(site.alarms)}条报警未消除，最高为{colour_zh(worst.color)}色报警"
                 f" → 至少{level_name_zh(level_of(worst.color))}",
-                r["source"],
+                r.source,
                 {"alarms": [a.__dict__ for a in site.alarms]},
             )
         )
     if site.hidden_hazards:
-        r = rules["major_hidden_hazard"]
+        r = rules.major_hidden_hazard
         reasons.append(
             Reason(
                 "major_hidden_hazard",
-                int(r["at_least"]),
+                r.at_least,
                 f"{len(site.hidden_hazards)}项重大隐患未整改",
-                r["source"],
+                r.source,
                 {"hazards": [h.__dict__ for h in site.hidden_hazards]},
             )
         )
-    r = rules["silent_site"]
+    r = rules.silent_site
     if site.sensor_count and site.max_interval_s:
-        allowed_s = r["intervals"] * site.max_interval_s
+        allowed = r.intervals * site.max_interval_s
+        allowed_s = int(allowed) if float(allowed).is_integer() else allowed
         silent_s = None if site.last_reading_at is None else (site.now - site.last_reading_at).total_seconds()
         if silent_s is None or silent_s > allowed_s:
             reasons.append(
                 Reason(
                     "silent_site",
-                    int(r["at_least"]),
+                    r.at_least,
                     "从未上报监测数据" if silent_s is None else f"监测数据中断{int(silent_s // 60)}分钟",
-                    r["source"],
+                    r.source,
                     {
                         "last_reading_at": site.last_reading_at.isoformat() if site.last_reading_at else None,
                         "silent_s": silent_s,
@@ -112,28 +113,28 @@ def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = N
                     },
                 )
             )
-    r = rules["covert_production"]
-    if site.status in r["statuses"] and site.activity:
+    r = rules.covert_production
+    if site.status in r.statuses and site.activity:
         reasons.append(
             Reason(
                 "covert_production",
-                int(r["at_least"]),
+                r.at_least,
                 f"企业{STATUS_ZH.get(site.status, site.status)}，但监测显示有生产迹象（明停暗采）"
-                f"→ {level_name_zh(int(r['at_least']))}",
-                r["source"],
+                f"→ {level_name_zh(r.at_least)}",
+                r.source,
                 {"status": site.status, "activity": [a.__dict__ for a in site.activity]},
             )
         )
 
     base = min([inherent, *(x.level for x in reasons)])
 
-    r = rules["rainstorm_warning"]
-    covering = [w for w in site.warnings if w.color in r["colors"]]
-    raised = site.in_flood_season and bool(covering) and site.site_kind in r["site_kinds"]
-    level = more_severe(base, int(r["raise_by"])) if raised else base
+    r = rules.rainstorm_warning
+    covering = [w for w in site.warnings if w.color in r.colors]
+    raised = site.in_flood_season and bool(covering) and site.site_kind in r.site_kinds
+    level = more_severe(base, r.raise_by) if raised else base
 
     def after(without: int) -> int:
-        return more_severe(without, int(r["raise_by"])) if raised else without
+        return more_severe(without, r.raise_by) if raised else without
 
     # What would lower the level: each raising reason gone, the site graded again without it.
     reasons = [
@@ -146,8 +147,8 @@ def dynamic_level(inherent: int, site: SiteNow, rules: dict[str, Any] | None = N
             Reason(
                 "rainstorm_warning",
                 level,
-                f"汛期暴雨{colour_zh(worst.color)}色预警覆盖，风险提升{r['raise_by']}级 → {level_name_zh(level)}",
-                r["source"],
+                f"汛期暴雨{colour_zh(worst.color)}色预警覆盖，风险提升{r.raise_by}级 → {level_name_zh(level)}",
+                r.source,
                 {"warnings": [w.__dict__ for w in covering]},
                 lower=[
                     Change(

@@ -8,7 +8,7 @@ from typing import Any
 from backend.domain.counterfactual import Change, Term, first_match_changes, hazard_changes
 from backend.domain.levels import BLUE, Reason, first_match, level_name_zh
 from backend.domain.major_hazard import Unit, UnitResult, grade_unit, worst
-from backend.domain.standards import load
+from backend.domain.rules_models import MineRules, TailingsRules, risk_rules
 from backend.domain.substances import GB18218, gb18218
 from backend.domain.tailings import PLACE_ZH, Upgrade, grade_pond, number
 
@@ -51,32 +51,32 @@ def _listed(places: list[Place], limit: int = 3, from_: str = "距") -> str:
     return shown + (f" 等 {len(places)} 处" if len(places) > limit else "")
 
 
-def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
+def tailings_level(f: PondFacts, rules: TailingsRules | None = None) -> Reason:
     """The pond's level from its class, 头顶库, 三边库 and wet/dry, with a Chinese sentence that names
     each fact, its threshold and its source."""
-    rules = rules or load("risk_rules")["tailings"]
+    rules = rules or risk_rules().tailings
     graded = grade_pond(f.capacity_10k_m3, f.dam_height_m, f.upgrade)
     klass = graded.pond_class
     head_top = bool(f.downstream)
     three_side = bool(f.waters or f.water_sources_downstream)
     facts = {"pond_class": klass, "head_top": head_top, "three_side": three_side, "wet": f.wet}
-    rule = first_match(rules["levels"], facts)
-    level = int(rule["level"])
-    dist = number(rules["head_top_distance_m"])
+    rule = first_match(rules.levels, facts)
+    level = rule.level
+    dist = number(rules.head_top_distance_m)
     parts = [graded.reason]
     if head_top:
-        parts.append(f"头顶库：坝下游 {dist} m 内有{_listed(f.downstream, from_='距坝')}（{rules['head_top_source']}）")
+        parts.append(f"头顶库：坝下游 {dist} m 内有{_listed(f.downstream, from_='距坝')}（{rules.head_top_source}）")
     else:
-        parts.append(f"非头顶库：坝下游 {dist} m 内无居民点及重要设施（{rules['head_top_source']}）")
+        parts.append(f"非头顶库：坝下游 {dist} m 内无居民点及重要设施（{rules.head_top_source}）")
     if f.waters:
         parts.append(
-            f"三边库：{number(rules['three_side_distance_m'])} m 内临江河湖库：{_listed(f.waters)}"
-            f"（{rules['three_side_source']}；距离为平台自定参数）"
+            f"三边库：{number(rules.three_side_distance_m)} m 内临江河湖库：{_listed(f.waters)}"
+            f"（{rules.three_side_source}；距离为平台自定参数）"
         )
     if f.water_sources_downstream:
         parts.append(
-            f"三边库：下游 {number(rules['water_source_upstream_m'])} m 内有饮用水源地："
-            f"{_listed(f.water_sources_downstream, from_='距坝')}（{rules['three_side_source']}；距离为平台自定参数）"
+            f"三边库：下游 {number(rules.water_source_upstream_m)} m 内有饮用水源地："
+            f"{_listed(f.water_sources_downstream, from_='距坝')}（{rules.three_side_source}；距离为平台自定参数）"
         )
     names = {lv: level_name_zh(lv) for lv in (1, 2, 3, 4)}
     parts.append(
@@ -87,12 +87,12 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
     # the same table.
     lower: list[Change] = []
     if head_top:
-        after = int(first_match(rules["levels"], {**facts, "head_top": False})["level"])
+        after = first_match(rules.levels, {**facts, "head_top": False}).level
         if after > level:
             text = f"若坝下游 {dist} m 内的{_listed(f.downstream, from_='距坝')}搬迁，不再为头顶库，降为{names[after]}"
             lower.append(Change("tailings_pond", "head_top", True, False, after, text))
     if f.wet:
-        after = int(first_match(rules["levels"], {**facts, "wet": False})["level"])
+        after = first_match(rules.levels, {**facts, "wet": False}).level
         if after > level:
             lower.append(Change("tailings_pond", "wet", True, False, after, f"若改为干式堆存，降为{names[after]}"))
     one_step = [c for c in lower if c.level_after == level + 1]
@@ -100,14 +100,14 @@ def tailings_level(f: PondFacts, rules: dict[str, Any] | None = None) -> Reason:
         rule="tailings_pond",
         level=level,
         summary="；".join(parts),
-        basis=rules["source"],
+        basis=rules.source,
         evidence=facts
         | graded.as_dict()
         | {
             "clause": graded.clause,
             "capacity_10k_m3": f.capacity_10k_m3,
             "dam_height_m": f.dam_height_m,
-            "downstream_within_m": rules["head_top_distance_m"],
+            "downstream_within_m": rules.head_top_distance_m,
             "downstream": [p.as_dict() for p in f.downstream],
             "waters": [p.as_dict() for p in f.waters],
             "water_sources_downstream": [p.as_dict() for p in f.water_sources_downstream],
@@ -126,26 +126,24 @@ def fact_zh(key: str, value: Any, labels: dict[str, Any]) -> str:
     raise ValueError(f"no label for {key}={value!r} in the rules")
 
 
-def mine_level(kind: str, attrs: dict[str, Any], rules: dict[str, Any] | None = None) -> Reason:
+def mine_level(kind: str, attrs: dict[str, Any], rules: MineRules | None = None) -> Reason:
     """Coal mines by gas class, hydrogeology and capacity; non-coal by method and size."""
-    rules = rules or load("risk_rules")[kind]
-    rule = first_match(rules["levels"], attrs)
-    level = int(rule["level"])
-    labels = rules.get("labels", {})
-    conditions = [fact_zh(k, v, labels) for k, v in rule["when"].items()]
+    mine = rules or (risk_rules().coal_mine if kind == "coal_mine" else risk_rules().noncoal_mine)
+    rule = first_match(mine.levels, attrs)
+    level = rule.level
+    labels: dict[str, Any] = dict(mine.labels)
+    conditions = [fact_zh(k, v, labels) for k, v in rule.when.items()]
     if conditions:
         summary = f"{'、'.join(conditions)} → {level_name_zh(level)}"
     else:
         known = [fact_zh(k, v, labels) for k, v in attrs.items() if isinstance(labels.get(k), dict) and v in labels[k]]
         summary = f"未达到更高等级的条件（{'、'.join(known) or '无登记属性'}）→ {level_name_zh(level)}"
-    lower = first_match_changes(
-        kind, rules["levels"], attrs, labels, lambda facts: int(first_match(rules["levels"], facts)["level"])
-    )
+    lower = first_match_changes(kind, mine.levels, attrs, labels, lambda facts: first_match(mine.levels, facts).level)
     return Reason(
         rule=kind,
         level=level,
         summary=summary,
-        basis=f"来源：{rules['source']}",
+        basis=f"来源：{mine.source}",
         evidence=dict(attrs),
         lower=[c.as_dict() for c in lower],
     )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from backend.domain.rules_models import RiskLevel, RiskLevels, rules
+from backend.domain.rules_models import LevelRule, RiskLevel, risk_levels
 
 RED, ORANGE, YELLOW, BLUE = 1, 2, 3, 4
 
 
 def _levels() -> list[RiskLevel]:
-    return cast(RiskLevels, rules("risk_levels")).levels
+    return risk_levels().levels
 
 
 def color_of(level: int) -> str:
@@ -54,10 +54,10 @@ class Reason:
         return asdict(self) | {"color": color_of(self.level)}
 
 
-def first_match(rules: list[dict[str, Any]], facts: dict[str, Any]) -> dict[str, Any]:
+def first_match(rules: list[LevelRule], facts: dict[str, Any]) -> LevelRule:
     """The first rule whose every condition holds for the facts (a list means any of)."""
     for rule in rules:
-        if all(_holds(key, want, facts) for key, want in rule["when"].items()):
+        if all(_holds(key, want, facts) for key, want in rule.when.items()):
             return rule
     raise ValueError(f"no rule matches {facts}")
 

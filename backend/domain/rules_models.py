@@ -1,9 +1,11 @@
 """The standards' rules files as typed models, validated once at start-up.
 
-`standards.load(name)` still hands the readers the raw dict; `rules(name)` validates the same file
-(packaged, or an administrator's override in `$RISKMAP_DATA_DIR/standards/`) into its model, and
-`check_rules()` runs every one from `create_app`, so that a bad override stops the start with its
-path, line and field instead of a KeyError in the middle of a regrade or an ingest batch.
+`rules(name)` validates a file (packaged, or an administrator's override in
+`$RISKMAP_DATA_DIR/standards/`) into its model, and `check_rules()` runs every one from
+`create_app`, so that a bad override stops the start with its path, line and field instead of a
+KeyError in the middle of a regrade or an ingest batch. The readers take the typed model through
+one accessor per file (`risk_rules()`, `sensor_thresholds()`, `tailings_classes()`,
+`flood_warning()`, `risk_levels()`) and read it by attribute.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -473,3 +475,28 @@ def check_rules() -> None:
     """Validate every rules file now: called by create_app so that a bad override stops the start."""
     for name in MODELS:
         rules(name)
+
+
+def risk_rules() -> RiskRules:
+    """risk_rules.yaml: inherent and dynamic grading, the flood season, the grid."""
+    return cast(RiskRules, rules("risk_rules"))
+
+
+def risk_levels() -> RiskLevels:
+    """risk_levels.yaml: the four colours."""
+    return cast(RiskLevels, rules("risk_levels"))
+
+
+def sensor_thresholds() -> SensorThresholds:
+    """sensor_thresholds.yaml: default thresholds by sensor kind, roll-up, offline, 明停暗采."""
+    return cast(SensorThresholds, rules("sensor_thresholds"))
+
+
+def tailings_classes() -> TailingsClasses:
+    """tailings.yaml: a pond's class by capacity and dam height."""
+    return cast(TailingsClasses, rules("tailings"))
+
+
+def flood_warning() -> FloodWarning:
+    """flood_warning.yaml: the flood-season warning rules, words, deadlines and escalation."""
+    return cast(FloodWarning, rules("flood_warning"))

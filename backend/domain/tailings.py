@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.domain.numbers import shown
-from backend.domain.standards import load
+from backend.domain.rules_models import CapacityBand, HeightBand, TailingsClasses, tailings_classes
 
 CLASS_ZH = "一二三四五"
 
@@ -72,16 +72,16 @@ class PondClass:
         }
 
 
-def _band(value: float, bands: list[dict[str, Any]], key: str) -> int:
+def _band(value: float, bands: list[CapacityBand] | list[HeightBand], key: str) -> int:
     for band in bands:
-        if value >= band[key]:
-            return int(band["pond_class"])
+        if value >= getattr(band, key):
+            return band.pond_class
     raise ValueError(f"{value} is below every band of {key}")
 
 
-def _band_text(klass: int, bands: list[dict[str, Any]], key: str) -> str:
+def _band_text(klass: int, bands: list[CapacityBand] | list[HeightBand], key: str) -> str:
     """The band a class covers, e.g. 二等 10000–50000, 一等 ≥ 50000, 五等 < 100."""
-    lows = {int(b["pond_class"]): b[key] for b in bands}
+    lows = {b.pond_class: getattr(b, key) for b in bands}
     low, high = lows[klass], lows.get(klass - 1)
     if high is None:
         return f"{class_zh(klass)} ≥ {number(low)}"
@@ -94,15 +94,15 @@ def grade_pond(
     capacity_10k_m3: float,
     dam_height_m: float,
     upgrade: Upgrade | None = None,
-    rules: dict[str, Any] | None = None,
+    rules: TailingsClasses | None = None,
 ) -> PondClass:
     """The class with its reason. Raises ValueError for negative inputs."""
     if capacity_10k_m3 < 0 or dam_height_m < 0:
         raise ValueError("capacity and dam height must not be negative")
-    rules = rules or load("tailings")
-    clause = str(rules["clause"])
-    by_capacity = _band(capacity_10k_m3, rules["capacity_classes"], "min_capacity_10k_m3")
-    by_height = _band(dam_height_m, rules["height_classes"], "min_height_m")
+    rules = rules or tailings_classes()
+    clause = rules.clause
+    by_capacity = _band(capacity_10k_m3, rules.capacity_classes, "min_capacity_10k_m3")
+    by_height = _band(dam_height_m, rules.height_classes, "min_height_m")
     higher, lower = min(by_capacity, by_height), max(by_capacity, by_height)
     if lower == higher:
         computed, rule, how = higher, "same", "两者同等"
@@ -111,12 +111,12 @@ def grade_pond(
     else:
         computed, rule = higher + 1, "more_apart"
         how = f"相差{CLASS_ZH[lower - higher - 1]}等，取高者降一等"
-    v_edges = [b["min_capacity_10k_m3"] for b in rules["capacity_classes"]]
-    h_edges = [b["min_height_m"] for b in rules["height_classes"]]
+    v_edges = [b.min_capacity_10k_m3 for b in rules.capacity_classes]
+    h_edges = [b.min_height_m for b in rules.height_classes]
     facts = (
         f"总库容 {number(capacity_10k_m3, *v_edges)} 万m³"
-        f"（{_band_text(by_capacity, rules['capacity_classes'], 'min_capacity_10k_m3')}），"
-        f"坝高 {number(dam_height_m, *h_edges)} m（{_band_text(by_height, rules['height_classes'], 'min_height_m')}），"
+        f"（{_band_text(by_capacity, rules.capacity_classes, 'min_capacity_10k_m3')}），"
+        f"坝高 {number(dam_height_m, *h_edges)} m（{_band_text(by_height, rules.height_classes, 'min_height_m')}），"
         f"{how}（{clause}）"
     )
     klass, reason = computed, f"{class_zh(computed)}库：{facts}"

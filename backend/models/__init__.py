@@ -5,7 +5,7 @@ from backend.models.admin import ApiToken, AuditEntry, Organisation
 from backend.models.base import Base
 from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
 from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, IngesterStatus, Reading, Sensor
-from backend.models.outbox import OutboxAttempt, OutboxMessage
+from backend.models.outbox import FACT_KIND, OutboxAttempt, OutboxMessage
 from backend.models.people import DutyShift, Person, RecipientPerson
 from backend.models.ponds import PondClassOverride
 from backend.models.registry import (
@@ -23,6 +23,7 @@ from backend.models.registry import (
 from backend.models.risk import Alarm, HiddenHazard, SiteRisk, SiteRiskChange, WeatherWarning
 
 __all__ = [
+    "FACT_KIND",
     "Alarm",
     "AlarmEvent",
     "ApiToken",

@@ -12,6 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.models.base import Base
 
 PENDING = text("delivered_at IS NULL AND dead_at IS NULL")
+# The kind of an outbox row that is not a message but a fact for the warning side to react to
+# after the transaction that recorded it commits (a rain gauge's alarm change from an ingest
+# batch); `riskmap deliver` hands it to backend.warnings.intake.
+FACT_KIND = "alarm"
 
 
 class OutboxMessage(Base):
@@ -28,7 +32,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key
-    kind: Mapped[str] = mapped_column(String(8))  # mqtt | webhook
+    kind: Mapped[str] = mapped_column(String(8))  # mqtt | webhook | alarm (FACT_KIND)
     target: Mapped[str] = mapped_column(String(512))  # topic or URL
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     # mqtt: {"qos": 1, "retain": bool}; webhook: the HTTP headers (signature, delivery key).

@@ -18,7 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.domain.inherent import Place
-from backend.domain.standards import load
+from backend.domain.rules_models import TailingsRules, risk_rules
+from backend.domain.substances import gb18218
 
 # Degrees per metre, generous for any latitude up to 57° (a degree of longitude is ≥ 60 km).
 DEG_PER_M = 1 / 60_000
@@ -81,22 +82,27 @@ def _dump(geojson: dict[str, Any] | None) -> str | None:
 
 def _grouped(session: Session, sql: str, params: dict[str, Any]) -> dict[int, list[Place]]:
     out: dict[int, list[Place]] = defaultdict(list)
-    for key, name, kind, population, distance, geometry in session.execute(text(sql), params):
-        out[key].append(Place(name, kind, float(distance), population, geometry))
+    for r in session.execute(text(sql), params):
+        out[r.key].append(Place(r.name, r.kind, float(r.distance_m), r.population, r.geometry))
     for places in out.values():
         places.sort(key=lambda p: p.distance_m)
     return out
 
 
+def tailings_rules() -> TailingsRules:
+    """The 头顶库 and 三边库 distances and kinds (risk_rules.yaml, tailings)."""
+    return risk_rules().tailings
+
+
 def residents_near(session: Session, source: Source, radius_m: float | None = None) -> dict[int, list[Place]]:
     """Residential places within radius_m outward of each shape (GB 18218 Table 5: 500 m), for
     every key of the source in one query (sites, or all their units)."""
-    radius_m = radius_m or load("gb18218")["exposure_radius_m"]
-    kinds = load("risk_rules")["hazchem"]["resident_place_kinds"]
+    radius_m = radius_m or gb18218().exposure_radius_m
+    kinds = [str(k) for k in risk_rules().hazchem.resident_place_kinds]
     sql = f"""
         WITH src AS ({source.sql})
         SELECT src.key, p.name, p.kind, p.population,
-               ST_Distance(src.shape::geography, p.geom::geography), ST_AsGeoJSON(p.geom, 6)
+               ST_Distance(src.shape::geography, p.geom::geography) AS distance_m, ST_AsGeoJSON(p.geom, 6) AS geometry
         FROM src JOIN exposed_places p
           ON p.geom && ST_Expand(src.shape, :radius * {DEG_PER_M})
          AND ST_DWithin(src.shape::geography, p.geom::geography, :radius)
@@ -112,7 +118,7 @@ def _zone_sql(radius_param: str) -> str:
 def _downstream(session: Session, source: Source, within_m: float | None) -> dict[int, list[Place]]:
     """Places and transport lines in each pond's downstream zone, within `within_m` of the dam
     (inclusive) when given, else anywhere in the zone."""
-    rules = load("risk_rules")["tailings"]
+    rules = tailings_rules()
     near = "AND (CAST(:within AS float8) IS NULL OR ST_DWithin(z.location::geography, {}::geography, :within))"
     sql = f"""
         WITH src AS ({source.sql}), z AS MATERIALIZED (
@@ -120,12 +126,12 @@ def _downstream(session: Session, source: Source, within_m: float | None) -> dic
             SELECT src.key, src.location, {_zone_sql("dist")} AS zone
             FROM src WHERE src.bearing IS NOT NULL OR src.zone IS NOT NULL)
         SELECT z.key, p.name, p.kind, p.population,
-               ST_Distance(z.location::geography, p.geom::geography), ST_AsGeoJSON(p.geom, 6)
+               ST_Distance(z.location::geography, p.geom::geography) AS distance_m, ST_AsGeoJSON(p.geom, 6) AS geometry
         FROM z JOIN exposed_places p ON p.geom && z.zone AND ST_Intersects(z.zone, p.geom)
         WHERE p.kind = ANY(:place_kinds) {near.format("p.geom")}
         UNION ALL
         SELECT z.key, f.name, f.kind, NULL,
-               ST_Distance(z.location::geography, f.geom::geography), ST_AsGeoJSON(f.geom, 6)
+               ST_Distance(z.location::geography, f.geom::geography) AS distance_m, ST_AsGeoJSON(f.geom, 6) AS geometry
         FROM z JOIN exposed_features f ON f.geom && z.zone AND ST_Intersects(z.zone, f.geom)
         WHERE f.kind = ANY(:feature_kinds) {near.format("f.geom")}"""
     return _grouped(
@@ -133,11 +139,11 @@ def _downstream(session: Session, source: Source, within_m: float | None) -> dic
         sql,
         {
             **source.params,
-            "dist": rules["head_top_distance_m"],
+            "dist": rules.head_top_distance_m,
             "within": within_m,
-            "half": rules["downstream_half_angle_deg"],
-            "place_kinds": rules["head_top_place_kinds"],
-            "feature_kinds": rules["head_top_feature_kinds"],
+            "half": rules.downstream_half_angle_deg,
+            "place_kinds": [str(k) for k in rules.head_top_place_kinds],
+            "feature_kinds": [str(k) for k in rules.head_top_feature_kinds],
         },
     )
 
@@ -145,7 +151,7 @@ def _downstream(session: Session, source: Source, within_m: float | None) -> dic
 def downstream(session: Session, source: Source) -> dict[int, list[Place]]:
     """头顶库 evidence: residents, schools, hospitals, railways and highways downstream of the dam and
     within `head_top_distance_m` (1 km, inclusive) of it — every kind, inside a surveyed zone too."""
-    return _downstream(session, source, float(load("risk_rules")["tailings"]["head_top_distance_m"]))
+    return _downstream(session, source, float(tailings_rules().head_top_distance_m))
 
 
 def downstream_targets(session: Session, source: Source) -> dict[int, list[Place]]:
@@ -156,11 +162,11 @@ def downstream_targets(session: Session, source: Source) -> dict[int, list[Place
 
 def waters_near(session: Session, source: Source) -> dict[int, list[Place]]:
     """Rivers, lakes and reservoirs within the 三边库 distance of each shape."""
-    rules = load("risk_rules")["tailings"]
+    rules = tailings_rules()
     sql = f"""
         WITH src AS ({source.sql})
-        SELECT src.key, f.name, f.kind, NULL,
-               ST_Distance(src.shape::geography, f.geom::geography), ST_AsGeoJSON(f.geom, 6)
+        SELECT src.key, f.name, f.kind, NULL AS population,
+               ST_Distance(src.shape::geography, f.geom::geography) AS distance_m, ST_AsGeoJSON(f.geom, 6) AS geometry
         FROM src JOIN exposed_features f
           ON f.geom && ST_Expand(src.shape, :dist * {DEG_PER_M})
          AND ST_DWithin(src.shape::geography, f.geom::geography, :dist)
@@ -168,19 +174,23 @@ def waters_near(session: Session, source: Source) -> dict[int, list[Place]]:
     return _grouped(
         session,
         sql,
-        {**source.params, "dist": rules["three_side_distance_m"], "kinds": rules["three_side_feature_kinds"]},
+        {
+            **source.params,
+            "dist": rules.three_side_distance_m,
+            "kinds": [str(k) for k in rules.three_side_feature_kinds],
+        },
     )
 
 
 def water_sources_downstream(session: Session, source: Source) -> dict[int, list[Place]]:
     """Drinking-water sources downstream of each pond (三边库: upstream of a water source)."""
-    rules = load("risk_rules")["tailings"]
+    rules = tailings_rules()
     sql = f"""
         WITH src AS ({source.sql}), z AS MATERIALIZED (
             SELECT src.key, src.location, riskmap_sector(src.location, src.bearing, :dist, :half) AS zone
             FROM src WHERE src.bearing IS NOT NULL)
         SELECT z.key, p.name, p.kind, p.population,
-               ST_Distance(z.location::geography, p.geom::geography), ST_AsGeoJSON(p.geom, 6)
+               ST_Distance(z.location::geography, p.geom::geography) AS distance_m, ST_AsGeoJSON(p.geom, 6) AS geometry
         FROM z JOIN exposed_places p ON p.geom && z.zone AND ST_Intersects(z.zone, p.geom)
         WHERE p.kind = 'water_source'"""
     return _grouped(
@@ -188,8 +198,8 @@ def water_sources_downstream(session: Session, source: Source) -> dict[int, list
         sql,
         {
             **source.params,
-            "dist": rules["water_source_upstream_m"],
-            "half": rules["downstream_half_angle_deg"],
+            "dist": rules.water_source_upstream_m,
+            "half": rules.downstream_half_angle_deg,
         },
     )
 
@@ -198,20 +208,20 @@ def exposure_shape(session: Session, site_id: int, kind: str) -> dict[str, Any] 
     """The area a site's level was measured over, as GeoJSON: the 500 m ring of a plant or the
     downstream zone of a pond."""
     if kind == "tailings_pond":
-        rules = load("risk_rules")["tailings"]
+        rules = tailings_rules()
         src = Source.sites([site_id]).sql
         sql = f"WITH src AS ({src}) SELECT ST_AsGeoJSON({_zone_sql('dist')}, 6) FROM src"
         params = {
             "ids": [site_id],
             "kind": None,
-            "dist": rules["head_top_distance_m"],
-            "half": rules["downstream_half_angle_deg"],
+            "dist": rules.head_top_distance_m,
+            "half": rules.downstream_half_angle_deg,
         }
     else:
         sql = (
             "SELECT ST_AsGeoJSON(ST_Buffer(COALESCE(footprint, location)::geography, :r)::geometry, 6) "
             "FROM sites WHERE id = :id"
         )
-        params = {"id": site_id, "r": load("gb18218")["exposure_radius_m"]}
+        params = {"id": site_id, "r": gb18218().exposure_radius_m}
     value = session.scalar(text(sql), params)
     return json.loads(value) if value else None

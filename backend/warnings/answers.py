@@ -100,19 +100,23 @@ def _answer(
     return rec
 
 
+# A site's personnel and power sensors, with their latest reading and idle limit.
+ACTIVITY_SENSORS = text(
+    "SELECT code, kind, last_value, last_reading_at, thresholds ->> 'idle_max' AS idle_max FROM sensors "
+    "WHERE site_id = :s AND kind IN ('personnel_count', 'power_draw') AND last_reading_at IS NOT NULL"
+)
+
+
 def check_evidence(session: Session, rec: Recipient, now: datetime) -> bool:
     """假停产假撤人: a site that confirmed evacuation while its sensors still show people or power."""
-    rows = session.execute(
-        text(
-            "SELECT code, kind, last_value, last_reading_at, thresholds ->> 'idle_max' FROM sensors "
-            "WHERE site_id = :s AND kind IN ('personnel_count', 'power_draw') AND last_reading_at IS NOT NULL"
-        ),
-        {"s": rec.site_id},
-    ).all()
+    rows = session.execute(ACTIVITY_SENSORS, {"s": rec.site_id}).all()
     activity = [
-        {"sensor": code, "kind": kind, "value": value, "at": at.isoformat()}
-        for code, kind, value, at, idle in rows
-        if rec.evacuated_at and value is not None and at >= rec.evacuated_at and value > float(idle or 0)
+        {"sensor": r.code, "kind": r.kind, "value": r.last_value, "at": r.last_reading_at.isoformat()}
+        for r in rows
+        if rec.evacuated_at
+        and r.last_value is not None
+        and r.last_reading_at >= rec.evacuated_at
+        and r.last_value > float(r.idle_max or 0)
     ]
     rec.evidence = {"checked_at": now.isoformat(), "sensors": len(rows), "activity": activity}
     if activity and not rec.fake_evacuation:

@@ -29,18 +29,19 @@ import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Boolean, Engine, Interval, bindparam, case, func, insert, null, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from backend.core.config import DeliverySettings, MqttSettings, WebhookSettings
 from backend.core.mqtt import BrokerAddress
 from backend.core.mqtt import client as mqtt_client
-from backend.models import Broadcast, OutboxAttempt, OutboxMessage, Webhook
+from backend.models import FACT_KIND, Broadcast, OutboxAttempt, OutboxMessage, Recipient, Webhook
 from backend.warnings import events
 from backend.warnings.events import Event
 
@@ -148,22 +149,23 @@ def site_message(b: Broadcast, code: str, token: str | None) -> dict[str, Any]:
     }
 
 
+RECIPIENT_SITES = text(
+    "SELECT r.id, s.code FROM broadcast_recipients r JOIN sites s ON s.id = r.site_id "
+    "WHERE r.broadcast_id = :b ORDER BY r.id"
+)
+
+
 def queue_site_messages(session: Session, b: Broadcast, tokens: dict[int, str] | None, clear: bool = False) -> int:
     """Each targeted site's broadcast topic: retained while active, cleared when it ends.
 
     Queued in the outbox in this transaction (the worker sends them once it commits, in order
     per topic); each message carries its delivery key for de-duplication.
     """
-    rows = session.execute(
-        text(
-            "SELECT r.id, s.code FROM broadcast_recipients r JOIN sites s ON s.id = r.site_id "
-            "WHERE r.broadcast_id = :b ORDER BY r.id"
-        ),
-        {"b": b.id},
-    ).all()
+    rows = session.execute(RECIPIENT_SITES, {"b": b.id}).all()
     root = MqttSettings().topic_root
     out: list[dict[str, Any]] = []
-    for rid, code in rows:
+    for row in rows:
+        rid, code = row.id, row.code
         topic = f"{root}/{code}/broadcast"
         refs = {"kind": "mqtt", "target": topic, "broadcast_id": b.id, "recipient_id": rid}
         if clear:
@@ -281,9 +283,31 @@ RETURNING outbox.id, outbox.key, outbox.kind, outbox.target, outbox.payload, out
 """)
 
 
+_OUTBOX = OutboxMessage.__table__
+_DEAD = bindparam("dead", type_=Boolean)
+# A failed attempt, one row each (executemany): rescheduled after its backoff, or dead (its
+# payload, which may hold a 叫应 token, then dropped); only while this worker still holds it.
+RESCHEDULE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("i"), _OUTBOX.c.claimed_by == bindparam("me"), _OUTBOX.c.delivered_at.is_(None))
+    .values(
+        attempts=_OUTBOX.c.attempts + 1,
+        last_error=bindparam("err"),
+        claimed_until=null(),
+        dead_at=case((_DEAD, func.now())),
+        payload=case((_DEAD, b""), else_=_OUTBOX.c.payload),
+        next_attempt_at=func.now() + bindparam("wait", type_=Interval),
+    )
+)
+
+
 def backoff_s(attempt: int, settings: DeliverySettings) -> float:
     """The wait after the attempt-th failure: base, 2·base, 4·base, ... at most the cap."""
     return min(settings.backoff_cap_s, settings.backoff_base_s * 2 ** max(0, attempt - 1))
+
+
+class _Done(Exception):
+    """A fact already reacted to."""
 
 
 class Worker:
@@ -335,7 +359,10 @@ class Worker:
                 self.record(mqtt, self._publish(mqtt))
             if hooks:
                 self.record(hooks, {i: f.result() for i, f in posting.items()})
-        other = [c for c in claimed if c.kind not in {"mqtt", "webhook"}]
+        facts = [c for c in claimed if c.kind == FACT_KIND]
+        if facts:
+            self.react(facts)
+        other = [c for c in claimed if c.kind not in {"mqtt", "webhook", FACT_KIND}]
         if other:
             self.record(other, {c.id: Outcome(False, f"unknown kind {c.kind!r}", permanent=True) for c in other})
         return len(claimed)
@@ -428,81 +455,109 @@ class Worker:
 
     def record(self, rows: Iterable[Claimed], outcomes: dict[int, Outcome]) -> None:
         """Every attempt, the rows delivered or rescheduled (or dead), and the broadcast events."""
-        rows = list(rows)
-        ok = [r for r in rows if outcomes[r.id].ok]
-        failed = [r for r in rows if not outcomes[r.id].ok]
         with Session(self.engine) as session, session.begin():
             session.info["actor"] = ACTOR
-            newly: set[int] = set()
-            if ok:
-                newly = set(
-                    session.scalars(
-                        text(
-                            # The payload (a site's 叫应 token is in it) is not kept once sent.
-                            "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, claimed_until = NULL, "
-                            "last_error = NULL, payload = ''::bytea "
-                            "WHERE id = ANY(:ids) AND delivered_at IS NULL RETURNING id"
-                        ),
-                        {"ids": [r.id for r in ok]},
+            self._record_in(session, list(rows), outcomes)
+
+    def _record_in(self, session: Session, rows: list[Claimed], outcomes: dict[int, Outcome]) -> set[int]:
+        """`record` in the caller's transaction (a fact's reaction is committed with its row);
+        returns the rows this call marked delivered."""
+        ok = [r for r in rows if outcomes[r.id].ok]
+        failed = [r for r in rows if not outcomes[r.id].ok]
+        newly: set[int] = set()
+        if ok:
+            newly = set(
+                session.scalars(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([r.id for r in ok]), OutboxMessage.delivered_at.is_(None))
+                    # The payload (a site's 叫应 token is in it) is not kept once sent.
+                    .values(
+                        delivered_at=func.now(),
+                        attempts=OutboxMessage.attempts + 1,
+                        claimed_until=null(),
+                        last_error=null(),
+                        payload=b"",
                     )
+                    .returning(OutboxMessage.id)
+                    .execution_options(synchronize_session=False)
                 )
-                recipients = [r.recipient_id for r in ok if r.id in newly and r.recipient_id and r.event == "delivered"]
-                if recipients:
-                    session.execute(
-                        text("UPDATE broadcast_recipients SET delivered_at = now() WHERE id = ANY(:ids)"),
-                        {"ids": recipients},
-                    )
-            dead: list[Claimed] = []
-            if failed:
-                params = []
-                for r in failed:
-                    attempt = r.attempts + 1
-                    is_dead = attempt >= self.settings.max_attempts or outcomes[r.id].permanent
-                    params.append(
-                        {
-                            "i": r.id,
-                            "me": self.name,
-                            "err": outcomes[r.id].error,
-                            "dead": is_dead,
-                            "wait": backoff_s(attempt, self.settings),
-                        }
-                    )
-                    if is_dead:
-                        dead.append(r)
-                session.execute(
-                    text(
-                        "UPDATE outbox SET attempts = attempts + 1, last_error = :err, claimed_until = NULL, "
-                        "dead_at = CASE WHEN CAST(:dead AS boolean) THEN now() END, "
-                        "payload = CASE WHEN CAST(:dead AS boolean) THEN ''::bytea ELSE payload END, "
-                        "next_attempt_at = now() + make_interval(secs => :wait) "
-                        "WHERE id = :i AND claimed_by = :me AND delivered_at IS NULL"
-                    ),
-                    params,
-                )
-            session.execute(
-                insert(OutboxAttempt),
-                [
-                    {
-                        "outbox_id": r.id,
-                        "attempt": r.attempts + 1,
-                        "worker": self.name,
-                        "ok": outcomes[r.id].ok,
-                        "status": outcomes[r.id].status,
-                        "error": outcomes[r.id].error,
-                        "duration_ms": outcomes[r.id].duration_ms,
-                    }
-                    for r in rows
-                ],
             )
-            done = [self._event(r, outcomes[r.id]) for r in ok if r.id in newly and r.broadcast_id]
-            done += [self._event(r, outcomes[r.id], dead=True) for r in dead if r.broadcast_id]
-            events.record(session, *done)
+            recipients = [r.recipient_id for r in ok if r.id in newly and r.recipient_id and r.event == "delivered"]
+            if recipients:
+                session.execute(
+                    update(Recipient)
+                    .where(Recipient.id.in_(recipients))
+                    .values(delivered_at=func.now())
+                    .execution_options(synchronize_session=False)
+                )
+        dead: list[Claimed] = []
+        if failed:
+            params = []
+            for r in failed:
+                attempt = r.attempts + 1
+                is_dead = attempt >= self.settings.max_attempts or outcomes[r.id].permanent
+                params.append(
+                    {
+                        "i": r.id,
+                        "me": self.name,
+                        "err": outcomes[r.id].error,
+                        "dead": is_dead,
+                        "wait": timedelta(seconds=backoff_s(attempt, self.settings)),
+                    }
+                )
+                if is_dead:
+                    dead.append(r)
+            session.execute(RESCHEDULE, params)
+        session.execute(
+            insert(OutboxAttempt),
+            [
+                {
+                    "outbox_id": r.id,
+                    "attempt": r.attempts + 1,
+                    "worker": self.name,
+                    "ok": outcomes[r.id].ok,
+                    "status": outcomes[r.id].status,
+                    "error": outcomes[r.id].error,
+                    "duration_ms": outcomes[r.id].duration_ms,
+                }
+                for r in rows
+            ],
+        )
+        done = [self._event(r, outcomes[r.id]) for r in ok if r.id in newly and r.broadcast_id]
+        done += [self._event(r, outcomes[r.id], dead=True) for r in dead if r.broadcast_id]
+        events.record(session, *done)
         self.delivered += len(newly)
         self.failed += len(failed)
         for r in failed:
             log.warning(
                 "delivery %s to %s failed (attempt %d): %s", r.key, r.target, r.attempts + 1, outcomes[r.id].error
             )
+        return newly
+
+    def react(self, facts: list[Claimed]) -> None:
+        """The warning side's reaction to facts other work recorded (a rain gauge's alarm from an
+        ingest batch: backend/alarms/lifecycle.py), each in a transaction of its own that also
+        marks its row done, so it happens once; a failure is retried like a delivery, and never
+        reached back into the transaction that recorded the fact."""
+        # Imported here: intake issues broadcasts, which queue their deliveries in this module.
+        from backend.warnings import intake
+
+        for c in facts:
+            started = time.monotonic()
+            try:
+                with Session(self.engine) as session, session.begin():
+                    session.info["actor"] = intake.GAUGE_ACTOR
+                    fact = json.loads(c.payload)
+                    intake.on_alarm_changes(session, [fact], datetime.fromisoformat(fact["at"]))
+                    elapsed = int((time.monotonic() - started) * 1000)
+                    if c.id not in self._record_in(session, [c], {c.id: Outcome(True, duration_ms=elapsed)}):
+                        raise _Done  # another worker reacted first (its lease ran out): undo this one
+            except _Done:
+                continue
+            except Exception as exc:  # the next attempt after its backoff; the others go on
+                log.exception("reaction to %s failed", c.target)
+                elapsed = int((time.monotonic() - started) * 1000)
+                self.record([c], {c.id: Outcome(False, f"{type(exc).__name__}: {exc}"[:500], duration_ms=elapsed)})
 
     def _event(self, r: Claimed, outcome: Outcome, dead: bool = False) -> Event:
         detail: dict[str, Any] = {"delivery": r.key, "attempts": r.attempts + 1}

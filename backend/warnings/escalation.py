@@ -26,7 +26,7 @@ from backend.warnings.rules import rules
 def sweep(session: Session, now: datetime) -> dict[str, int]:
     """Deadlines and escalation, the evidence of evacuated sites, and expiry."""
     r = rules()
-    step = timedelta(minutes=r["escalation_step_min"])
+    step = timedelta(minutes=r.escalation_step_min)
     counts = {"overdue": 0, "escalated": 0, "expired": 0, "fake": 0}
     for b in session.scalars(
         select(Broadcast).where(Broadcast.state == BroadcastState.active, Broadcast.expires <= now)
@@ -46,11 +46,11 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
             if rec.status != RecipientStatus.overdue:
                 rec.status = RecipientStatus.overdue
                 counts["overdue"] += 1
-            level = min(len(r["escalation"]), 1 + int((now - rec.deadline) / step))
+            level = min(len(r.escalation), 1 + int((now - rec.deadline) / step))
             if level > rec.escalation:
                 region = session.scalar(text("SELECT region_adcode FROM sites WHERE id = :i"), {"i": rec.site_id})
                 for n in range(rec.escalation + 1, level + 1):  # a late sweep still takes every step
-                    _escalate(session, b, rec, n, r["escalation"][n - 1], region, now)
+                    _escalate(session, b, rec, n, r.escalation[n - 1], region, now)
                     counts["escalated"] += 1
                 rec.escalation, rec.escalated_at = level, now
         if (
@@ -84,7 +84,7 @@ def _escalate(session: Session, b: Broadcast, rec: Recipient, level: int, to: st
                 to_name=officer.name,
                 duty_shift_id=officer.duty_shift_id,
                 text=(
-                    f"【{rules()['sender_name']}】叫应逾期：{site}（{enterprise}）未在时限内回复"
+                    f"【{rules().sender_name}】叫应逾期：{site}（{enterprise}）未在时限内回复"
                     f"「{b.headline}」，请{org.name}值班人员立即电话督促并核实停产撤人情况。"
                 )[:500],
             )

@@ -1,19 +1,25 @@
 """The one home of broadcast events: every step of a broadcast's life (issued, queued,
 delivered, acknowledged, escalated, expired, cancelled …) is written here and nowhere else.
 
-No NOTIFY goes with them today (the map polls the broadcasts); when one is wanted, it is added
-in `record` and every step gets it.
+Each call also announces the broadcasts it touched on PostgreSQL's `riskmap_broadcasts`
+channel, in the same transaction (so delivered only if it commits): the map's live stream
+pushes the broadcast to every open page instead of the page polling for it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from backend.models import BroadcastEvent
+
+CHANNEL = "riskmap_broadcasts"
+# One notification per payload, however many; PostgreSQL folds identical ones in a transaction.
+NOTIFY = text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,8 @@ class Event:
 
 
 def record(session: Session, *events: Event) -> None:
-    """Write the events in the session's transaction, in order, in one statement."""
+    """Write the events in the session's transaction, in order, in one statement, and announce
+    each broadcast they touched once (with its steps, each named once)."""
     if not events:
         return
     session.execute(
@@ -46,3 +53,8 @@ def record(session: Session, *events: Event) -> None:
             for e in events
         ],
     )
+    steps: dict[int, dict[str, None]] = {}  # each broadcast's steps, once each, in order
+    for e in events:
+        steps.setdefault(e.broadcast_id, {})[e.event] = None
+    payloads = [json.dumps({"id": b, "events": list(evs)}) for b, evs in steps.items()]
+    session.execute(NOTIFY, {"channel": CHANNEL, "payloads": payloads})

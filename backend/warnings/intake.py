@@ -109,11 +109,11 @@ def receive_warning(session: Session, w: WarningIn, now: datetime, actor: str) -
     old = _active_for(session, previous.id) if previous else []
     if rule:
         order = BroadcastOrder(
-            rule["action"],
+            rule.action,
             w.color,
             w.area,
             tuple(w.adcodes),
-            rule=rule["name"],
+            rule=rule.name,
             status="Exercise" if w.status == "Exercise" else "Actual",
             expires=w.expires,
             weather_warning_id=row.id,
@@ -123,7 +123,7 @@ def receive_warning(session: Session, w: WarningIn, now: datetime, actor: str) -
     for b in old:  # the update no longer calls for a broadcast
         cancel(session, b, now, actor, reason="气象预警已降级")
     _regrade_area(session, w.area, now)
-    return {"warning": w.identifier, "broadcasts": [b.id for b in issued], "rule": rule["name"] if rule else None}
+    return {"warning": w.identifier, "broadcasts": [b.id for b in issued], "rule": rule.name if rule else None}
 
 
 def _referenced(session: Session, w: WarningIn) -> WeatherWarning:
@@ -161,7 +161,7 @@ def gauge_alarm(session: Session, site_id: int, color: str, now: datetime) -> Br
     rule = matching_rule("rain_gauge", color, area, session, now)
     if rule is None:
         return None
-    order = BroadcastOrder(rule["action"], color, area, rule=rule["name"], site_ids=(site_id,))
+    order = BroadcastOrder(rule.action, color, area, rule=rule.name, site_ids=(site_id,))
     return issue(session, order, now, GAUGE_ACTOR)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from backend.core.clock import CHINA_TZ
 from backend.core.security import token_digest
 from backend.domain import cap
-from backend.domain.states import BroadcastState, RecipientStatus
+from backend.domain.states import BroadcastState, Colour, RecipientStatus
 from backend.models import Broadcast, Recipient, RecipientPerson, SmsOutbox
 from backend.models.base import SRID
 from backend.people.register import responsible_people
@@ -84,7 +84,7 @@ def _identifier(session: Session, adcode: str, sent: datetime) -> str:
 
 def cap_rings(area: MultiPolygon) -> list[list[tuple[float, float]]]:
     """The area as CAP polygons: simplified, (lon, lat) to 5 decimals."""
-    simple = area.simplify(rules()["cap_simplify_deg"], preserve_topology=True)
+    simple = area.simplify(rules().cap_simplify_deg, preserve_topology=True)
     polygons = getattr(simple, "geoms", [simple])
     return [[(round(x, 5), round(y, 5)) for x, y in p.exterior.coords] for p in polygons if not p.is_empty]
 
@@ -97,13 +97,13 @@ def _compose(session: Session, m: _Message, now: datetime, actor: str) -> Broadc
     expires = m.expires or sent + m.lifetime
     alert = cap.Alert(
         identifier=identifier,
-        sender=r["sender"],
+        sender=r.sender,
         sent=sent,
         status=m.status,
         msg_type=m.msg_type,
         event=m.event,
         response_type=m.response_type,
-        severity=r["severity"][m.color],
+        severity=r.severity[Colour(m.color)],
         headline=m.headline,
         description=m.description,
         instruction=m.instruction,
@@ -112,8 +112,8 @@ def _compose(session: Session, m: _Message, now: datetime, actor: str) -> Broadc
         adcodes=m.adcodes,
         expires=expires,
         onset=sent if m.onset_in_cap else None,
-        sender_name=r["sender_name"],
-        references=[(r["sender"], m.references.identifier, m.references.sent)] if m.references else [],
+        sender_name=r.sender_name,
+        references=[(r.sender, m.references.identifier, m.references.sent)] if m.references else [],
         parameters=m.parameters,
     )
     b = Broadcast(
@@ -158,7 +158,7 @@ def _issue(
     session: Session, order: BroadcastOrder, now: datetime, actor: str, update_of: Broadcast | None
 ) -> Broadcast:
     r = rules()
-    spec = r["actions"][order.action]
+    spec = r.actions[order.action]
     color, adcodes = order.color, list(order.adcodes)
     ids = (
         list(order.site_ids)
@@ -172,12 +172,12 @@ def _issue(
         adcode, region_name = (adcodes[0] if len(adcodes) == 1 else adcodes[0][:2] + "0000"), "、".join(names)
     else:
         adcode, region_name = region_of(session, order.area)
-    deadline_min = r["deadlines_min"][color]
-    words = {"area": region_name, "color_zh": r["color_zh"][color], "deadline_min": deadline_min}
+    deadline_min = r.deadlines_min[Colour(color)]
+    words = {"area": region_name, "color_zh": r.color_zh[Colour(color)], "deadline_min": f"{deadline_min:g}"}
     sites = targeting.addressees(session, ids)
     places = targeting.downstream_places(session, sites)
     description = (
-        f"{region_name}发布暴雨{r['color_zh'][color]}色预警。涉及{len(sites)}家矿山、尾矿库企业："
+        f"{region_name}发布暴雨{r.color_zh[Colour(color)]}色预警。涉及{len(sites)}家矿山、尾矿库企业："
         + "、".join(s.name for s in sites[:30])
         + ("等" if len(sites) > 30 else "")
         + (f"；尾矿库下游{len(places)}处村庄及设施须同步预警。" if places else "。")
@@ -191,16 +191,16 @@ def _issue(
             status=order.status,
             action=order.action,
             color=color,
-            event=spec["event"],
-            response_type=spec["response_type"],
-            headline=spec["headline"].format(**words),
+            event=spec.event,
+            response_type=spec.response_type,
+            headline=spec.headline.format(**words),
             description=description,
-            instruction=spec["instruction"].format(**words),
+            instruction=spec.instruction.format(**words),
             area=order.area,
             area_desc=region_name,
             adcodes=adcodes or [adcode],
             issuing_adcode=adcode,
-            lifetime=timedelta(hours=r["expires_h"]),
+            lifetime=timedelta(hours=r.expires_h),
             expires=order.expires,
             references=update_of,
             weather_warning_id=order.weather_warning_id,
@@ -217,6 +217,7 @@ def _issue(
     tokens, sms = _recipients(session, b, sites, update_of)
     events.record(
         session,
+        *([Event(update_of.id, "superseded", actor, detail={"by": b.identifier})] if update_of else []),
         Event(
             b.id,
             "issued",
@@ -241,7 +242,7 @@ def _recipients(
         carried = {
             x.site_id: x for x in session.scalars(select(Recipient).where(Recipient.broadcast_id == update_of.id))
         }
-    deadline = b.sent + timedelta(minutes=r["deadlines_min"][b.color])
+    deadline = b.sent + timedelta(minutes=r.deadlines_min[Colour(b.color)])
     rows, secrets_by_site = [], {}
     for site in sites:
         token = secrets.token_urlsafe(24)
@@ -266,7 +267,7 @@ def _recipients(
         insert(Recipient).returning(Recipient.id, Recipient.site_id, sort_by_parameter_order=True), rows
     ).all()
     credit = {s.site_id: s.credit_code for s in sites}
-    text_ = f"【{r['sender_name']}】{b.headline}。{b.instruction}"
+    text_ = f"【{r.sender_name}】{b.headline}。{b.instruction}"
     contacts = responsible_people(session, [sid for _, sid in ids])
     people, sms = [], []
     for rid, sid in ids:
@@ -308,7 +309,7 @@ def _recipients(
 
 def cancel(session: Session, b: Broadcast, now: datetime, actor: str, reason: str = "") -> Broadcast:
     """Cancel an active broadcast: a CAP Cancel referencing it, and its retained messages cleared."""
-    allclear = rules()["actions"]["allclear"]
+    allclear = rules().actions["allclear"]
     c = _compose(
         session,
         _Message(
@@ -317,11 +318,11 @@ def cancel(session: Session, b: Broadcast, now: datetime, actor: str, reason: st
             status=b.status,
             action="allclear",
             color=b.color,
-            event=allclear["event"],
+            event=allclear.event,
             response_type="AllClear",
-            headline=allclear["headline"].format(area=b.area_desc),
+            headline=allclear.headline.format(area=b.area_desc),
             description=reason or "预警解除",
-            instruction=allclear["instruction"],
+            instruction=allclear.instruction,
             area=to_shape(b.area),
             area_desc=b.area_desc,
             adcodes=b.adcodes,

@@ -7,7 +7,6 @@ words and deadlines) and escalation (its steps), so it lives apart from each of 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from shapely.geometry import MultiPolygon
 from sqlalchemy import text
@@ -15,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from backend.core.clock import CHINA_TZ
 from backend.domain.errors import Conflict, DomainError, Invalid, NotFound
+from backend.domain.rules_models import FloodRule, FloodWarning, flood_warning
 from backend.domain.season import in_flood_season
-from backend.domain.standards import load
 
 
 class WarningError(DomainError):
@@ -35,8 +34,9 @@ class WarningConflict(WarningError, Conflict):
     pass
 
 
-def rules() -> dict[str, Any]:
-    return load("flood_warning")
+def rules() -> FloodWarning:
+    """flood_warning.yaml as its validated model."""
+    return flood_warning()
 
 
 def utcnow() -> datetime:
@@ -52,20 +52,18 @@ def region_of(session: Session, area: MultiPolygon) -> tuple[str, str]:
         ),
         {"x": area.centroid.x, "y": area.centroid.y},
     ).first()
-    return (row.adcode, row.name) if row else (rules()["issuing_adcode"], "吉林省")
+    return (row.adcode, row.name) if row else (rules().issuing_adcode, "吉林省")
 
 
-def matching_rule(
-    trigger: str, color: str, area: MultiPolygon, session: Session, now: datetime
-) -> dict[str, Any] | None:
+def matching_rule(trigger: str, color: str, area: MultiPolygon, session: Session, now: datetime) -> FloodRule | None:
     """The first rule for this trigger and colour, in force at the area's place and season."""
     adcode, _ = region_of(session, area)
     season = in_flood_season(now.astimezone(CHINA_TZ).date(), adcode)
-    for rule in rules()["rules"]:
-        if rule["trigger"] == trigger and color in rule["colors"] and (season or not rule.get("in_season")):
+    for rule in rules().rules:
+        if rule.trigger == trigger and color in rule.colors and (season or not rule.in_season):
             return rule
     return None
 
 
-def rule_named(name: str) -> dict[str, Any] | None:
-    return next((x for x in rules()["rules"] if x["name"] == name), None)
+def rule_named(name: str) -> FloodRule | None:
+    return next((x for x in rules().rules if x.name == name), None)

@@ -11,13 +11,14 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from backend.domain.rules_models import FloodRule
 from backend.risk import exposure
 
 
-def targets(session: Session, area: MultiPolygon, rule: dict[str, Any] | None) -> list[int]:
+def targets(session: Session, area: MultiPolygon, rule: FloodRule | None) -> list[int]:
     """Sites inside the area that the rule addresses (mines and ponds by default)."""
-    kinds = (rule or {}).get("site_kinds", ["coal_mine", "tailings_pond"])
-    methods = (rule or {}).get("noncoal_methods", ["underground"])
+    kinds = rule.site_kinds if rule and rule.site_kinds is not None else ["coal_mine", "tailings_pond"]
+    methods = rule.noncoal_methods if rule and rule.noncoal_methods is not None else ["underground"]
     return list(
         session.scalars(
             text("""
@@ -25,7 +26,7 @@ def targets(session: Session, area: MultiPolygon, rule: dict[str, Any] | None) -
         WHERE s.location && ST_GeomFromText(:wkt, 4326) AND ST_Intersects(ST_GeomFromText(:wkt, 4326), s.location)
           AND (s.kind = ANY(:kinds) OR (s.kind = 'noncoal_mine' AND n.mining_method = ANY(:methods)))
         ORDER BY s.id"""),
-            {"wkt": area.wkt, "kinds": kinds, "methods": methods},
+            {"wkt": area.wkt, "kinds": [str(k) for k in kinds], "methods": [str(m) for m in methods]},
         )
     )
 
@@ -50,18 +51,17 @@ class Addressee:
     enterprise: str
 
 
+ADDRESSEES = text(
+    "SELECT s.id AS site_id, s.code, s.name, e.credit_code, e.name AS enterprise FROM sites s "
+    "JOIN enterprises e ON e.id = s.enterprise_id WHERE s.id = ANY(:ids) ORDER BY s.code"
+)
+
+
 def addressees(session: Session, site_ids: list[int]) -> list[Addressee]:
     """The sites with their enterprises, by site code."""
     return [
-        Addressee(*row)
-        for row in session.execute(
-            text(
-                "SELECT s.id, s.code, s.name, e.credit_code, e.name FROM sites s "
-                "JOIN enterprises e ON e.id = s.enterprise_id "
-                "WHERE s.id = ANY(:ids) ORDER BY s.code"
-            ),
-            {"ids": site_ids},
-        )
+        Addressee(r.site_id, r.code, r.name, r.credit_code, r.enterprise)
+        for r in session.execute(ADDRESSEES, {"ids": site_ids})
     ]
 
 

@@ -1,5 +1,6 @@
 /* The four-colour risk map, part 4 of 6: live monitoring — the alarm panel (acknowledge from the
- * map), pulsing rings on alarmed sites, and the Server-Sent Events stream that keeps it current. */
+ * map), pulsing rings on alarmed sites, and the page's one Server-Sent Events stream, which keeps
+ * it (and the broadcast panel, riskmap-broadcasts.js) current. */
 (function (RM) {
   "use strict";
 
@@ -85,13 +86,23 @@
       return div;
     };
 
-    // The stream authenticates like every call: EventSource sends the session cookie. A refused
-    // stream (signed out, server restarted) is opened again.
+    // The page's one EventSource: alarm changes, and every other part's events (ctx.stream). It
+    // authenticates like every call (EventSource sends the session cookie); a refused stream
+    // (signed out, server restarted) is opened again.
+    var connectedOnce = false;
+    ctx.stream.on("alarm", upsertAlarm);
+
     function openStream() {
       var source = new EventSource(config.api + "/alarms/stream");
       alerts.source = source;
-      source.addEventListener("alarm", function (e) { upsertAlarm(JSON.parse(e.data)); });
-      source.onopen = function () { panel.getContainer().classList.add("connected"); };
+      Object.keys(ctx.stream.handlers).forEach(function (name) {
+        source.addEventListener(name, function (e) { ctx.stream.handlers[name](JSON.parse(e.data)); });
+      });
+      source.onopen = function () {
+        panel.getContainer().classList.add("connected");
+        if (connectedOnce) { ctx.stream.reopened.forEach(function (fn) { fn(); }); }
+        connectedOnce = true;
+      };
       source.onerror = function () {
         panel.getContainer().classList.remove("connected");
         if (source.readyState === EventSource.CLOSED) { setTimeout(openStream, 5000); }

@@ -1,5 +1,9 @@
 /* The four-colour risk map, part 5 of 6: the flood season — weather warnings, broadcasts (issue,
- * raise to red, cancel) and who has answered them (叫应), on the map and in their panel. */
+ * raise to red, cancel) and who has answered them (叫应), on the map and in their panel.
+ *
+ * Loaded once; after that every change of a broadcast (issued, answered, escalated, superseded,
+ * cancelled, expired) arrives as a `broadcast` event on the page's live stream, with the whole
+ * broadcast: no polling. After a gap in the stream the panel is loaded once again. */
 (function (RM) {
   "use strict";
 
@@ -8,11 +12,13 @@
     waiting: ["#888", "待叫应"], acknowledged: ["#2c7bb6", "已应答"], evacuated: ["#1a9641", "已撤人"],
     overdue: ["#d7191c", "超时未应"]
   };
-  var REFRESH_MS = 10000;
 
   RM.broadcasts = function (ctx) {
     var map = ctx.map, state = ctx.state, config = ctx.config, byColor = ctx.byColor;
-    var flood = { warnings: L.layerGroup().addTo(map), targets: L.layerGroup().addTo(map), broadcasts: [] };
+    var flood = {
+      warnings: L.layerGroup().addTo(map), targets: L.layerGroup().addTo(map), broadcasts: [],
+      weather: { type: "FeatureCollection", features: [] }, received: 0
+    };
     state.flood = flood;
     var bpanel = L.control({ position: "bottomleft" });
     var bbody;
@@ -36,25 +42,57 @@
       });
     }
 
+    function live(b) { return b.state === "active" && b.msg_type !== "Cancel"; }
+
+    // Weather warnings and broadcasts drawn again from what the page holds (no request).
+    function drawFlood() {
+      flood.warnings.clearLayers();
+      flood.targets.clearLayers();
+      L.geoJSON(flood.weather, {
+        style: function (f) { return { color: byColor[f.properties.color].hex, weight: 2, fillOpacity: 0.12 }; },
+        onEachFeature: function (f, l) { l.bindTooltip("气象预警 " + esc(f.properties.event) + " (" + esc(f.properties.color) + ")"); }
+      }).addTo(flood.warnings);
+      flood.broadcasts.forEach(drawBroadcast);
+      renderBroadcasts();
+    }
+
+    function loadWeather() {
+      return RM.fetchJson(config.api + "/weather-warnings").then(function (fc) { flood.weather = fc; });
+    }
+
+    /* The one full load: at start, and after the stream comes back from a gap. */
     function loadFlood() {
       return Promise.all([
-        RM.fetchJson(config.api + "/weather-warnings"),
+        loadWeather(),
         RM.fetchJson(config.api + "/broadcasts?state=active").then(function (list) {
           return Promise.all(list.map(function (b) { return RM.fetchJson(config.api + "/broadcasts/" + b.id); }));
         })
       ]).then(function (res) {
-        flood.warnings.clearLayers();
-        flood.targets.clearLayers();
-        L.geoJSON(res[0], {
-          style: function (f) { return { color: byColor[f.properties.color].hex, weight: 2, fillOpacity: 0.12 }; },
-          onEachFeature: function (f, l) { l.bindTooltip("气象预警 " + esc(f.properties.event) + " (" + esc(f.properties.color) + ")"); }
-        }).addTo(flood.warnings);
         flood.broadcasts = res[1];
-        res[1].forEach(drawBroadcast);
-        renderBroadcasts();
+        drawFlood();
       });
     }
     state.loadFlood = loadFlood;
+
+    /* One broadcast as the stream pushes it: in force, it is added or replaced; otherwise
+     * (superseded, cancelled, expired) it leaves the panel. A new one may come from a new weather
+     * warning, whose area is then fetched (once, not polled). */
+    function applyBroadcast(b) {
+      var known = flood.broadcasts.some(function (x) { return x.id === b.id; });
+      flood.received += 1;
+      flood.broadcasts = flood.broadcasts.filter(function (x) { return x.id !== b.id; });
+      if (live(b)) {
+        flood.broadcasts.push(b);
+        flood.broadcasts.sort(function (x, y) { return y.id - x.id; });
+      }
+      if (live(b) && !known && b.rule !== "manual") {
+        loadWeather().then(drawFlood, function (e) { state.errors.push(String(e)); });
+      } else {
+        drawFlood();
+      }
+    }
+    ctx.stream.on("broadcast", applyBroadcast);
+    ctx.stream.reopened.push(function () { loadFlood().catch(function (e) { state.errors.push(String(e)); }); });
 
     function renderBroadcasts() {
       if (!bbody) { return; }
@@ -98,27 +136,26 @@
           color: form.color.value, action: form.action.value, adcodes: [form.adcode.value],
           exercise: form.exercise.checked
         }).then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { throw new Error(t); }); })
-          .then(loadFlood, function (err) { state.errors.push(String(err)); alert("发布失败: " + err); });
+          .then(null, function (err) { state.errors.push(String(err)); alert("发布失败: " + err); });  // shown by the stream
       });
       bbody.addEventListener("click", function (e) {
         var raise = e.target.getAttribute("data-raise"), id = e.target.getAttribute("data-cancel") || raise;
         if (!id) { return; }
         var path = raise ? "/update" : "/cancel", body = raise ? { color: "red", action: "evacuate" } : {};
         RM.postJson(config.api + "/broadcasts/" + id + path, body)
-          .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } }).then(loadFlood,
-            function (err) { state.errors.push(String(err)); alert("操作失败: " + err); });
+          .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } })  // shown by the stream
+          .then(null, function (err) { state.errors.push(String(err)); alert("操作失败: " + err); });
       });
       return div;
     };
 
-    /* After the alarm panel: the flood panel and its two overlays, refreshed every REFRESH_MS
-     * (not in an export). */
+    /* After the alarm panel (which opens the stream): the flood panel and its two overlays,
+     * loaded once (not in an export). */
     function start() {
       if (config.data) { return Promise.resolve(); }
       bpanel.addTo(map);
       ctx.control.addOverlay(flood.warnings, "预警区域");
       ctx.control.addOverlay(flood.targets, "叫应状态");
-      setInterval(function () { loadFlood().catch(function (e) { state.errors.push(String(e)); }); }, REFRESH_MS);
       return loadFlood();
     }
 

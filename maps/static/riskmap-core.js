@@ -96,6 +96,12 @@
       ringRenderer: L.svg(),
       // Units as people write them (℃, m³), from the platform's one table.
       unitZh: function (u) { return (config.units && config.units[u]) || u || ""; },
+      // The live stream's handlers by SSE event name (alarm, broadcast): the alarm panel opens the
+      // one EventSource and attaches them; `reopened` run when it connects again after a gap.
+      stream: {
+        handlers: {}, reopened: [],
+        on: function (name, handler) { this.handlers[name] = handler; }
+      },
       // A layer from the API, or from config.data in an exported report.
       load: function (key, url) {
         return config.data ? Promise.resolve(config.data[key]) : RM.fetchJson(config.api + url);

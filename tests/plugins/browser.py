@@ -47,7 +47,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chr
 @pytest.fixture
 def browser(chromium: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
     """The browser for one test: its log drained first, its page left blank after (an open map
-    keeps polling the API)."""
+    keeps its live stream open)."""
     chromium.get("about:blank")
     chromium.get_log("browser")
     yield chromium

@@ -1,4 +1,5 @@
-"""Alarms: list, acknowledge, close, and a live Server-Sent Events stream of their changes."""
+"""Alarms: list, acknowledge, close, and the map's live Server-Sent Events stream (alarm changes,
+and the flood-season broadcasts' changes beside them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.alarms import lifecycle
@@ -19,9 +20,11 @@ from backend.api.deps import Duty, ReadAccess, SessionDep, stream_access
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.notifications import Channel
 from backend.api.responses import Number, Out
+from backend.api.routes.broadcasts import broadcast_channel
 from backend.core.db import session_factory
 from backend.core.limits import INT4_MAX
 from backend.domain.levels import level_of
+from backend.models import AlarmEvent
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"], route_class=StrictJSONRoute)
 
@@ -144,7 +147,11 @@ def alarm_channel() -> Channel:
 
 @router.get("/stream", dependencies=[Depends(stream_access)])
 async def stream(request: Request) -> StreamingResponse:
-    """Server-Sent Events: one `alarm` event per change, as it is committed (LISTEN/NOTIFY).
+    """Server-Sent Events: one `alarm` event per alarm change and one `broadcast` event per
+    broadcast changed (issued, answered, escalated, superseded, cancelled, expired …), as each is
+    committed (LISTEN/NOTIFY). A `broadcast` event carries the broadcast as
+    GET /api/v1/broadcasts/{id} gives it (without its events and deliveries), with `events`, its steps
+    since the last push, and `event`, the latest.
 
     A stream holds no database connection and runs no query: the process's one listener renders
     each change once and hands every stream the same text. With RISKMAP_REQUIRE_AUTH_FOR_READ the
@@ -152,6 +159,7 @@ async def stream(request: Request) -> StreamingResponse:
 
     async def events() -> AsyncIterator[str]:
         queue = alarm_channel().subscribe()
+        broadcast_channel().subscribe(queue)
         try:
             yield "retry: 2000\n: connected\n\n"
             while not await request.is_disconnected():
@@ -161,6 +169,7 @@ async def stream(request: Request) -> StreamingResponse:
                     yield ": keep-alive\n\n"
         finally:
             alarm_channel().unsubscribe(queue)
+            broadcast_channel().unsubscribe(queue)
 
     return StreamingResponse(
         events(),
@@ -176,20 +185,16 @@ def get_alarm(alarm_id: IdPath, session: SessionDep) -> dict[str, Any]:
         raise HTTPException(404, f"no alarm {alarm_id}")
     alarm["events"] = [
         {
-            "at": at.isoformat(),
-            "event": ev,
-            "state": st,
-            "color": c,
-            "value": v,
-            "actor": actor,
-            "comment": cm,
+            "at": e.at.isoformat(),
+            "event": e.event,
+            "state": e.state,
+            "color": e.color,
+            "value": e.value,
+            "actor": e.actor,
+            "comment": e.comment,
         }
-        for at, ev, st, c, v, actor, cm in session.execute(
-            text(
-                "SELECT at, event, state, color, value, actor, comment FROM alarm_events WHERE alarm_id = :id "
-                "ORDER BY at, id"
-            ),
-            {"id": alarm_id},
+        for e in session.scalars(
+            select(AlarmEvent).where(AlarmEvent.alarm_id == alarm_id).order_by(AlarmEvent.at, AlarmEvent.id)
         )
     ]
     return alarm

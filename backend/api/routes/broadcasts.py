@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from functools import cache
 from typing import Annotated, Any, Literal
 from xml.etree import ElementTree as ET
 
@@ -12,21 +14,25 @@ from fastapi.responses import Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field, HttpUrl, ValidationError, model_validator
 from shapely.geometry import mapping
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from backend.api.deps import Admin, Duty, MaybeCaller, ReadAccess, SessionDep, require
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
+from backend.api.notifications import Channel
 from backend.api.responses import FeatureCollection, Out, geojson, text_body
 from backend.core.audit import record
 from backend.core.config import api_settings
+from backend.core.db import session_factory
+from backend.core.limits import INT4_MAX
 from backend.core.principal import Perm, Principal, Scope
 from backend.domain import cap
 from backend.domain.cap import CapError
+from backend.domain.states import BroadcastState
 from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
 from backend.people.register import may_see_phones, shown
-from backend.warnings import answers, delivery, escalation, intake
+from backend.warnings import answers, delivery, escalation, events, intake
 from backend.warnings.intake import WarningIn
 from backend.warnings.issue import BroadcastOrder, cancel, issue, update
 from backend.warnings.rules import WarningError, WarningInvalid, utcnow
@@ -177,12 +183,14 @@ def broadcast_out(
         "issued_by": b.issued_by,
         "references": b.references_id,
         "places": b.places,
-        "counts": dict(
-            session.execute(
-                text("SELECT status, count(*) FROM broadcast_recipients WHERE broadcast_id = :b GROUP BY status"),
-                {"b": b.id},
-            ).all()
-        ),
+        "counts": {
+            r.status: r.n
+            for r in session.execute(
+                select(Recipient.status, func.count().label("n"))
+                .where(Recipient.broadcast_id == b.id)
+                .group_by(Recipient.status)
+            )
+        },
     }
     if with_recipients:
         out["recipients"] = [
@@ -295,6 +303,14 @@ def receive_weather_warning(
     return result
 
 
+WARNINGS_IN_FORCE = text(
+    "SELECT identifier, color, event, onset, expires, status, "
+    "ST_AsGeoJSON(ST_SimplifyPreserveTopology(area, 0.002), 5) AS geometry FROM weather_warnings "
+    "WHERE cancelled_at IS NULL AND (onset IS NULL OR onset <= now()) AND (expires IS NULL OR expires > now()) "
+    "ORDER BY received_at DESC"
+)
+
+
 class WeatherWarningProperties(Out):
     identifier: str
     color: str
@@ -312,28 +328,21 @@ class WeatherWarningProperties(Out):
 )
 def active_weather_warnings(session: SessionDep) -> GeoJSONResponse:
     """The weather warnings in force now, as GeoJSON polygons with their colour."""
-    rows = session.execute(
-        text(
-            "SELECT identifier, color, event, onset, expires, status, ST_AsGeoJSON(ST_SimplifyPreserveTopology(area, "
-            "0.002), 5) FROM weather_warnings WHERE cancelled_at IS NULL AND (onset IS NULL OR onset <= now()) "
-            "AND (expires IS NULL OR expires > now()) ORDER BY received_at DESC"
-        )
-    )
     return GeoJSONResponse(
         collection(
             feature(
-                g,
+                w.geometry,
                 {
-                    "identifier": i,
-                    "color": c,
-                    "event": e,
-                    "status": st,
-                    "onset": o.isoformat() if o else None,
-                    "expires": x.isoformat() if x else None,
+                    "identifier": w.identifier,
+                    "color": w.color,
+                    "event": w.event,
+                    "status": w.status,
+                    "onset": w.onset.isoformat() if w.onset else None,
+                    "expires": w.expires.isoformat() if w.expires else None,
                 },
-                i,
+                w.identifier,
             )
-            for i, c, e, o, x, st, g in rows
+            for w in session.execute(WARNINGS_IN_FORCE)
         )
     )
 
@@ -394,7 +403,7 @@ class UpdateIn(BaseModel):
 def update_broadcast(broadcast_id: IdPath, body: UpdateIn, session: SessionDep, caller: Duty) -> dict[str, Any]:
     """Issue a CAP Update that supersedes the broadcast (new colour, action or expiry)."""
     old = _broadcast(session, broadcast_id)
-    if old.state != "active" or old.msg_type == "Cancel":
+    if old.state != BroadcastState.active or old.msg_type == "Cancel":
         raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
     site_ids = list(session.scalars(select(Recipient.site_id).where(Recipient.broadcast_id == old.id)))
     order = BroadcastOrder(
@@ -425,7 +434,7 @@ def cancel_broadcast(
 ) -> dict[str, Any]:
     """Cancel a broadcast: a CAP Cancel referencing it, and the sites' retained messages cleared."""
     old = _broadcast(session, broadcast_id)
-    if old.state != "active" or old.msg_type == "Cancel":
+    if old.state != BroadcastState.active or old.msg_type == "Cancel":
         raise HTTPException(409, f"broadcast {broadcast_id} is {old.state}")
     c = cancel(session, old, utcnow(), caller.actor, (body or CancelIn()).reason)
     record(session, "broadcast_cancel", "broadcasts", c.identifier, {"cancels": old.identifier})
@@ -439,7 +448,7 @@ def list_broadcasts(
 ) -> list[dict[str, Any]]:
     query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
     if state == "active":
-        query = query.where(Broadcast.state == "active", Broadcast.msg_type != "Cancel")
+        query = query.where(Broadcast.state == BroadcastState.active, Broadcast.msg_type != "Cancel")
     return [broadcast_out(session, b) for b in session.scalars(query)]
 
 
@@ -458,7 +467,7 @@ def feed(request: Request, session: SessionDep) -> Response:
     active = list(
         session.scalars(
             select(Broadcast)
-            .where(Broadcast.state == "active", Broadcast.msg_type != "Cancel")
+            .where(Broadcast.state == BroadcastState.active, Broadcast.msg_type != "Cancel")
             .order_by(Broadcast.sent.desc())
         )
     )
@@ -531,6 +540,34 @@ def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller
         )
     ]
     return out
+
+
+def broadcast_events(notes: list[dict[str, Any]]) -> list[str]:
+    """The SSE text for a batch of broadcast notifications (backend/warnings/events.py): each
+    broadcast once, however many of its steps the batch holds, as GET /broadcasts/{id} gives it
+    without its events and deliveries, with `events` the steps it went through since the last
+    push and `event` the latest. Run once by the shared listener whatever the number of streams."""
+    steps: dict[int, list[str]] = {}
+    for n in notes:
+        if isinstance(n.get("id"), int) and 0 < n["id"] <= INT4_MAX and isinstance(n.get("events"), list):
+            steps[n["id"]] = steps.pop(n["id"], []) + [str(e) for e in n["events"]]  # in the order of the latest
+    if not steps:
+        return []
+    out = []
+    with session_factory()() as session:
+        found = {b.id: b for b in session.scalars(select(Broadcast).where(Broadcast.id.in_(list(steps))))}
+        for broadcast_id, names in steps.items():
+            b = found.get(broadcast_id)
+            if b is not None:
+                body = broadcast_out(session, b, with_recipients=True) | {"area": mapping(to_shape(b.area))}
+                data = json.dumps(body | {"event": names[-1], "events": names}, ensure_ascii=False)
+                out.append(f"event: broadcast\ndata: {data}\n\n")
+    return out
+
+
+@cache
+def broadcast_channel() -> Channel:
+    return Channel(events.CHANNEL, broadcast_events)
 
 
 class AckIn(BaseModel):

@@ -14,7 +14,7 @@ from backend.api.edge import StrictJSONRoute
 from backend.api.responses import Out
 from backend.api.routes.sites import CodePath, site_or_404
 from backend.domain.kinds import SiteKind
-from backend.domain.standards import load
+from backend.domain.rules_models import tailings_classes
 from backend.domain.tailings import class_zh, pond_class
 from backend.models import PondClassOverride, Site, SiteRisk, TailingsPond
 from backend.risk.engine import regrade
@@ -84,7 +84,7 @@ def _graded(session: Session, site: Site) -> dict[str, Any]:
 @router.post("/sites/{code}/pond-class-override", status_code=201, response_model=OverrideOut)
 def record_override(code: CodePath, body: OverrideIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """Raise a pond one class (operator): 409 for a 一等 pond or when an override is already recorded."""
-    clause = load("tailings")["clause"]
+    clause = tailings_classes().clause
     site, pond = _pond(session, code)
     if session.get(PondClassOverride, site.id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{code} 已记录提等；如需更改，先撤销（DELETE）")

@@ -29,7 +29,7 @@ from backend.domain.inherent import PondFacts, tailings_level
 from backend.domain.kinds import SITE_KIND_ZH, EnterpriseStatus, SiteKind
 from backend.domain.levels import color_of
 from backend.domain.major_hazard import Held, grade
-from backend.domain.standards import load
+from backend.domain.rules_models import risk_rules
 from backend.domain.substances import UnknownSubstance
 from backend.domain.tailings import pond_class
 from backend.models import Enterprise, HiddenHazard, Region, Site, SiteRisk, SiteRiskChange
@@ -188,7 +188,7 @@ def risk_regions(
 ) -> GeoJSONResponse:
     """Each region coloured by the most severe site level inside it, with counts per colour."""
     if by == "grid":
-        return GeoJSONResponse(_grid(session, resolution or load("risk_rules")["grid"]["h3_resolution"]))
+        return GeoJSONResponse(_grid(session, resolution or risk_rules().grid.h3_resolution))
     prefix = 6 if by == "county" else 4
     levels: dict[str, list[int]] = defaultdict(list)
     for adcode, level in session.execute(
