@@ -59,6 +59,7 @@ def test_sign_in_account_and_sign_out(page: tuple[Any, str], live_server: str, s
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     wait_until(lambda: browser.current_url.endswith("/account"))  # back where it was going
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "header.top"))  # the URL changes before the page loads
     header = browser.find_element(By.CSS_SELECTOR, "header.top").text
     assert "李舒兰" in header and "舒兰市应急管理局" in header and "退出" in header
     assert browser.find_element(By.ID, "me-org").text == "舒兰市应急管理局"
@@ -96,6 +97,7 @@ def test_a_county_admin_manages_the_countys_users(
     elsewhere = make_user(seeded, "220203", ["regulator"], name="龙潭区的人")
     browser_sign_in(browser, live_server, admin, "/admin/users")
     wait_until(lambda: browser.current_url.endswith("/admin/users"))
+    wait_until(lambda: browser.find_elements(By.ID, "users"))  # the URL changes before the page loads
     table = browser.find_element(By.ID, "users").text
     assert "吴同事" in table and "龙潭区的人" not in table
     assert not browser.find_elements(By.CSS_SELECTOR, f'tr[data-login="{elsewhere}"]')
