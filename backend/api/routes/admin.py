@@ -25,6 +25,7 @@ FILE_ZH = {
     "sensor_thresholds": "监测报警阈值",
     "tailings": "尾矿库等别",
     "flood_warning": "汛期预警与停产撤人",
+    "supervision": "分类分级监管（检查频次、双随机）",
 }
 
 
