@@ -250,7 +250,7 @@ def test_a_colour_change_keeps_the_past_and_replans_the_rest() -> None:
     assert all(v.day >= as_of for v in second.visits)
     remaining = [m for m in visit_months(4, red.code) if m >= 7]
     assert sum(1 for v in second.visits if v.site == red.code) == len(remaining)
-    changed = changes(first, second, {red.code: red}, since=as_of)
+    changed = changes(first.visits, second, {red.code: red}, since=as_of)
     assert [c.site for c in changed] == [red.code]
     assert "红色" in changed[0].message
     check_rotation(past + second.visits)  # the rotation holds across the regeneration

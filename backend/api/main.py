@@ -32,6 +32,7 @@ from backend.api.routes import (
     risk,
     sensors,
     sites,
+    supervision,
 )
 from backend.core.config import ServiceNotConfigured, api_settings
 from backend.core.db import session_factory
@@ -94,6 +95,7 @@ def create_app() -> FastAPI:
         broadcasts,
         audit,
         access,
+        supervision,
         map,
     )
     app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])

@@ -19,6 +19,15 @@ from backend.models.registry import (
     TailingsPond,
 )
 from backend.models.risk import Alarm, HiddenHazard, SiteRisk, SiteRiskChange, WeatherWarning
+from backend.models.supervision import (
+    Draw,
+    EnforcementAction,
+    Inspection,
+    InspectionPlan,
+    Inspector,
+    PlanVersion,
+    PlanVisit,
+)
 
 __all__ = [
     "Alarm",
@@ -30,6 +39,8 @@ __all__ = [
     "BroadcastEvent",
     "CoalMine",
     "DeadLetter",
+    "Draw",
+    "EnforcementAction",
     "Enterprise",
     "ExposedFeature",
     "ExposedPlace",
@@ -37,10 +48,15 @@ __all__ = [
     "HazardUnit",
     "HiddenHazard",
     "IngesterStatus",
+    "Inspection",
+    "InspectionPlan",
+    "Inspector",
     "InventoryItem",
     "NoncoalMine",
     "OutboxAttempt",
     "OutboxMessage",
+    "PlanVersion",
+    "PlanVisit",
     "PondClassOverride",
     "Reading",
     "Recipient",

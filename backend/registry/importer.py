@@ -38,6 +38,7 @@ from backend.models import (
     ExposedPlace,
     Gateway,
     HazardUnit,
+    Inspector,
     InventoryItem,
     NoncoalMine,
     Region,
@@ -61,6 +62,7 @@ class Layer(StrEnum):
     features = "features"
     gateways = "gateways"
     sensors = "sensors"
+    inspectors = "inspectors"
 
 
 class RowRejected(ValueError):
@@ -154,6 +156,7 @@ class Context:
     enterprises: dict[str, int] = field(default_factory=dict)
     sites: dict[str, int] = field(default_factory=dict)
     gateways: dict[str, int] = field(default_factory=dict)  # id -> site id
+    inspectors: set[str] = field(default_factory=set)  # certificate numbers
     existing: set[str] = field(default_factory=set)  # keys of places, features, sensors, inventory
     seen: set[str] = field(default_factory=set)
     default_unit_sites: set[str] = field(default_factory=set)  # inventory rows given without a unit
@@ -164,6 +167,7 @@ class Context:
         self.enterprises = dict(s.execute(select(Enterprise.credit_code, Enterprise.id)).all())
         self.sites = dict(s.execute(select(Site.code, Site.id)).all())
         self.gateways = dict(s.execute(select(Gateway.id, Gateway.site_id)).all())
+        self.inspectors = set(s.scalars(select(Inspector.certificate_no)))
         self.existing = {
             *s.scalars(select(ExposedPlace.code)),
             *s.scalars(select(ExposedFeature.code)),
@@ -382,6 +386,16 @@ def _sensor(ctx: Context, r: rec.SensorRecord, geom: Geometry | None) -> None:
     )
 
 
+def _inspector(ctx: Context, r: rec.InspectorRecord, geom: Geometry | None) -> None:
+    ctx.fresh(r.certificate_no, r.certificate_no in ctx.inspectors, "certificate number")
+    unknown = [c for c in r.conflicts if c not in ctx.enterprises]
+    if unknown:
+        raise RowRejected(f"unknown enterprise {unknown[0]!r} in conflicts")
+    ctx.session.add(
+        Inspector(**r.model_dump(exclude={"region_adcode"}), region_adcode=ctx.region(r.region_adcode, None))
+    )
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     record: type[rec.Record]
@@ -403,6 +417,7 @@ LAYERS: dict[Layer, LayerSpec] = {
     Layer.features: LayerSpec(rec.FeatureRecord, "any", True, _feature, "code"),
     Layer.gateways: LayerSpec(rec.GatewayRecord, None, False, _gateway, "id"),
     Layer.sensors: LayerSpec(rec.SensorRecord, "point", False, _sensor, "code"),
+    Layer.inspectors: LayerSpec(rec.InspectorRecord, None, False, _inspector, "certificate_no"),
 }
 
 

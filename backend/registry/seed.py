@@ -26,6 +26,7 @@ SAMPLE_FILES: list[tuple[str, Layer]] = [
     ("exposed_features.geojson", Layer.features),
     ("gateways.csv", Layer.gateways),
     ("sensors.csv", Layer.sensors),
+    ("inspectors.csv", Layer.inspectors),
 ]
 DEMO_SECRETS = "demo-gateway-secrets.json"
 

@@ -374,13 +374,10 @@ class Change:
     message: str
 
 
-def changes(old: Plan, new: Plan, sites: Mapping[str, SiteFacts], since: date | None = None) -> list[Change]:
+def changes(old: Sequence[Visit], new: Plan, sites: Mapping[str, SiteFacts], since: date | None = None) -> list[Change]:
     """What a regeneration changed, per site: visits planned from `since` on, before and after."""
-
-    def counts(plan: Plan) -> Counter[str]:
-        return Counter(v.site for v in plan.visits if since is None or v.day >= since)
-
-    a, b = counts(old), counts(new)
+    a = Counter(v.site for v in old if since is None or v.day >= since)
+    b = Counter(v.site for v in new.visits if since is None or v.day >= since)
     out = []
     for code in sorted(set(a) | set(b)):
         if a[code] != b[code]:
