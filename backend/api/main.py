@@ -25,6 +25,7 @@ from backend.api.routes import (
     enterprises,
     health,
     ingest,
+    inspections,
     map,
     monitoring,
     ponds,
@@ -96,6 +97,7 @@ def create_app() -> FastAPI:
         audit,
         access,
         supervision,
+        inspections,
         map,
     )
     app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])

@@ -504,6 +504,39 @@ class Supervision(_Strict):
     capacity: Capacity
 
 
+# inspection_checklists.yaml
+
+
+class ChecklistItem(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")
+    text: str = Field(min_length=1)
+
+
+class KindChecklist(_Strict):
+    source: str
+    verify: bool = False
+    items: list[ChecklistItem] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        ids = [i.id for i in self.items]
+        if len(set(ids)) != len(ids):
+            raise ValueError("items: each item needs its own id")
+        return self
+
+
+class Checklists(_Strict):
+    source: str
+    kinds: dict[SiteKind, KindChecklist]
+
+    @model_validator(mode="after")
+    def _every_kind(self) -> Self:
+        missing = [k.value for k in SiteKind if k not in self.kinds]
+        if missing:
+            raise ValueError(f"kinds: no checklist for {', '.join(missing)}")
+        return self
+
+
 MODELS: dict[str, type[_Strict]] = {
     "risk_rules": RiskRules,
     "risk_levels": RiskLevels,
@@ -511,6 +544,7 @@ MODELS: dict[str, type[_Strict]] = {
     "tailings": TailingsClasses,
     "flood_warning": FloodWarning,
     "supervision": Supervision,
+    "inspection_checklists": Checklists,
 }
 
 

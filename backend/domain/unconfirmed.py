@@ -14,7 +14,16 @@ from typing import Any
 from backend.core.config import paths
 from backend.domain.standards import PACKAGED, load
 
-RULE_FILES = ("gb18218", "risk_rules", "risk_levels", "sensor_thresholds", "tailings", "flood_warning", "supervision")
+RULE_FILES = (
+    "gb18218",
+    "risk_rules",
+    "risk_levels",
+    "sensor_thresholds",
+    "tailings",
+    "flood_warning",
+    "supervision",
+    "inspection_checklists",
+)
 
 
 @dataclass(frozen=True)

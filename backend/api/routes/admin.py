@@ -26,6 +26,7 @@ FILE_ZH = {
     "tailings": "尾矿库等别",
     "flood_warning": "汛期预警与停产撤人",
     "supervision": "分类分级监管（检查频次、双随机）",
+    "inspection_checklists": "现场检查表",
 }
 
 
