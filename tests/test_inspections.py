@@ -4,6 +4,7 @@ a finding that becomes a hidden hazard in one step, fines with amounts, document
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -172,3 +173,90 @@ def test_a_conflicted_inspector_cannot_inspect_and_the_checklist_is_by_kind(
         == "cancelled"
     )
     assert client.post(f"/api/v1/inspections/{iid}/start", headers=op).status_code == 409
+
+
+def test_the_supervision_report_and_its_workbook_match_the_database(
+    client: TestClient, tokens: dict[Role, str], seeded: Engine
+) -> None:
+    import io
+    from datetime import date
+
+    from openpyxl import load_workbook
+
+    county = "222426"  # 安图县
+    op, viewer = _auth(tokens[Role.operator]), _auth(tokens[Role.viewer])
+    today = date.today()
+    period = f"{today.year}-{today.month:02d}"
+    plan = client.post(
+        "/api/v1/inspection-plans",
+        json={"jurisdiction": county, "period": period, "seed": "报表测试"},
+        headers=op,
+    ).json()
+    with Session(seeded) as s:
+        site, team = s.execute(
+            text(
+                "SELECT s.code, (SELECT array_agg(certificate_no ORDER BY id) FROM inspectors "
+                "WHERE region_adcode = s.region_adcode) FROM sites s JOIN enterprises e ON e.id = s.enterprise_id "
+                "WHERE s.region_adcode = :r AND s.kind <> 'coal_mine' AND e.status = 'operating' ORDER BY s.code LIMIT 1"
+            ),
+            {"r": county},
+        ).one()
+        planned = s.scalar(
+            text(
+                "SELECT count(*) FROM plan_visits v JOIN inspection_plan_versions pv ON pv.id = v.version_id "
+                "JOIN inspection_plans p ON p.id = pv.plan_id AND pv.version = p.current_version "
+                "WHERE p.region_adcode = :r AND p.period = :p"
+            ),
+            {"r": county, "p": period},
+        )
+    assert planned == len(plan["planned_visits"]) > 0
+    body = {"site": site, "day": today.isoformat(), "origin": "other", "inspectors": team[:2]}
+    iid = client.post("/api/v1/inspections", json=body, headers=op).json()["id"]
+    client.post(f"/api/v1/inspections/{iid}/start", headers=op)
+    items = [c["id"] for c in client.get(f"/api/v1/inspections/{iid}").json()["checklist"]]
+    fill = {"answers": {i: {"result": "ok"} for i in items}, "findings": [{"title": "安全出口堵塞", "major": True}]}
+    assert client.post(f"/api/v1/inspections/{iid}/record", json=fill, headers=op).status_code == 200
+    assert client.post(f"/api/v1/inspections/{iid}/complete", headers=op).status_code == 200
+    fine = {
+        "inspection_id": iid,
+        "kind": "fine",
+        "document_no": f"（安）应急罚〔{today.year}〕1号",
+        "amount_yuan": 20000,
+    }
+    assert client.post("/api/v1/enforcement-actions", json=fine, headers=op).status_code == 201
+
+    url = "/api/v1/reports/supervision"
+    params = {"jurisdiction": county, "period": period}
+    assert client.get(url, params=params).status_code == 401
+    assert client.get(url, params={**params, "period": "2026-13"}, headers=viewer).status_code == 422
+    assert client.get(url, params={**params, "jurisdiction": "999999"}, headers=viewer).status_code == 404
+    r = client.get(url, params=params, headers=viewer)
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert (
+        rep["planned"] == planned
+        and rep["done"] == 1
+        and rep["by_month"] == [{"month": today.month, "planned": planned, "done": 1}]
+    )
+    assert rep["fines"] == 1 and rep["fines_yuan"] == 20000 and rep["major_findings"] == 1
+    assert rep["findings_per_inspection"] == 1.0
+    due = Counter(v["site"] for v in plan["planned_visits"] if v["day"] < today.isoformat())
+    overdue = {c for o in rep["overdue"] for c in o["sites"]}
+    assert overdue == {c for c, n in due.items() if n > (1 if c == site else 0)}  # one inspection done at `site`
+    workload = {w["inspector"]: w for w in rep["workload"]}
+    assert all(workload[i]["done"] == 1 for i in team[:2])
+    assert sum(w["planned"] for w in rep["workload"]) == 2 * planned
+
+    x = client.get(url + ".xlsx", params=params, headers=viewer)
+    assert x.status_code == 200 and x.headers["content-type"].startswith("application/vnd.openxmlformats")
+    wb = load_workbook(io.BytesIO(x.content))
+    assert wb.sheetnames == ["按月完成情况", "逾期未检查", "隐患与执法", "检查人员工作量"]
+    months = wb["按月完成情况"]
+    assert "安图县" in months["A1"].value
+    assert [c.value for c in months[4]][:3] == [f"{today.month}月", planned, 1]
+    totals = {row[0].value: row[1].value for row in wb["隐患与执法"].iter_rows(min_row=4)}
+    assert totals["罚款金额（元）"] == 20000 and totals["罚款（次）"] == 1 and totals["其中重大事故隐患（项）"] == 1
+    overdue_rows = {row[0].value: row[1].value for row in wb["逾期未检查"].iter_rows(min_row=4)}
+    assert sum(overdue_rows.values()) == len(overdue)
+    people = {row[0].value: (row[1].value, row[2].value) for row in wb["检查人员工作量"].iter_rows(min_row=4)}
+    assert people == {w["inspector"]: (w["planned"], w["done"]) for w in rep["workload"]}

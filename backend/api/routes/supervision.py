@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.deps import Operator, ReadAccess, SessionDep, Viewer
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.responses import Out
 from backend.core.clock import CHINA_TZ
@@ -24,7 +24,7 @@ from backend.domain.kinds import region_prefix
 from backend.models import Draw, InspectionPlan, PlanVersion, PlanVisit
 from backend.models import Inspector as InspectorRow
 from backend.registry.importer import Layer, Row, import_file, import_rows
-from backend.supervision import service
+from backend.supervision import report, service
 from backend.supervision.draw import ALGORITHM
 from maps.build import STATIC
 
@@ -376,3 +376,77 @@ def draws_page(session: SessionDep) -> HTMLResponse:
         )
     )
     return HTMLResponse(html)
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+class MonthOut(Out):
+    month: int
+    planned: int
+    done: int
+
+
+class OverdueOut(Out):
+    colour: str
+    colour_zh: str
+    sites: list[str]
+
+
+class ActionCountOut(Out):
+    kind: str
+    kind_zh: str
+    count: int
+
+
+class WorkloadOut(Out):
+    inspector: str = Field(description="certificate number")
+    planned: int
+    done: int
+
+
+class ReportOut(Out):
+    jurisdiction: str
+    name: str
+    period: str
+    as_of: date
+    by_month: list[MonthOut]
+    planned: int
+    done: int
+    overdue: list[OverdueOut] = Field(description="sites with fewer completed inspections than visits due, by colour")
+    findings: int
+    major_findings: int
+    hazards_reported: int
+    findings_per_inspection: float
+    fines: int
+    fines_yuan: float
+    actions: list[ActionCountOut]
+    workload: list[WorkloadOut]
+
+
+def _today() -> date:
+    return datetime.now(UTC).astimezone(CHINA_TZ).date()
+
+
+@router.get("/api/v1/reports/supervision", response_model=ReportOut)
+def supervision_report(session: SessionDep, caller: Viewer, jurisdiction: Adcode, period: PeriodText) -> dict[str, Any]:
+    """Planned against done by month, overdue sites by colour, findings, fines and enforcement
+    actions, and inspectors' workload (viewer)."""
+    return report.supervision_report(session, jurisdiction, period, _today())
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/api/v1/reports/supervision.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+def supervision_report_xlsx(session: SessionDep, caller: Viewer, jurisdiction: Adcode, period: PeriodText) -> Response:
+    """The same report as an .xlsx workbook, one sheet per table (viewer)."""
+    data = report.supervision_report(session, jurisdiction, period, _today())
+    filename = f"supervision-{jurisdiction}-{data['period']}.xlsx"
+    return Response(
+        report.xlsx(data), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
