@@ -19,6 +19,7 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.core.clock import CHINA_TZ
 from backend.core.config import RiskSettings, api_settings, database_url, mqtt_url, paths
 from backend.core.db import session_scope
 from backend.core.migrate import upgrade
@@ -31,6 +32,7 @@ from backend.registry.importer import ImportReport, Layer, import_file
 from backend.registry.seed import seed as seed_sample
 from backend.registry.tokens import TokenNotFound, create_token, list_tokens, revoke_token
 from backend.risk.engine import regrade
+from backend.supervision.service import ensure_demo_plan
 from backend.warnings import escalation
 from backend.warnings.rules import utcnow
 from maps.build import export_map
@@ -449,6 +451,10 @@ def up(
                         _print_report(report)
                 sync_broker_auth(session)
                 report = regrade(session)
+                if seed_data:
+                    now = datetime.now(UTC)
+                    if demo := ensure_demo_plan(session, now.astimezone(CHINA_TZ).date(), now):
+                        typer.echo(f"sample inspection plan for the province: version {demo.version} (/draws)")
             typer.echo(f"{report.graded} sites graded")
         if stopping.event.is_set():
             raise _Interrupted(stopping.received)

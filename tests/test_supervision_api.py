@@ -205,3 +205,25 @@ def test_the_public_draws_page_lists_each_draw_in_chinese(
     assert "公开页测试种子" in row.text and "2028-03" in row.text
     page = browser.execute_script("return document.body.innerText")
     assert "双随机抽查结果公开" in page and "随机种子" in page and "抽中对象" in page
+
+
+def test_the_demo_plan_is_made_once_for_the_province(seeded: Engine, client: TestClient) -> None:
+    from datetime import UTC, datetime
+
+    from backend.supervision.service import ensure_demo_plan
+
+    day = date(2029, 1, 2)
+    with Session(seeded) as s:
+        s.info["actor"] = "test:demo"
+        version = ensure_demo_plan(s, day, datetime.now(UTC))
+        assert version is not None and version.version == 1
+        version.visits_count = s.scalar(
+            text("SELECT count(*) FROM plan_visits WHERE version_id = :v"), {"v": version.id}
+        )
+        assert version.visits_count > 300
+        s.commit()
+        assert ensure_demo_plan(s, day, datetime.now(UTC)) is None
+    listed = client.get("/api/v1/draws", params={"jurisdiction": "220000", "period": "2029"}).json()
+    assert [d["seed"] for d in listed] == ["示例-2029"]
+    drawn = client.get(f"/api/v1/draws/{listed[0]['id']}").json()
+    assert drawn["verified"] and len(drawn["result"]["inspectors"]) == visits

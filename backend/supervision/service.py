@@ -332,3 +332,22 @@ def draws_query(jurisdiction: str | None, period: str | None) -> Select[tuple[Dr
     if period:
         conds.append(Draw.period == period)
     return q.where(and_(*conds)) if conds else q
+
+
+DEMO_JURISDICTION = "220000"
+
+
+def ensure_demo_plan(session: Session, today: date, now: datetime) -> PlanVersion | None:
+    """The sample province's plan for this year, generated once (for `riskmap up` with the sample
+    data), so that the plan, its draw and the public page have something to show."""
+    exists_ = session.scalar(
+        select(InspectionPlan.id).where(
+            InspectionPlan.region_adcode == DEMO_JURISDICTION, InspectionPlan.period == str(today.year)
+        )
+    )
+    if exists_ is not None or session.get(Region, DEMO_JURISDICTION) is None:
+        return None
+    _, version, _ = generate_plan(
+        session, DEMO_JURISDICTION, str(today.year), f"示例-{today.year}", "示例数据：全省年度检查计划", today, now
+    )
+    return version
