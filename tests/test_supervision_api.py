@@ -20,7 +20,7 @@ from backend.supervision.plan import visit_months
 from sample_data import inspectors as sample_roster
 from tests.support.wait import wait_until
 
-COUNTY = "220581"  # 梅河口市: every kind of site in the sample
+COUNTY = "220581"  # 梅河口市: three chemical sites in the sample
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -138,8 +138,8 @@ def test_regeneration_keeps_the_past_lists_the_changes_and_keeps_every_draw(
         target = s.execute(
             text(
                 "SELECT s.code, e.credit_code FROM sites s JOIN enterprises e ON e.id = s.enterprise_id "
-                "JOIN site_risk r ON r.site_id = s.id WHERE s.region_adcode = :r AND e.credit_list = 'none' "
-                "AND s.kind <> 'coal_mine' AND r.color IN ('orange', 'yellow') ORDER BY s.code LIMIT 1"
+                "WHERE s.region_adcode = :r AND e.credit_list = 'none' AND e.status <> 'closed' "
+                "AND s.kind <> 'coal_mine' ORDER BY s.code LIMIT 1"
             ),
             {"r": COUNTY},
         ).one()
