@@ -64,7 +64,11 @@ def roster_st(draw_: st.DrawFn, enterprises: list[str], ample: bool) -> list[Ins
     for county in COUNTIES:
         for k in range(draw_(st.integers(*per_team))):
             specs = frozenset(SPECS) if ample else frozenset(draw_(st.sets(st.sampled_from(SPECS), min_size=1)))
-            conflicts = frozenset(draw_(st.sets(st.sampled_from(enterprises), max_size=1 if ample else 3)))
+            # an ample team keeps four inspectors free of any conflict: two disjoint pairs for the rotation
+            may_conflict = not ample or k >= 4
+            conflicts = frozenset(
+                draw_(st.sets(st.sampled_from(enterprises), max_size=(1 if ample else 3) * may_conflict))
+            )
             off = frozenset() if ample else frozenset(draw_(st.sets(st.dates(date(2026, 1, 1), date(2026, 12, 31)))))
             out.append(Inspector(f"{county}-{k:02d}", f"检查员{county}{k}", county, specs, conflicts, off))
     return out
