@@ -168,7 +168,12 @@ def test_regeneration_keeps_the_past_lists_the_changes_and_keeps_every_draw(
     assert future_again["version"] == future["version"] + 1 and future_again["as_of"] is None
     change = next(c for c in future_again["changes"] if c["site"] == target.code)
     unstaffed = [sum(1 for x in p["shortfalls"] if x["site"] == target.code) for p in (future, future_again)]
-    assert (change["after"] + unstaffed[1]) - (change["before"] + unstaffed[0]) == 2  # 黑名单: two more a year
+    req = [next(q for q in p["requirements"] if q["site"] == target.code) for p in (future, future_again)]
+    by_rule = 0 if req[0]["sampled"] else req[0]["per_year"]  # a drawn blue site had its one sampled visit
+    assert req[1]["per_year"] == by_rule + 2 and not req[1]["sampled"]  # 黑名单: two more a year
+    assert (
+        change["before"] + unstaffed[0] == req[0]["per_year"] and change["after"] + unstaffed[1] == req[1]["per_year"]
+    )
     assert "黑名单" in change["message"]
     versions = client.get(f"/api/v1/inspection-plans/{first['plan_id']}/versions").json()
     assert [v["version"] for v in versions][-2:] == [first["version"], second["version"]]
