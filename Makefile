@@ -73,6 +73,7 @@ bench: deps
 	$(BIN)/python -m bench.risk
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.broadcast
+	$(BIN)/python -m bench.plan
 
 clean:
 	-$(BIN)/riskmap services down

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from backend.accounts import users as accounts
 from backend.accounts.demo import DemoAccount, how_to_sign_in, seed_demo_accounts
 from backend.alarms import escalation as alarm_escalation
+from backend.core.clock import CHINA_TZ
 from backend.core.config import RiskSettings, api_settings, database_url, mqtt_url, paths
 from backend.core.db import session_scope
 from backend.core.migrate import upgrade
@@ -36,6 +37,7 @@ from backend.registry.importer import ImportReport, Layer, import_file
 from backend.registry.seed import seed as seed_sample
 from backend.registry.tokens import TokenNotFound, UnknownOrganisation, create_token, list_tokens, revoke_token
 from backend.risk.engine import regrade
+from backend.supervision.service import ensure_demo_plan
 from backend.warnings import escalation
 from backend.warnings.rules import utcnow
 from maps.build import export_map
@@ -572,6 +574,10 @@ def up(
                     demo = seed_demo_accounts(session, paths().data_dir)
                 sync_broker_auth(session)
                 report = regrade(session)
+                if seed_data:
+                    now = datetime.now(UTC)
+                    if demo := ensure_demo_plan(session, now.astimezone(CHINA_TZ).date(), now):
+                        typer.echo(f"sample inspection plan for the province: version {demo.version} (/draws)")
             typer.echo(f"{report.graded} sites graded")
         if stopping.event.is_set():
             raise _Interrupted(stopping.received)

@@ -42,6 +42,20 @@ BAD = [
     ("tailings", "min_height_m: 60}", "min_height_m: 高}", "height_classes.2.min_height_m"),
     ("flood_warning", "action: prepare\n", "action: flee\n", "rules.1.action"),
     ("flood_warning", "deadlines_min: {red: 15,", "deadlines_min: {red: -15,", "deadlines_min.red"),
+    ("supervision", "ratio: 0.2", "ratio: 1.2", "random_sampling.ratio"),
+    ("supervision", "per_year: {red: 4,", "per_year: {purple: 4,", "frequency.per_year.purple"),
+    (
+        "supervision",
+        "tailings_pond: 非煤, hazchem: 危化}",
+        "tailings_pond: 非煤, hazchem: 化工}",
+        "team.specialities_by_kind.hazchem",
+    ),
+    (
+        "supervision",
+        "- {when: {kind: coal_mine}, level: prefecture}",
+        "- {when: {kind: coal_mine}, level: city}",
+        "jurisdiction.rules.1.level",
+    ),
 ]
 
 

@@ -24,6 +24,7 @@ from backend.api.routes import (
     enterprises,
     health,
     ingest,
+    inspections,
     map,
     monitoring,
     pages,
@@ -33,6 +34,7 @@ from backend.api.routes import (
     risk,
     sensors,
     sites,
+    supervision,
     users,
 )
 from backend.core.config import ServiceNotConfigured, api_settings
@@ -98,6 +100,8 @@ def create_app() -> FastAPI:
         audit,
         users,
         pages,
+        supervision,
+        inspections,
         map,
     )
     app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])

@@ -28,6 +28,8 @@ def _json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, list | tuple):  # ARRAY columns (e.g. an inspector's days away)
+        return [_json(v) for v in value]
     return value
 
 

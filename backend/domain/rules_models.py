@@ -415,6 +415,152 @@ class AlarmEscalation(_Strict):
         return self
 
 
+# supervision.yaml
+
+
+class Frequency(_Strict):
+    source: str
+    verify: bool = False
+    per_year: dict[Colour, Annotated[int, Field(ge=0, le=366)]]
+
+    @model_validator(mode="after")
+    def _every_colour(self) -> Self:
+        missing = [c.value for c in Colour if c not in self.per_year]
+        if missing:
+            raise ValueError(f"per_year: no entry for {', '.join(missing)}")
+        return self
+
+
+class RandomSampling(_Strict):
+    source: str
+    verify: bool = False
+    colours: list[Colour] = Field(min_length=1)
+    ratio: float = Field(ge=0, le=1)
+    visits: int = Field(ge=1, le=12)
+
+
+class AddRaise(_Strict):
+    source: str
+    verify: bool = False
+    add_per_year: int = Field(ge=0, le=52)
+
+
+class AtLeastRaise(_Strict):
+    source: str
+    verify: bool = False
+    at_least_per_year: int = Field(ge=0, le=52)
+
+
+class AlarmRaise(AddRaise):
+    count: int = Field(ge=1)
+    window_days: int = Field(ge=1, le=366)
+
+
+class Raises(_Strict):
+    blacklist: AddRaise
+    open_major_hazard: AtLeastRaise
+    repeated_alarms: AlarmRaise
+
+
+class RedlistLowering(_Strict):
+    source: str
+    verify: bool = False
+    subtract_per_year: int = Field(ge=0, le=52)
+    min_per_year: int = Field(ge=0, le=52)
+
+
+class Lowering(_Strict):
+    redlist: RedlistLowering
+
+
+SupervisingLevel = Literal["county", "prefecture", "province"]
+
+
+class JurisdictionWhen(_Strict):
+    kind: SiteKind
+    min_capacity_10k_t: float | None = Field(None, ge=0)
+    min_capacity_10k_m3: float | None = Field(None, ge=0)
+
+
+class JurisdictionRule(_Strict):
+    when: JurisdictionWhen
+    level: SupervisingLevel
+
+
+class Jurisdiction(_Strict):
+    source: str
+    verify: bool = False
+    default: SupervisingLevel
+    rules: list[JurisdictionRule] = []
+
+
+class Team(_Strict):
+    inspectors_per_visit: int = Field(ge=1, le=10)
+    inspectors_per_visit_source: str
+    specialities: list[str] = Field(min_length=1)
+    specialities_by_kind: dict[SiteKind, str]
+
+    @model_validator(mode="after")
+    def _known(self) -> Self:
+        missing = [k.value for k in SiteKind if k not in self.specialities_by_kind]
+        if missing:
+            raise ValueError(f"specialities_by_kind: no speciality for {', '.join(missing)}")
+        for kind, spec in self.specialities_by_kind.items():
+            if spec not in self.specialities:
+                raise ValueError(f"specialities_by_kind.{kind.value}: {spec!r} is not in specialities")
+        return self
+
+
+class Capacity(_Strict):
+    source: str
+    verify: bool = False
+    inspections_per_day: int = Field(ge=1, le=10)
+
+
+class Supervision(_Strict):
+    source: str
+    frequency: Frequency
+    random_sampling: RandomSampling
+    raises: Raises
+    lowering: Lowering
+    jurisdiction: Jurisdiction
+    team: Team
+    capacity: Capacity
+
+
+# inspection_checklists.yaml
+
+
+class ChecklistItem(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")
+    text: str = Field(min_length=1)
+
+
+class KindChecklist(_Strict):
+    source: str
+    verify: bool = False
+    items: list[ChecklistItem] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        ids = [i.id for i in self.items]
+        if len(set(ids)) != len(ids):
+            raise ValueError("items: each item needs its own id")
+        return self
+
+
+class Checklists(_Strict):
+    source: str
+    kinds: dict[SiteKind, KindChecklist]
+
+    @model_validator(mode="after")
+    def _every_kind(self) -> Self:
+        missing = [k.value for k in SiteKind if k not in self.kinds]
+        if missing:
+            raise ValueError(f"kinds: no checklist for {', '.join(missing)}")
+        return self
+
+
 MODELS: dict[str, type[_Strict]] = {
     "risk_rules": RiskRules,
     "risk_levels": RiskLevels,
@@ -422,6 +568,8 @@ MODELS: dict[str, type[_Strict]] = {
     "tailings": TailingsClasses,
     "flood_warning": FloodWarning,
     "alarm_escalation": AlarmEscalation,
+    "supervision": Supervision,
+    "inspection_checklists": Checklists,
 }
 
 

@@ -22,6 +22,8 @@ RULE_FILES = (
     "tailings",
     "flood_warning",
     "alarm_escalation",
+    "supervision",
+    "inspection_checklists",
 )
 
 

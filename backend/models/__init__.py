@@ -21,6 +21,15 @@ from backend.models.registry import (
     TailingsPond,
 )
 from backend.models.risk import Alarm, HiddenHazard, SiteRisk, SiteRiskChange, WeatherWarning
+from backend.models.supervision import (
+    Draw,
+    EnforcementAction,
+    Inspection,
+    InspectionPlan,
+    Inspector,
+    PlanVersion,
+    PlanVisit,
+)
 
 __all__ = [
     "FACT_KIND",
@@ -33,7 +42,9 @@ __all__ = [
     "BroadcastEvent",
     "CoalMine",
     "DeadLetter",
+    "Draw",
     "DutyShift",
+    "EnforcementAction",
     "Enterprise",
     "ExposedFeature",
     "ExposedPlace",
@@ -41,12 +52,17 @@ __all__ = [
     "HazardUnit",
     "HiddenHazard",
     "IngesterStatus",
+    "Inspection",
+    "InspectionPlan",
+    "Inspector",
     "InventoryItem",
     "NoncoalMine",
     "Organisation",
     "OutboxAttempt",
     "OutboxMessage",
     "Person",
+    "PlanVersion",
+    "PlanVisit",
     "PondClassOverride",
     "Reading",
     "Recipient",

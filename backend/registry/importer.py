@@ -41,6 +41,7 @@ from backend.models import (
     ExposedPlace,
     Gateway,
     HazardUnit,
+    Inspector,
     InventoryItem,
     NoncoalMine,
     Organisation,
@@ -68,6 +69,7 @@ class Layer(StrEnum):
     sensors = "sensors"
     people = "people"
     duty_roster = "duty_roster"
+    inspectors = "inspectors"
 
 
 class RowRejected(ValueError):
@@ -166,6 +168,7 @@ class Context:
     enterprises: dict[str, int] = field(default_factory=dict)
     sites: dict[str, int] = field(default_factory=dict)
     gateways: dict[str, int] = field(default_factory=dict)  # id -> site id
+    inspectors: set[str] = field(default_factory=set)  # certificate numbers
     existing: set[str] = field(default_factory=set)  # keys of places, features, sensors, inventory
     seen: set[str] = field(default_factory=set)
     default_unit_sites: set[str] = field(default_factory=set)  # inventory rows given without a unit
@@ -184,6 +187,7 @@ class Context:
         self.enterprises = dict(s.execute(select(Enterprise.credit_code, Enterprise.id)).all())
         self.sites = dict(s.execute(select(Site.code, Site.id)).all())
         self.gateways = dict(s.execute(select(Gateway.id, Gateway.site_id)).all())
+        self.inspectors = set(s.scalars(select(Inspector.certificate_no)))
         self.existing = {
             *s.scalars(select(ExposedPlace.code)),
             *s.scalars(select(ExposedFeature.code)),
@@ -515,6 +519,16 @@ def _duty_shift(ctx: Context, r: rec.DutyShiftRecord, geom: Geometry | None) -> 
     )
 
 
+def _inspector(ctx: Context, r: rec.InspectorRecord, geom: Geometry | None) -> None:
+    ctx.fresh(r.certificate_no, r.certificate_no in ctx.inspectors, "certificate number")
+    unknown = [c for c in r.conflicts if c not in ctx.enterprises]
+    if unknown:
+        raise RowRejected(f"unknown enterprise {unknown[0]!r} in conflicts")
+    ctx.session.add(
+        Inspector(**r.model_dump(exclude={"region_adcode"}), region_adcode=ctx.region(r.region_adcode, None))
+    )
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     record: type[rec.Record]
@@ -538,6 +552,7 @@ LAYERS: dict[Layer, LayerSpec] = {
     Layer.sensors: LayerSpec(rec.SensorRecord, "point", False, _sensor, "code"),
     Layer.people: LayerSpec(rec.PersonRecord, None, False, _person, "key"),
     Layer.duty_roster: LayerSpec(rec.DutyShiftRecord, None, False, _duty_shift, "key"),
+    Layer.inspectors: LayerSpec(rec.InspectorRecord, None, False, _inspector, "certificate_no"),
 }
 
 

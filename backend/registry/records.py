@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import re
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -30,6 +31,7 @@ from backend.domain.kinds import (
     SiteKind,
 )
 from backend.domain.phones import normalise_landline, normalise_mobile
+from backend.domain.rules_models import rules
 
 Adcode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,46}$")]
@@ -257,3 +259,56 @@ class DutyShiftRecord(Record):
     @property
     def key(self) -> str:
         return f"{self.org_code}/{self.starts_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}"
+
+
+def _listed(value: Any) -> Any:
+    """A list cell of a CSV: items separated by `;`, `、` or `,`."""
+    if isinstance(value, str):
+        return [v.strip() for v in re.split(r"[;；、,，]", value) if v.strip()]
+    return value
+
+
+MAX_UNAVAILABLE_DAYS = 366
+
+
+def _dates(value: Any) -> Any:
+    """`2026-07-01/2026-07-10;2026-08-03`: single days and inclusive ranges."""
+    items = _listed(value)
+    if not isinstance(items, list):
+        return items
+    out: list[date] = []
+    for item in items:
+        if isinstance(item, date):
+            out.append(item)
+            continue
+        first, _, last = str(item).partition("/")
+        start, end = date.fromisoformat(first.strip()), date.fromisoformat((last or first).strip())
+        if end < start or (end - start).days >= MAX_UNAVAILABLE_DAYS:
+            raise ValueError(f"{item}: give a range of at most {MAX_UNAVAILABLE_DAYS} days, start first")
+        out.extend(start + timedelta(days=d) for d in range((end - start).days + 1))
+    return sorted(set(out))
+
+
+class InspectorRecord(Record):
+    """A law-enforcement inspector on a regulator's roster (`inspectors` layer, CSV)."""
+
+    certificate_no: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{3,31}$")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    region_adcode: Adcode
+    specialities: Annotated[list[Annotated[str, StringConstraints(max_length=8)]], Field(min_length=1, max_length=8)]
+    conflicts: Annotated[list[CreditCode], Field(max_length=200)] = []
+    unavailable: Annotated[list[date], Field(max_length=MAX_UNAVAILABLE_DAYS)] = []
+    active: bool = True
+
+    _split = field_validator("specialities", "conflicts", mode="before")(_listed)
+    _days = field_validator("unavailable", mode="before")(_dates)
+
+    @field_validator("specialities")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        """The specialities supervision.yaml names (煤矿, 非煤, 危化 by default)."""
+        known = rules("supervision").team.specialities  # type: ignore[attr-defined]
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            raise ValueError(f"unknown speciality {unknown[0]!r}: give one of {', '.join(known)}")
+        return sorted(set(value), key=known.index)

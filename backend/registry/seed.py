@@ -28,6 +28,7 @@ SAMPLE_FILES: list[tuple[str, Layer]] = [
     ("sensors.csv", Layer.sensors),
     ("people.csv", Layer.people),
     ("duty_roster.csv", Layer.duty_roster),
+    ("inspectors.csv", Layer.inspectors),
 ]
 DEMO_SECRETS = "demo-gateway-secrets.json"
 

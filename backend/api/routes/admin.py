@@ -26,6 +26,8 @@ FILE_ZH = {
     "tailings": "尾矿库等别",
     "flood_warning": "汛期预警与停产撤人",
     "alarm_escalation": "未确认报警逐级通知",
+    "supervision": "分类分级监管（检查频次、双随机）",
+    "inspection_checklists": "现场检查表",
 }
 
 

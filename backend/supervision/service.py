@@ -1,0 +1,353 @@
+"""Plans and draws against the database: gather the facts of a jurisdiction, generate (or
+regenerate) its plan with plan.py, and keep every version and every draw, audited.
+
+A regeneration (after a colour change, a new 黑名单 entry, a new roster) keeps the visits before
+today as they were, plans the rest of the period again with the same rules, and records per site
+what changed. Each generation is a draw: it is kept with its seed, inputs, algorithm and result,
+never replaced, so a draw repeated until a preferred result comes out is there for all to see.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, insert, select
+from sqlalchemy.orm import Session
+
+from backend.core.audit import record
+from backend.domain.errors import Conflict, Invalid, NotFound
+from backend.domain.kinds import CreditList, EnterpriseStatus, SiteKind, region_prefix
+from backend.domain.rules_models import Supervision, rules
+from backend.domain.states import Colour
+from backend.models import (
+    Alarm,
+    CoalMine,
+    Draw,
+    Enterprise,
+    HiddenHazard,
+    InspectionPlan,
+    NoncoalMine,
+    PlanVersion,
+    PlanVisit,
+    Region,
+    Site,
+    SiteRisk,
+    TailingsPond,
+)
+from backend.models import Inspector as InspectorRow
+from backend.supervision import draw as drawing
+from backend.supervision.plan import Inspector, Period, Plan, SiteFacts, Visit, changes, generate, supervising_region
+
+
+def supervision_rules() -> Supervision:
+    return rules("supervision")  # type: ignore[return-value]
+
+
+def region(session: Session, adcode: str) -> Region:
+    found = session.get(Region, adcode)
+    if found is None:
+        raise NotFound(f"no region {adcode!r}")
+    return found
+
+
+def region_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Region.adcode, Region.name)).all())
+
+
+def site_facts(session: Session, jurisdiction: str, now: datetime) -> tuple[list[SiteFacts], dict[str, int]]:
+    """The sites the jurisdiction (or a team inside it) supervises, with what their frequency
+    depends on; and their ids by code. Closed enterprises are not planned."""
+    r = supervision_rules()
+    prefix = region_prefix(jurisdiction)
+    window = now - timedelta(days=r.raises.repeated_alarms.window_days)
+    alarms = select(func.count()).where(Alarm.site_id == Site.id, Alarm.raised_at >= window).scalar_subquery()
+    hazard = exists().where(HiddenHazard.site_id == Site.id, HiddenHazard.major, HiddenHazard.rectified_at.is_(None))
+    query: Select[Any] = (
+        select(
+            Site.id,
+            Site.code,
+            Site.name,
+            Site.kind,
+            Site.region_adcode,
+            Enterprise.credit_code,
+            Enterprise.credit_list,
+            SiteRisk.color,
+            func.coalesce(CoalMine.capacity_10k_t, NoncoalMine.capacity_10k_t),
+            TailingsPond.capacity_10k_m3,
+            alarms,
+            hazard,
+        )
+        .join(Enterprise, Enterprise.id == Site.enterprise_id)
+        .outerjoin(SiteRisk, SiteRisk.site_id == Site.id)
+        .outerjoin(CoalMine, CoalMine.site_id == Site.id)
+        .outerjoin(NoncoalMine, NoncoalMine.site_id == Site.id)
+        .outerjoin(TailingsPond, TailingsPond.site_id == Site.id)
+        .where(Site.region_adcode.like(f"{prefix}%"), Enterprise.status != EnterpriseStatus.closed)
+        .order_by(Site.code)
+    )
+    out, ids = [], {}
+    for (
+        sid,
+        code,
+        name,
+        kind,
+        county,
+        credit,
+        credit_list,
+        colour,
+        cap_t,
+        cap_m3,
+        n_alarms,
+        open_major,
+    ) in session.execute(query):
+        facts = SiteFacts(
+            code=code,
+            name=name,
+            kind=SiteKind(kind),
+            enterprise=credit,
+            region_adcode=county,
+            colour=Colour(colour) if colour else None,
+            credit_list=CreditList(credit_list),
+            open_major_hazard=bool(open_major),
+            recent_alarms=int(n_alarms or 0),
+            capacity_10k_t=cap_t,
+            capacity_10k_m3=cap_m3,
+        )
+        if supervising_region(facts, r).startswith(prefix):
+            out.append(facts)
+            ids[code] = sid
+    return out, ids
+
+
+def roster(session: Session, jurisdiction: str) -> list[Inspector]:
+    rows = session.scalars(
+        select(InspectorRow).where(InspectorRow.region_adcode.like(f"{region_prefix(jurisdiction)}%"))
+    )
+    return [
+        Inspector(
+            id=i.certificate_no,
+            name=i.name,
+            region_adcode=i.region_adcode,
+            specialities=frozenset(i.specialities),
+            conflicts=frozenset(i.conflicts or ()),
+            unavailable=frozenset(i.unavailable or ()),
+            active=i.active,
+        )
+        for i in rows
+    ]
+
+
+def _period_end(period: Period) -> date:
+    if period.month is None:
+        return date(period.year, 12, 31)
+    nxt = date(period.year + (period.month == 12), period.month % 12 + 1, 1)
+    return nxt - timedelta(days=1)
+
+
+def _visits_of(session: Session, version_id: int) -> list[tuple[PlanVisit, str, str]]:
+    return list(
+        session.execute(
+            select(PlanVisit, Site.code, Enterprise.credit_code)
+            .join(Site, Site.id == PlanVisit.site_id)
+            .join(Enterprise, Enterprise.id == Site.enterprise_id)
+            .where(PlanVisit.version_id == version_id)
+            .order_by(PlanVisit.day, PlanVisit.seq)
+        ).all()
+    )
+
+
+def _as_visit(v: PlanVisit, code: str, enterprise: str) -> Visit:
+    return Visit(v.key, code, enterprise, v.region_adcode, v.day, tuple(v.inspectors), (), v.seq, v.sampled)
+
+
+def generate_plan(
+    session: Session, jurisdiction: str, period_text: str, seed: str, reason: str, today: date, now: datetime
+) -> tuple[InspectionPlan, PlanVersion, Draw]:
+    """A new version of the jurisdiction's plan for the period (the first, or a regeneration that
+    keeps what lies before `today`), with its draw; the caller commits."""
+    try:
+        period = Period.parse(period_text)
+    except ValueError as exc:
+        raise Invalid(str(exc), "period") from None
+    region(session, jurisdiction)
+    if today > _period_end(period):
+        raise Conflict(f"the period {period.label} is over: its plan can no longer be regenerated")
+    actor = session.info["actor"]
+    plan_row = session.scalar(
+        select(InspectionPlan).where(
+            InspectionPlan.region_adcode == jurisdiction, InspectionPlan.period == period.label
+        )
+    )
+    if plan_row is None:
+        plan_row = InspectionPlan(region_adcode=jurisdiction, period=period.label, current_version=0)
+        session.add(plan_row)
+        session.flush()
+    previous = (
+        session.scalar(
+            select(PlanVersion).where(
+                PlanVersion.plan_id == plan_row.id, PlanVersion.version == plan_row.current_version
+            )
+        )
+        if plan_row.current_version
+        else None
+    )
+    sites, ids = site_facts(session, jurisdiction, now)
+    names = region_names(session)
+    r = supervision_rules()
+    as_of = today if previous is not None and today > period.first_day else None
+    old = [_as_visit(*row) for row in _visits_of(session, previous.id)] if previous is not None else []
+    fixed = [v for v in old if as_of is not None and v.day < as_of]
+    result: Plan = generate(sites, roster(session, jurisdiction), period, r, seed, names, start=as_of, fixed=fixed)
+    by_code = {s.code: s for s in sites}
+    changed = changes(old, result, by_code, since=as_of) if previous is not None else []
+
+    version = PlanVersion(
+        plan_id=plan_row.id,
+        region_adcode=jurisdiction,
+        version=plan_row.current_version + 1,
+        created_by=actor,
+        reason=reason,
+        seed=seed,
+        as_of=as_of,
+        requirements=[
+            {
+                "site": q.site,
+                "jurisdiction": q.jurisdiction,
+                "per_year": q.per_year,
+                "reasons": list(q.reasons),
+                "sampled": q.sampled,
+            }
+            for q in result.requirements.values()
+        ],
+        shortfalls=[s.__dict__ for s in result.shortfalls],
+        summary=[{"text": line} for line in result.summary],
+        changes=[c.__dict__ for c in changed],
+    )
+    session.add(version)
+    session.flush()
+    rows = [
+        {
+            "version_id": version.id,
+            "site_id": ids.get(v.site) or session.scalar(select(Site.id).where(Site.code == v.site)),
+            "region_adcode": v.jurisdiction,
+            "key": v.key,
+            "day": v.day,
+            "inspectors": list(v.inspectors),
+            "sampled": v.sampled,
+            "seq": v.seq,
+        }
+        for v in [*fixed, *result.visits]
+    ]
+    if rows:
+        session.execute(insert(PlanVisit), rows)
+    plan_row.current_version = version.version
+
+    inputs = result.draw.as_json()
+    draw_row = Draw(
+        plan_id=plan_row.id,
+        version_id=version.id,
+        region_adcode=jurisdiction,
+        period=period.label,
+        seed=seed,
+        algorithm=drawing.ALGORITHM,
+        inputs=inputs,
+        result=drawing.run(drawing.DrawInputs.from_json(inputs)).as_json(),
+        drawn_by=actor,
+    )
+    session.add(draw_row)
+    session.flush()
+    key = f"{jurisdiction}/{period.label}"
+    record(
+        session,
+        "generate",
+        "inspection_plans",
+        key,
+        {
+            "version": version.version,
+            "seed": seed,
+            "reason": reason,
+            "as_of": as_of.isoformat() if as_of else None,
+            "visits": len(rows),
+            "shortfalls": len(result.shortfalls),
+            "changes": len(changed),
+        },
+    )
+    earlier = session.scalar(select(func.count()).select_from(Draw).where(Draw.plan_id == plan_row.id)) or 0
+    record(
+        session,
+        "draw",
+        "draws",
+        str(draw_row.id),
+        {
+            "plan": key,
+            "version": version.version,
+            "seed": seed,
+            "algorithm": drawing.ALGORITHM,
+            "draws_for_this_plan": earlier,
+        },
+    )
+    return plan_row, version, draw_row
+
+
+def plan_by_id(session: Session, plan_id: int) -> InspectionPlan:
+    found = session.get(InspectionPlan, plan_id)
+    if found is None:
+        raise NotFound(f"no inspection plan {plan_id}")
+    return found
+
+
+def version_of(session: Session, plan: InspectionPlan, number: int | None = None) -> PlanVersion:
+    n = plan.current_version if number is None else number
+    found = session.scalar(select(PlanVersion).where(PlanVersion.plan_id == plan.id, PlanVersion.version == n))
+    if found is None:
+        raise NotFound(f"plan {plan.id} has no version {n}")
+    return found
+
+
+def visits_out(session: Session, version: PlanVersion) -> list[dict[str, Any]]:
+    return [
+        {
+            "site": code,
+            "day": v.day,
+            "inspectors": list(v.inspectors),
+            "sampled": v.sampled,
+            "key": v.key,
+            "jurisdiction": v.region_adcode,
+        }
+        for v, code, _ in _visits_of(session, version.id)
+    ]
+
+
+def verify_draw(d: Draw) -> bool:
+    """The kept result equals a re-run of the kept inputs."""
+    return drawing.run(drawing.DrawInputs.from_json(d.inputs)).as_json() == d.result
+
+
+def draws_query(jurisdiction: str | None, period: str | None) -> Select[tuple[Draw]]:
+    q = select(Draw).order_by(Draw.drawn_at.desc(), Draw.id.desc())
+    conds = []
+    if jurisdiction:
+        conds.append(Draw.region_adcode.like(f"{region_prefix(jurisdiction)}%"))
+    if period:
+        conds.append(Draw.period == period)
+    return q.where(and_(*conds)) if conds else q
+
+
+DEMO_JURISDICTION = "220000"
+
+
+def ensure_demo_plan(session: Session, today: date, now: datetime) -> PlanVersion | None:
+    """The sample province's plan for this year, generated once (for `riskmap up` with the sample
+    data), so that the plan, its draw and the public page have something to show."""
+    exists_ = session.scalar(
+        select(InspectionPlan.id).where(
+            InspectionPlan.region_adcode == DEMO_JURISDICTION, InspectionPlan.period == str(today.year)
+        )
+    )
+    if exists_ is not None or session.get(Region, DEMO_JURISDICTION) is None:
+        return None
+    _, version, _ = generate_plan(
+        session, DEMO_JURISDICTION, str(today.year), f"示例-{today.year}", "示例数据：全省年度检查计划", today, now
+    )
+    return version
