@@ -89,12 +89,15 @@ def test_list_acknowledge_clear_close(client: TestClient, tokens: dict[Role, str
     assert {e["action"] for e in audit} == {"acknowledged", "closed"}
 
 
-def test_sse_stream_delivers_alarm_changes(live_server: str, seeded: Engine, gateway) -> None:
+def test_sse_stream_delivers_alarm_changes(live_server: str, seeded: Engine, gateway, tokens: dict[Role, str]) -> None:
     events: list[dict] = []
     opened = threading.Event()
 
     def listen() -> None:
-        with httpx.Client(timeout=20) as c, c.stream("GET", live_server + "/api/v1/alarms/stream") as r:
+        with (
+            httpx.Client(timeout=20, headers={"Authorization": f"Bearer {tokens[Role.viewer]}"}) as c,
+            c.stream("GET", live_server + "/api/v1/alarms/stream") as r,
+        ):
             for line in r.iter_lines():
                 opened.set()
                 if line.startswith("data:"):
@@ -152,9 +155,11 @@ def test_readings_are_downsampled_over_long_ranges(client: TestClient, seeded: E
     assert client.get("/api/v1/sensors/NOPE/readings").status_code == 404
 
 
-def test_dead_letters_need_an_operator(client: TestClient, tokens: dict[Role, str], gateway) -> None:
+def test_dead_letters_need_an_operator(
+    client: TestClient, anonymous: TestClient, tokens: dict[Role, str], gateway
+) -> None:
     gateway("JL-COAL-0009").publish(b"{broken")
-    assert client.get("/api/v1/ingest/dead-letters").status_code == 401
+    assert anonymous.get("/api/v1/ingest/dead-letters").status_code == 401
     rows = wait_until(
         lambda: client.get(
             "/api/v1/ingest/dead-letters", params={"reason": "malformed_json"}, headers=_auth(tokens[Role.operator])
@@ -197,7 +202,7 @@ def test_concurrent_writers_never_open_two_alarms(seeded: Engine) -> None:
 def test_alert_panel_shows_a_new_alarm_within_two_seconds(
     browser, live_server: str, seeded: Engine, gateway, artifacts, tokens: dict[Role, str]
 ) -> None:
-    open_map(browser, live_server + "/")
+    open_map(browser, live_server + "/", tokens[Role.viewer])
     wait_until(
         lambda: browser.execute_script(
             "return !!(window.riskmap.alerts.source && window.riskmap.alerts.source.readyState === 1)"

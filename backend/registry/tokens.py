@@ -12,15 +12,30 @@ from sqlalchemy.orm import Session
 from backend.core.config import TokenSettings
 from backend.core.security import new_api_token, token_digest
 from backend.domain.kinds import Role
-from backend.models import ApiToken
+from backend.models import ApiToken, Organisation
 
 
 class TokenNotFound(LookupError):
     pass
 
 
-def create_token(session: Session, name: str, role: Role, days: int | None = None) -> str:
-    """A new token valid for `days` (default: the setting); returns the secret, never stored."""
+class OrganisationNotFound(LookupError):
+    pass
+
+
+def organisation(session: Session, code: str) -> Organisation:
+    """An organisation by its code (a bureau's GB/T 2260 code, an enterprise's credit code)."""
+    org = session.scalar(select(Organisation).where(Organisation.code == code))
+    if org is None:
+        raise OrganisationNotFound(f"no organisation {code!r} (a region code such as 220283, or a credit code)")
+    return org
+
+
+def create_token(
+    session: Session, name: str, role: Role, days: int | None = None, org: Organisation | None = None
+) -> str:
+    """A new token valid for `days` (default: the setting), acting within `org`'s jurisdiction (None:
+    the whole platform); returns the secret, never stored."""
     days = TokenSettings().days if days is None else days
     if days < 1:
         raise ValueError("a token must be valid for at least one day")
@@ -32,6 +47,7 @@ def create_token(session: Session, name: str, role: Role, days: int | None = Non
             token_hash=token_digest(token),
             created_by=session.info.get("actor", ""),
             expires_at=datetime.now(UTC) + timedelta(days=days),
+            org_id=None if org is None else org.id,
         )
     )
     session.flush()

@@ -21,6 +21,8 @@ from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Out, geojson, text_body
 from backend.core.audit import record
 from backend.core.config import api_settings
+from backend.core.jurisdiction import bind
+from backend.core.principal import platform
 from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.domain.kinds import Perm
@@ -512,7 +514,9 @@ class AckIn(BaseModel):
 @router.post("/broadcasts/{broadcast_id}/ack", max_body_size=4096, response_model=AnswerOut)
 def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[str, Any]:
     """叫应: the enterprise answers with the token its site received; evacuated=true confirms
-    停产撤人, checked against the site's personnel and power sensors."""
+    停产撤人, checked against the site's personnel and power sensors. The recipient's token is the
+    credential, so the answer is found and recorded as the platform, outside any jurisdiction."""
+    bind(session, platform("broadcast-answer"))
     rec = answers.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", utcnow())
     session.commit()
     return {"recipient": rec.id, "status": rec.status, "fake_evacuation": rec.fake_evacuation, "evidence": rec.evidence}
