@@ -364,6 +364,8 @@ def _supervise(
         if server.started and not announced:
             s = server.config
             typer.echo(f"\nriskmap is running: http://{s.host}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n")
+            if api_settings().public_access != "sites":  # RISKMAP_PUBLIC_MAP: site details need a token
+                typer.echo("site details need a token: riskmap token create --role viewer --name me [--org 220283]\n")
             announced = True
         for child in children:
             child.check()
