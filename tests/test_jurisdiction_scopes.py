@@ -101,6 +101,17 @@ def test_a_county_works_on_its_own_rows_and_is_refused_elsewhere(
         assert c.scalar(text("SELECT name FROM sites WHERE code = :c"), {"c": theirs}) != "越权"
 
 
+def test_a_county_issues_broadcasts_to_its_own_sites_only(client: TestClient, seeded: Engine) -> None:
+    duty = _auth(_token("--role", "regulator", "--name", "scope-county-duty", "--org", SHULAN))
+    r = client.post("/api/v1/broadcasts", json={"color": "orange", "adcodes": [SHULAN], "exercise": True}, headers=duty)
+    assert r.status_code == 201, r.text
+    sites = {rec["site"] for rec in r.json()["recipients"]}
+    assert sites == _codes(seeded, "s.region_adcode = :c AND s.kind = 'coal_mine'", c=SHULAN)
+    assert client.post(f"/api/v1/broadcasts/{r.json()['id']}/cancel", json={}, headers=duty).status_code == 200
+    elsewhere = {"color": "orange", "adcodes": [PANSHI], "exercise": True}
+    assert client.post("/api/v1/broadcasts", json=elsewhere, headers=duty).status_code == 404
+
+
 def test_the_map_export_for_an_organisation_holds_its_sites_only(tmp_path: Path, seeded: Engine) -> None:
     out = tmp_path / "shulan.html"
     r = runner.invoke(cli, ["export-map", str(out), "--org", SHULAN])

@@ -51,16 +51,23 @@ LANGUAGE sql STABLE SECURITY DEFINER ROWS 5000 SET search_path = public, pg_temp
   SELECT se.id FROM sensors se JOIN sites s ON s.id = se.site_id
    WHERE riskmap_enterprise_visible(s.enterprise_id, s.region_adcode) $$;
 
-CREATE FUNCTION riskmap_broadcast_visible(b integer) RETURNS boolean
+-- A broadcast row by its own columns (its policy: a new row is not yet there to look up).
+CREATE FUNCTION riskmap_broadcast_row_visible(b integer, issuing text) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT riskmap_scope() = 'all'
-      OR EXISTS (SELECT 1 FROM broadcasts x WHERE x.id = b AND riskmap_scope() = 'region'
-                 AND riskmap_region_visible(x.issuing_adcode))
+      OR (riskmap_scope() = 'region' AND riskmap_region_visible(issuing))
       OR EXISTS (SELECT 1 FROM broadcast_recipients r WHERE r.broadcast_id = b
                  AND riskmap_site_visible(r.site_id)) $$;
+
+-- A broadcast by its id (for the policies of the rows that hang on it).
+CREATE FUNCTION riskmap_broadcast_visible(b integer) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM broadcasts x
+                 WHERE x.id = b AND riskmap_broadcast_row_visible(x.id, x.issuing_adcode)) $$;
 """
 DROP_PREDICATES = """
-DROP FUNCTION riskmap_broadcast_visible(integer); DROP FUNCTION riskmap_enterprise_row_visible(integer, text);
+DROP FUNCTION riskmap_broadcast_visible(integer); DROP FUNCTION riskmap_broadcast_row_visible(integer, text);
+DROP FUNCTION riskmap_enterprise_row_visible(integer, text);
 DROP FUNCTION riskmap_visible_sensors();
 """
 
@@ -92,7 +99,7 @@ POLICIES: dict[str, str] = {
     "readings": "sensor_id IN (SELECT riskmap_visible_sensors())",
     "dead_letters": "riskmap_scope() = 'all' OR gateway_id IN (SELECT id FROM gateways)",
     "alarm_events": "alarm_id IN (SELECT id FROM alarms)",
-    "broadcasts": "riskmap_broadcast_visible(id)",
+    "broadcasts": "riskmap_broadcast_row_visible(id, issuing_adcode)",
     "broadcast_events": (
         "riskmap_broadcast_visible(broadcast_id) AND (recipient_id IS NULL "
         "OR recipient_id IN (SELECT id FROM broadcast_recipients))"
