@@ -28,8 +28,10 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
     CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
   END IF;
+  IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
+    EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+  END IF;
 END $$;
-GRANT {APP_ROLE} TO CURRENT_USER;
 GRANT USAGE ON SCHEMA public TO {APP_ROLE};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE};
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE};
@@ -133,8 +135,6 @@ def upgrade() -> None:
           FROM gateways g JOIN sites s ON s.id = g.site_id WHERE a.entity = 'gateways' AND a.entity_key = g.id;
         """
     )
-    # Sites are found by the region prefix: a btree on text_pattern_ops serves LIKE '2202%'.
-    op.execute("CREATE INDEX ix_sites_region_pattern ON sites (region_adcode text_pattern_ops)")
     op.execute(ROLE)
     op.execute(PREDICATES)
     # The organisation of an enterprise follows it even where the caller cannot see the organisation.
@@ -169,7 +169,6 @@ def downgrade() -> None:
         REVOKE USAGE ON SCHEMA public FROM {APP_ROLE};
         """
     )  # the role itself stays: it is cluster-wide, and other databases may use it
-    op.execute("DROP INDEX ix_sites_region_pattern")
     op.drop_index("ix_audit_log_region_adcode", table_name="audit_log")
     op.drop_column("audit_log", "enterprise_id")
     op.drop_column("audit_log", "region_adcode")
