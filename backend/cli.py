@@ -35,7 +35,14 @@ from backend.models import Gateway, Site
 from backend.registry.gateways import UnknownGateway, UnknownSite, add_gateway, rotate_password, set_disabled
 from backend.registry.importer import ImportReport, Layer, import_file
 from backend.registry.seed import seed as seed_sample
-from backend.registry.tokens import TokenNotFound, UnknownOrganisation, create_token, list_tokens, revoke_token
+from backend.registry.tokens import (
+    OrganisationNotFound,
+    TokenNotFound,
+    create_token,
+    list_tokens,
+    organisation,
+    revoke_token,
+)
 from backend.risk.engine import regrade
 from backend.supervision.service import ensure_demo_plan
 from backend.warnings import escalation
@@ -181,17 +188,18 @@ def token_create(
         int | None, typer.Option(min=1, max=3650, help="valid for this many days (default RISKMAP_TOKEN_DAYS, 90)")
     ] = None,
     org: Annotated[
-        str | None, typer.Option(help="acts in this organisation's jurisdiction: an adcode or a credit code")
+        str | None,
+        typer.Option(help="act within this organisation: a region code (220283) or a credit code; default: all"),
     ] = None,
 ) -> None:
-    """Create an API token with a role and an expiry; it is printed once. Without --org it acts
-    for the whole platform."""
-    try:
-        with session_scope(actor()) as session:
-            token = create_token(session, name or f"{role}-{int(time.time())}", role, days, org)
-    except UnknownOrganisation as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    """Create an API token with a role and an expiry; it is printed once."""
+    with session_scope(actor()) as session:
+        try:
+            holder = organisation(session, org) if org else None
+        except OrganisationNotFound as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+        token = create_token(session, name or f"{role}-{int(time.time())}", role, days, holder)
     typer.echo(token)
 
 
@@ -352,13 +360,27 @@ def regrade_cmd() -> None:
 @app.command("export-map")
 def export_map_cmd(
     file: Annotated[Path, typer.Argument(dir_okay=False, help="the HTML file to write")],
+    org: Annotated[
+        str | None,
+        typer.Option(help="only this organisation's jurisdiction (220283, or a credit code); default: the province"),
+    ] = None,
 ) -> None:
-    """Write a self-contained four-colour map (assets and data inlined) for reports."""
+    """Write a self-contained four-colour map (assets and data inlined) for reports: of the whole
+    province, or, with --org, of what that organisation may see (row-level security applies)."""
     from fastapi.testclient import TestClient
 
+    from backend.api.deps import export_as
     from backend.api.main import create_app
 
-    with TestClient(create_app()) as client:
+    with session_scope(actor()) as session:
+        try:
+            holder = organisation(session, org) if org else None
+        except OrganisationNotFound as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+    web = create_app()
+    export_as(web, holder)
+    with TestClient(web) as client:
         html = export_map(lambda path: client.get(path).json())
     file.write_text(html, encoding="utf-8")
     typer.echo(f"wrote {file} ({len(html) // 1024} KB)")
@@ -457,6 +479,10 @@ def _supervise(
             typer.echo(f"\nriskmap is running: http://{s.host}:{s.port}/  (API docs at /docs; Ctrl-C stops)\n")
             if note:
                 typer.echo(note + "\n")
+            if api_settings().public_access != "sites":  # RISKMAP_PUBLIC_MAP: site details need a token
+                typer.echo(
+                    "site details need a sign-in (above), or for programs a token: riskmap token create --role viewer --org 220283\n"
+                )
             announced = True
         for child in children:
             child.check()

@@ -90,8 +90,8 @@ def test_list_acknowledge_clear_close(client: TestClient, tokens: dict[Role, str
     assert {e["action"] for e in audit} == {"acknowledged", "closed"}
 
 
-def test_sse_stream_delivers_alarm_changes(live_server: str, seeded: Engine, gateway) -> None:
-    with StreamListener(live_server + "/api/v1/alarms/stream") as stream:
+def test_sse_stream_delivers_alarm_changes(live_server: str, seeded: Engine, gateway, tokens: dict[Role, str]) -> None:
+    with StreamListener(live_server + "/api/v1/alarms/stream", tokens[Role.viewer]) as stream:
         code, alarm_id = raise_alarm(seeded, gateway, "JL-COAL-0007")
         alarm = wait_until(lambda: [a for a in stream.named("alarm") if a["id"] == alarm_id], timeout=15)[0]
     assert alarm["sensor"] == code and alarm["site"] == "JL-COAL-0007" and alarm["event"] == "raised"
@@ -137,9 +137,11 @@ def test_readings_are_downsampled_over_long_ranges(client: TestClient, seeded: E
     assert client.get("/api/v1/sensors/NOPE/readings").status_code == 404
 
 
-def test_dead_letters_need_an_operator(client: TestClient, tokens: dict[Role, str], gateway) -> None:
+def test_dead_letters_need_an_operator(
+    client: TestClient, anonymous: TestClient, tokens: dict[Role, str], gateway
+) -> None:
     gateway("JL-COAL-0009").publish(b"{broken")
-    assert client.get("/api/v1/ingest/dead-letters").status_code == 401
+    assert anonymous.get("/api/v1/ingest/dead-letters").status_code == 401
     rows = wait_until(
         lambda: client.get(
             "/api/v1/ingest/dead-letters", params={"reason": "malformed_json"}, headers=_auth(tokens[Role.operator])

@@ -185,13 +185,15 @@ def test_oversized_and_malformed_bodies(client: TestClient, tokens: dict[Role, s
     assert r.status_code == 422
 
 
-def test_reads_can_require_a_token(client: TestClient, tokens: dict[Role, str], monkeypatch) -> None:
+def test_reads_can_require_a_token(
+    client: TestClient, anonymous: TestClient, tokens: dict[Role, str], monkeypatch
+) -> None:
     from backend.core import config
 
     monkeypatch.setenv("RISKMAP_REQUIRE_AUTH_FOR_READ", "true")
     config.api_settings.cache_clear()
     try:
-        assert client.get("/api/v1/sites?limit=1").status_code == 401
+        assert anonymous.get("/api/v1/sites?limit=1").status_code == 401
         assert client.get("/api/v1/sites?limit=1", headers=_auth(tokens[Role.viewer])).status_code == 200
     finally:
         monkeypatch.delenv("RISKMAP_REQUIRE_AUTH_FOR_READ")

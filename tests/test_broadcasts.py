@@ -513,7 +513,7 @@ def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
     assert client.post(f"/api/v1/broadcasts/{b['id']}/ack", json={"token": token, "evacuated": True}).status_code == 200
     escalation.sweep(session, datetime.now(UTC) + timedelta(minutes=16))  # the other one is now overdue
     session.commit()
-    open_map(browser, live_server + "/")
+    open_map(browser, live_server + "/", tokens[Role.viewer])
     panel = wait_until(
         lambda: browser.execute_script(
             "const el = document.querySelector('.riskmap-broadcasts .bc[data-id=\"' + arguments[0] + '\"]');"
@@ -575,7 +575,7 @@ def test_the_live_stream_pushes_every_broadcast_change(
     live_server: str, client: TestClient, tokens: dict[Role, str], session: Session, seeded: Engine
 ) -> None:
     site = "JL-COAL-0018"
-    with StreamListener(live_server + "/api/v1/alarms/stream") as stream:
+    with StreamListener(live_server + "/api/v1/alarms/stream", tokens[Role.viewer]) as stream:
 
         def pushed(broadcast_id: int, event: str) -> dict:
             return wait_until(

@@ -41,12 +41,14 @@ def test_no_reason_on_the_map_carries_a_raw_key_or_verify(client: TestClient) ->
     assert not offending, offending[:5]
 
 
-def test_unconfirmed_defaults_are_listed_with_their_source(client: TestClient, tokens: dict[Role, str]) -> None:
+def test_unconfirmed_defaults_are_listed_with_their_source(
+    client: TestClient, anonymous: TestClient, tokens: dict[Role, str]
+) -> None:
     found = unconfirmed()
     files = {u.file for u in found}
     assert {"gb18218", "sensor_thresholds", "risk_rules", "flood_warning"} <= files
     assert any(u.file == "flood_warning" and u.fields == ("severity",) for u in found)
-    assert client.get("/api/v1/admin/unconfirmed-defaults").status_code == 401
+    assert anonymous.get("/api/v1/admin/unconfirmed-defaults").status_code == 401
     r = client.get("/api/v1/admin/unconfirmed-defaults", headers={"Authorization": f"Bearer {tokens[Role.admin]}"})
     assert r.status_code == 200 and len(r.json()) == len(found)
     assert all(item["source"] for item in r.json() if item["file"] != "flood_warning")
@@ -78,13 +80,15 @@ def test_the_defaults_page_lists_every_value_in_chinese_for_administrators_only(
     assert text.count("默认值（待确认）") >= rows and "风险分级规则" in text and "危险化学品重大危险源辨识" in text
 
 
-def test_site_popups_read_in_chinese_with_their_clauses(browser, live_server: str, client: TestClient) -> None:
+def test_site_popups_read_in_chinese_with_their_clauses(
+    browser, live_server: str, client: TestClient, tokens: dict[Role, str]
+) -> None:
     """One site of each kind: its popup has the reasons with their sources, and no raw key."""
     features = client.get("/api/v1/risk/sites").json()["features"]
     codes = {}
     for f in features:
         codes.setdefault(f["properties"]["kind"], f["id"])
-    open_map(browser, live_server + "/")
+    open_map(browser, live_server + "/", tokens[Role.viewer])
     for kind, code in sorted(codes.items()):
         text = browser.execute_script(
             """

@@ -46,7 +46,7 @@ def broken_site(seeded: Engine) -> Iterator[tuple[str, int]]:
 
 
 def test_a_site_that_cannot_be_graded_keeps_its_level_and_the_others_are_graded(
-    seeded: Engine, broken_site: tuple[str, int], client: TestClient, tokens: dict[Role, str]
+    seeded: Engine, broken_site: tuple[str, int], client: TestClient, anonymous: TestClient, tokens: dict[Role, str]
 ) -> None:
     code, before = broken_site
     report = _regrade(seeded)
@@ -66,7 +66,7 @@ def test_a_site_that_cannot_be_graded_keeps_its_level_and_the_others_are_graded(
     assert props["level"] == before and UNKNOWN in props["grading_error"]
     assert all(f["properties"]["grading_error"] is None for f in fc["features"] if f["id"] not in report.errors)
 
-    assert client.get("/api/v1/risk/grading-errors").status_code == 401
+    assert anonymous.get("/api/v1/risk/grading-errors").status_code == 401
     listed = client.get(
         "/api/v1/risk/grading-errors", headers={"Authorization": f"Bearer {tokens[Role.operator]}"}
     ).json()
@@ -120,11 +120,11 @@ def test_a_site_never_graded_is_listed_without_a_level(seeded: Engine, client: T
 
 
 def test_the_map_shows_the_grading_error_in_grey_with_the_reason(
-    browser, live_server: str, seeded: Engine, broken_site: tuple[str, int]
+    browser, live_server: str, seeded: Engine, broken_site: tuple[str, int], tokens: dict[Role, str]
 ) -> None:
     code, _ = broken_site
     _regrade(seeded)
-    open_map(browser, live_server + "/")
+    open_map(browser, live_server + "/", tokens[Role.viewer])
     shown = browser.execute_script(
         """
         const r = window.riskmap, code = arguments[0];

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from backend.cli import app as cli
+from backend.core.principal import Role
 from backend.models import Region, Site
 from backend.risk.engine import regrade
 from tests.support.browser import open_map
@@ -44,15 +45,15 @@ def four_colours(seeded: Engine) -> None:
         s.commit()
 
 
-def load(browser, url: str) -> dict:
-    open_map(browser, url)
+def load(browser, url: str, token: str | None = None) -> dict:
+    open_map(browser, url, token)
     return browser.execute_script(DRAWN)
 
 
 def test_four_colour_map_draws_every_county_and_site_offline(
-    browser, live_server: str, session: Session, artifacts: Path, four_colours: None
+    browser, live_server: str, session: Session, artifacts: Path, four_colours: None, tokens: dict[Role, str]
 ) -> None:
-    drawn = load(browser, live_server + "/")
+    drawn = load(browser, live_server + "/", tokens[Role.viewer])
     counties = session.scalar(select(func.count()).select_from(Region).where(Region.level == "county"))
     sites = session.scalar(select(func.count()).select_from(Site))
     assert drawn["counties"] == counties == 60 and drawn["countiesOnMap"]
@@ -66,8 +67,10 @@ def test_four_colour_map_draws_every_county_and_site_offline(
     browser.save_screenshot(str(artifacts / "risk-map.png"))
 
 
-def test_switch_to_grid_and_filter_by_colour(browser, live_server: str, artifacts: Path, four_colours: None) -> None:
-    load(browser, live_server + "/")
+def test_switch_to_grid_and_filter_by_colour(
+    browser, live_server: str, artifacts: Path, four_colours: None, tokens: dict[Role, str]
+) -> None:
+    load(browser, live_server + "/", tokens[Role.viewer])
     labels = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label")
     next(lb for lb in labels if "网格四色分布" in lb.text).click()
     on_map = browser.execute_script(
@@ -84,7 +87,7 @@ def test_switch_to_grid_and_filter_by_colour(browser, live_server: str, artifact
 
 
 def test_selecting_a_head_top_pond_draws_its_downstream_zone(
-    browser, live_server: str, session: Session, artifacts: Path, four_colours: None
+    browser, live_server: str, session: Session, artifacts: Path, four_colours: None, tokens: dict[Role, str]
 ) -> None:
     code = session.scalar(
         text(
@@ -92,7 +95,7 @@ def test_selecting_a_head_top_pond_draws_its_downstream_zone(
             "WHERE (r.reasons -> 0 -> 'evidence' ->> 'head_top')::boolean ORDER BY s.code LIMIT 1"
         )
     )
-    load(browser, live_server + "/")
+    load(browser, live_server + "/", tokens[Role.viewer])
     popup = browser.execute_async_script(
         """
         const done = arguments[arguments.length - 1], code = arguments[0], r = window.riskmap;

@@ -220,7 +220,8 @@ def _operator(
             raise AlarmNotFound(f"no alarm {alarm_id}")
         raise AlarmStateError(f"alarm {alarm_id} is {current}; cannot {event} it")
     change = _recorded(session, row, event, None, actor, comment or None)
-    record(session, event, "alarms", str(row.id), {"key": row.key, "state": row.state, "comment": comment})
+    detail = {"key": row.key, "state": row.state, "comment": comment}
+    record(session, event, "alarms", str(row.id), detail, site_id=row.site_id)
     settle(session, [change], datetime.now(UTC))
     return change
 

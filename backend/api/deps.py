@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from backend.accounts.users import SignedIn
 from backend.core.config import AccountSettings, api_settings
 from backend.core.db import session_factory
 from backend.core.jurisdiction import bind
-from backend.core.principal import Perm, Principal, Role, Scope
+from backend.core.principal import PUBLIC, Perm, Principal, Role, Scope, platform
 from backend.core.security import token_digest
 from backend.domain.kinds import region_prefix
 from backend.models import ApiToken, Organisation
@@ -26,9 +26,11 @@ from backend.models import ApiToken, Organisation
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session from the app's factory, made once at start-up (settings and the database URL are
-    not parsed again on every request)."""
+    not parsed again on every request). It is bound to PUBLIC until a caller is known: no request
+    reads or writes outside a jurisdiction, whatever its route forgets."""
     factory = getattr(request.app.state, "sessions", None) or session_factory()
     with factory() as session:
+        bind(session, PUBLIC)
         yield session
 
 
@@ -42,6 +44,11 @@ LAST_USED_GRANULARITY = timedelta(minutes=1)  # last_used_at is written at most 
 def token_principal(token: ApiToken, org: Organisation | None) -> Principal:
     """A machine token acts in its organisation's jurisdiction, or the whole platform's without one."""
     base = Principal(actor=f"token:{token.name}", name=token.name, roles=frozenset({Role(token.role)}))
+    return within(base, org)
+
+
+def within(base: Principal, org: Organisation | None) -> Principal:
+    """`base` acting in `org`'s jurisdiction (a region prefix, or one enterprise); all without one."""
     if org is None:
         return replace(base, scope=Scope.all)
     if org.enterprise_id is not None:
@@ -51,7 +58,11 @@ def token_principal(token: ApiToken, org: Organisation | None) -> Principal:
 
 def _token_caller(session: Session, credentials: HTTPAuthorizationCredentials) -> Principal:
     """The token's holder, or 401 when it is unknown, revoked or expired."""
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(credentials.credentials)))
+    # Looked up in a session of its own, never bound: the request's session already runs in the
+    # PUBLIC scope, where no token is visible.
+    with Session(session.get_bind()) as lookup:
+        token = lookup.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(credentials.credentials)))
+        org = lookup.get(Organisation, token.org_id) if token is not None and token.org_id is not None else None
     if token is None or token.revoked_at is not None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
     now = datetime.now(UTC)
@@ -62,7 +73,7 @@ def _token_caller(session: Session, credentials: HTTPAuthorizationCredentials) -
         # bookkeeping, not a change to audit.
         with session.get_bind().begin() as conn:
             conn.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
-    return token_principal(token, session.get(Organisation, token.org_id) if token.org_id is not None else None)
+    return token_principal(token, org)
 
 
 # --- browser sessions ---------------------------------------------------------------------------
@@ -87,8 +98,12 @@ def cookie_secure(request: Request) -> bool:
 
 
 def signed_in_user(session: Session, cookie: str | None) -> SignedIn | None:
-    """The valid session a cookie names, else None."""
-    return accounts.check_session(session, cookie) if cookie else None
+    """The valid session a cookie names, else None; looked up in a session of its own, never bound
+    (the request's session runs in the PUBLIC scope until its caller is known)."""
+    if not cookie:
+        return None
+    with Session(session.get_bind()) as lookup:
+        return accounts.check_session(lookup, cookie)
 
 
 def _authenticate(
@@ -215,24 +230,81 @@ def authorise(
         return _authorised(session, caller, perm)
 
 
+# Who reads without a token when RISKMAP_PUBLIC_MAP = sites: the whole register, read-only, as
+# before row-level security.
+PUBLIC_READER = Principal(actor="public", name="public", roles=frozenset({Role.viewer}), scope=Scope.all)
+LOGIN_REQUIRED = "an API token is required"
+
+
+def _reader(session: Session, caller: Principal | None, opened_by: tuple[str, ...]) -> Principal:
+    """The caller of a read, bound to the session: the signed-in user or the token's holder, or
+    the public when the RISKMAP_PUBLIC_MAP setting is one of `opened_by`; else 401."""
+    if caller is not None:
+        caller = _authorised(session, caller, Perm.read)
+        bind(session, caller)
+        return caller
+    mode = api_settings().public_access
+    if mode not in opened_by:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, LOGIN_REQUIRED, {"WWW-Authenticate": "Bearer"})
+    reader = PUBLIC_READER if mode == "sites" else PUBLIC
+    bind(session, reader)
+    return reader
+
+
 def read_access(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> None:
-    """Reads are open unless RISKMAP_REQUIRE_AUTH_FOR_READ is set; then any valid token or session."""
-    if api_settings().require_auth_for_read:
-        _authorised(session, _authenticate(session, credentials, request.cookies.get(SESSION_COOKIE)), Perm.read)
+) -> Principal:
+    """A read of site details: the caller (token or session) within its jurisdiction; without
+    one, only when RISKMAP_PUBLIC_MAP = sites."""
+    return _reader(session, _authenticate(session, credentials, request.cookies.get(SESSION_COOKIE)), ("sites",))
 
 
-def stream_access(request: Request) -> None:
+def public_access(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """A read of what the public map shows (regions, the four-colour distribution per county):
+    open unless RISKMAP_PUBLIC_MAP = none."""
+    return _reader(
+        session, _authenticate(session, credentials, request.cookies.get(SESSION_COOKIE)), ("county", "sites")
+    )
+
+
+def stream_access(request: Request) -> Principal:
     """read_access for a long-lived stream (EventSource sends the session cookie, programs a
-    token): checked in a session closed at once, so an open stream holds no database connection."""
-    if api_settings().require_auth_for_read:
-        authorise(request.headers.get("authorization"), Perm.read, request.cookies.get(SESSION_COOKIE))
+    token), checked in a session closed at once, so an open stream holds no database connection.
+    The listener's principal is returned: each event is sent only to listeners whose jurisdiction
+    holds it."""
+    authorization, cookie = request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+    if authorization is None and cookie is None and api_settings().public_access == "sites":
+        return PUBLIC_READER
+    return authorise(authorization, Perm.read, cookie)
+
+
+def export_as(app: FastAPI, org: Organisation | None) -> None:
+    """Every read of `app` as `org`'s viewer (row-level security applies), or as the platform when
+    None: for the map export made from the command line, which sends no token."""
+    principal = (
+        platform("export-map")
+        if org is None
+        else within(Principal(actor=f"export:{org.code}", name=org.name, roles=frozenset({Role.viewer})), org)
+    )
+
+    def as_principal(session: SessionDep) -> Principal:
+        bind(session, principal)
+        return principal
+
+    app.dependency_overrides[read_access] = as_principal
+    app.dependency_overrides[public_access] = as_principal
 
 
 ReadAccess = Depends(read_access)
+PublicAccess = Depends(public_access)
+Reader = Annotated[Principal, Depends(read_access)]
+PublicReader = Annotated[Principal, Depends(public_access)]
 Viewer = Annotated[Principal, Depends(require(Perm.read))]
 Duty = Annotated[Principal, Depends(require(Perm.duty))]
 Operator = Annotated[Principal, Depends(require(Perm.write))]

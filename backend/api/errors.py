@@ -3,8 +3,10 @@ field at fault as a validation-style location when the error names one)."""
 
 from __future__ import annotations
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from backend.domain.errors import Conflict, DomainError, Invalid, NotFound
 
@@ -26,5 +28,18 @@ async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
+OUTSIDE_JURISDICTION = "not found (or outside your jurisdiction)"
+
+
+async def database_refused(request: Request, exc: Exception) -> JSONResponse:
+    """A write row-level security refused (a row outside the caller's jurisdiction, SQLSTATE 42501)
+    is answered like a row that does not exist: 404, never a 403 that would reveal it exists."""
+    assert isinstance(exc, DBAPIError)
+    if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
+        return JSONResponse({"detail": OUTSIDE_JURISDICTION}, status_code=404)
+    raise exc
+
+
 def register(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(DBAPIError, database_refused)

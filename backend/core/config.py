@@ -11,6 +11,7 @@ import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,6 +43,11 @@ class ApiSettings(BaseSettings):
     model_config = _CONFIG
     bind: str = "127.0.0.1"
     port: int = 8000
+    # What a caller without a login or token may read (docs/jurisdiction.md):
+    # none = nothing; county = the four-colour distribution per county and prefecture (公众可监督);
+    # sites = every read, as before row-level security (site points, colours and details).
+    public_map: Literal["none", "county", "sites"] = "county"
+    # Kept for existing deployments: true means public_map = none.
     require_auth_for_read: bool = False
     # Tile URL template for an optional basemap; none by default so the map works offline.
     basemap_url: str | None = None
@@ -53,6 +59,12 @@ class ApiSettings(BaseSettings):
     max_open_upload_bytes: int = 2 * 1024 * 1024
     # Any geometry the API accepts (warning areas, siting pre-checks, sites): at most this many vertices.
     max_geometry_vertices: int = 10_000
+
+    @property
+    def public_access(self) -> Literal["none", "county", "sites"]:
+        """The one answer to "what may the public read": RISKMAP_PUBLIC_MAP, unless the older
+        RISKMAP_REQUIRE_AUTH_FOR_READ closes everything."""
+        return "none" if self.require_auth_for_read else self.public_map
 
 
 class IngestSettings(BaseSettings):

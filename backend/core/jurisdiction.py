@@ -6,6 +6,12 @@ carries one caller's scope into the next caller's transaction):
 - `riskmap.scope`: all | region | enterprise | public (backend.core.principal.Scope)
 - `riskmap.region`: the GB/T 2260 prefix of the caller's jurisdiction ("" unless scope = region)
 - `riskmap.enterprise`: the caller's enterprise id ("" unless scope = enterprise)
+
+and switch the transaction to the role `riskmap_app` (SET LOCAL ROLE, migration 0012), which is
+neither superuser nor the tables' owner, so those policies bind it. A session never bound (the
+ingester, grading, the delivery worker, the CLI) runs as the connecting owner and bypasses them: the
+platform's own jobs see everything, by design. A principal of the platform (`platform(job)`) bound
+to a session is the audit actor but keeps the owner's role too.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from backend.core.principal import Principal
 
 PRINCIPAL_KEY = "principal"
 
+APP_ROLE = "riskmap_app"
+
 _SET_SCOPE = text(
     "SELECT set_config('riskmap.scope', :scope, true), set_config('riskmap.region', :region, true), "
-    "set_config('riskmap.enterprise', :enterprise, true)"
+    "set_config('riskmap.enterprise', :enterprise, true), set_config('role', :role, true)"
 )
 
 
@@ -31,6 +39,11 @@ def bind(session: Session, principal: Principal) -> None:
     session.info["actor"] = principal.actor
     if session.in_transaction():
         _apply(session.connection(), principal)
+
+
+def is_platform(principal: Principal) -> bool:
+    """The platform's own work (backend.core.principal.platform): unbound by row-level security."""
+    return principal.actor.startswith("platform:")
 
 
 def bound(session: Session) -> Principal | None:
@@ -44,6 +57,7 @@ def _apply(connection: Any, principal: Principal) -> None:
             "scope": principal.scope.value,
             "region": principal.region,
             "enterprise": "" if principal.enterprise_id is None else str(principal.enterprise_id),
+            "role": "none" if is_platform(principal) else APP_ROLE,
         },
     )
 

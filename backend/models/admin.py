@@ -66,3 +66,7 @@ class AuditEntry(Base):
     entity_key: Mapped[str] = mapped_column(String(64), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column()
     after: Mapped[dict[str, Any] | None] = mapped_column()
+    # Whose rows the entry is about (row-level security shows it only within that jurisdiction);
+    # both NULL: the whole platform's, seen by province-wide callers only.
+    region_adcode: Mapped[str | None] = mapped_column(String(6), index=True)
+    enterprise_id: Mapped[int | None] = mapped_column()

@@ -19,22 +19,26 @@ class TokenNotFound(LookupError):
     pass
 
 
-class UnknownOrganisation(LookupError):
+class OrganisationNotFound(LookupError):
     pass
 
 
-def create_token(session: Session, name: str, role: Role, days: int | None = None, org: str | None = None) -> str:
-    """A new token valid for `days` (default: the setting), acting in the jurisdiction of the
-    organisation coded `org` (an adcode or a credit code; None: the whole platform); returns the
-    secret, never stored."""
+def organisation(session: Session, code: str) -> Organisation:
+    """An organisation by its code (a bureau's GB/T 2260 code, an enterprise's credit code)."""
+    org = session.scalar(select(Organisation).where(Organisation.code == code))
+    if org is None:
+        raise OrganisationNotFound(f"no organisation {code!r} (a region code such as 220283, or a credit code)")
+    return org
+
+
+def create_token(
+    session: Session, name: str, role: Role, days: int | None = None, org: Organisation | None = None
+) -> str:
+    """A new token valid for `days` (default: the setting), acting within `org`'s jurisdiction (None:
+    the whole platform); returns the secret, never stored."""
     days = TokenSettings().days if days is None else days
     if days < 1:
         raise ValueError("a token must be valid for at least one day")
-    org_id = None
-    if org is not None:
-        org_id = session.scalar(select(Organisation.id).where(Organisation.code == org.strip()))
-        if org_id is None:
-            raise UnknownOrganisation(f"no organisation with code {org!r}")
     token = new_api_token()
     session.add(
         ApiToken(
@@ -43,7 +47,7 @@ def create_token(session: Session, name: str, role: Role, days: int | None = Non
             token_hash=token_digest(token),
             created_by=session.info.get("actor", ""),
             expires_at=datetime.now(UTC) + timedelta(days=days),
-            org_id=org_id,
+            org_id=None if org is None else org.id,
         )
     )
     session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from backend.core.principal import Role
 from tests.support.net import free_port
 
 
@@ -23,8 +25,33 @@ def app(seeded: Engine) -> FastAPI:
     return create_app()
 
 
+class ReaderClient(TestClient):
+    """Reads (GET) carry a province-wide viewer's token unless they send their own: site details
+    need a login (RISKMAP_PUBLIC_MAP = county). Other methods go as written, so the tests of who
+    may write still send no token, or theirs."""
+
+    reader_token = ""
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if method.upper() == "GET":
+            headers = dict(kwargs.pop("headers", None) or {})
+            if not any(k.lower() == "authorization" for k in headers):
+                headers["Authorization"] = f"Bearer {self.reader_token}"
+            kwargs["headers"] = headers
+        return super().request(method, url, **kwargs)
+
+
 @pytest.fixture(scope="session")
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client(app: FastAPI, tokens: dict[Role, str]) -> Iterator[TestClient]:
+    """The API, reading as a province-wide viewer (see ReaderClient)."""
+    with ReaderClient(app) as c:
+        c.reader_token = tokens[Role.viewer]
+        yield c
+
+
+@pytest.fixture(scope="session")
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """The API with no token: what the public reaches."""
     with TestClient(app) as c:
         yield c
 

@@ -17,7 +17,11 @@ wait();
 """
 
 
-def open_map(browser: Any, url: str) -> None:
-    """Load the map page and wait until every layer has been drawn."""
+def open_map(browser: Any, url: str, token: str | None = None) -> None:
+    """Load the map page and wait until every layer has been drawn; with `token`, signed in with
+    it first (site details need a login), as the page keeps it: in the tab's sessionStorage."""
+    if token is not None:
+        browser.get(url.rstrip("/") + "/static/riskmap.css")  # a page of the origin, to reach its storage
+        browser.execute_script("sessionStorage.setItem('riskmapToken', arguments[0])", token)
     browser.get(url)
     assert browser.execute_async_script(MAP_READY) is True

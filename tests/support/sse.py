@@ -13,8 +13,9 @@ import httpx
 class StreamListener:
     """Collects every (event name, data) the stream sends, from when it is connected."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.connected = threading.Event()
         self.stop = threading.Event()
@@ -33,7 +34,7 @@ class StreamListener:
         return [data for event, data in list(self.events) if event == name]
 
     def _listen(self) -> None:
-        with httpx.Client(timeout=30) as c, c.stream("GET", self.url) as r:
+        with httpx.Client(timeout=30, headers=self.headers) as c, c.stream("GET", self.url) as r:
             name = "message"
             for line in r.iter_lines():
                 self.connected.set()

@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 from backend.alarms import lifecycle
 from backend.api.deps import Duty, ReadAccess, SessionDep, stream_access
 from backend.api.edge import IdPath, StrictJSONRoute
-from backend.api.notifications import Channel
+from backend.api.notifications import Addressed, Channel
 from backend.api.responses import Number, Out
 from backend.api.routes.broadcasts import broadcast_channel
 from backend.core.db import session_factory
 from backend.core.limits import INT4_MAX
+from backend.core.principal import Principal
 from backend.domain.levels import level_of
 from backend.models import AlarmEvent
 
@@ -123,20 +124,28 @@ def list_alarms(
     return [alarm_out(r) for r in session.execute(text(sql), params)]
 
 
-def alarm_events(notes: list[dict[str, Any]]) -> list[str]:
+def alarm_events(notes: list[dict[str, Any]]) -> list[str | Addressed]:
     """The SSE text for a batch of alarm notifications: one query for the batch, run once by the
-    shared listener whatever the number of streams."""
+    shared listener whatever the number of streams (as the platform: each text is addressed to its
+    site's region and enterprise, and the channel sends it only to listeners whose jurisdiction
+    holds it)."""
     ids = sorted({n["id"] for n in notes if isinstance(n.get("id"), int) and 0 < n["id"] <= INT4_MAX})
     if not ids:
         return []
+    query = text(
+        "SELECT q.*, s.region_adcode AS _region, s.enterprise_id AS _enterprise FROM ("
+        + SELECT
+        + " WHERE a.id = ANY(:ids)) q JOIN sites s ON s.code = q.site"
+    )
     with session_factory()() as session:
-        alarms = {r.id: alarm_out(r) for r in session.execute(text(SELECT + " WHERE a.id = ANY(:ids)"), {"ids": ids})}
-    out = []
+        rows = {r.id: r for r in session.execute(query, {"ids": ids})}
+    out: list[str | Addressed] = []
     for note in notes:
-        alarm = alarms.get(note.get("id"))  # type: ignore[arg-type]
-        if alarm:
+        row = rows.get(note.get("id"))  # type: ignore[arg-type]
+        if row:
+            alarm = {k: v for k, v in alarm_out(row).items() if not k.startswith("_")}
             data = json.dumps(alarm | {"event": note.get("event")}, ensure_ascii=False)
-            out.append(f"id: {alarm['id']}\nevent: alarm\ndata: {data}\n\n")
+            out.append(Addressed(f"id: {alarm['id']}\nevent: alarm\ndata: {data}\n\n", row._region, row._enterprise))
     return out
 
 
@@ -145,21 +154,23 @@ def alarm_channel() -> Channel:
     return Channel("riskmap_alarms", alarm_events)
 
 
-@router.get("/stream", dependencies=[Depends(stream_access)])
-async def stream(request: Request) -> StreamingResponse:
+@router.get("/stream")
+async def stream(request: Request, listener: Annotated[Principal, Depends(stream_access)]) -> StreamingResponse:
     """Server-Sent Events: one `alarm` event per alarm change and one `broadcast` event per
     broadcast changed (issued, answered, escalated, superseded, cancelled, expired …), as each is
     committed (LISTEN/NOTIFY). A `broadcast` event carries the broadcast as
-    GET /api/v1/broadcasts/{id} gives it (without its events and deliveries), with `events`, its steps
-    since the last push, and `event`, the latest.
+    GET /api/v1/broadcasts/{id} gives it to the listener (its recipients within the listener's
+    jurisdiction; without its events and deliveries), with `events`, its steps since the last
+    push, and `event`, the latest.
 
     A stream holds no database connection and runs no query: the process's one listener renders
-    each change once and hands every stream the same text. With RISKMAP_REQUIRE_AUTH_FOR_READ the
-    token comes in the Authorization header or in the cookie POST /api/v1/session sets."""
+    each change once and hands it to the streams whose listener's jurisdiction holds its site. The
+    caller is the signed-in user (the session cookie, which EventSource sends) or a token in the
+    Authorization header; without either, the stream is open only when RISKMAP_PUBLIC_MAP = sites."""
 
     async def events() -> AsyncIterator[str]:
-        queue = alarm_channel().subscribe()
-        broadcast_channel().subscribe(queue)
+        queue = alarm_channel().subscribe(listener)
+        broadcast_channel().subscribe(listener, queue)
         try:
             yield "retry: 2000\n: connected\n\n"
             while not await request.is_disconnected():

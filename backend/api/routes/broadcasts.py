@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from functools import cache
+from collections import Counter
+from functools import cache, partial
 from typing import Annotated, Any, Literal
 from xml.etree import ElementTree as ET
 
@@ -20,17 +21,18 @@ from sqlalchemy.orm import Session
 from backend.api.deps import Admin, Duty, MaybeCaller, ReadAccess, SessionDep, require
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
-from backend.api.notifications import Channel
+from backend.api.notifications import Addressed, Channel, Tailored, visible_to
 from backend.api.responses import FeatureCollection, Out, geojson, text_body
 from backend.core.audit import record
 from backend.core.config import api_settings
 from backend.core.db import session_factory
+from backend.core.jurisdiction import bind
 from backend.core.limits import INT4_MAX
-from backend.core.principal import Perm, Principal, Scope
+from backend.core.principal import Perm, Principal, Scope, platform
 from backend.domain import cap
 from backend.domain.cap import CapError
 from backend.domain.states import BroadcastState
-from backend.models import Broadcast, BroadcastEvent, Recipient, Webhook
+from backend.models import Broadcast, BroadcastEvent, Recipient, Site, Webhook
 from backend.people.register import may_see_phones, shown
 from backend.warnings import answers, delivery, escalation, events, intake
 from backend.warnings.intake import WarningIn
@@ -542,11 +544,13 @@ def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller
     return out
 
 
-def broadcast_events(notes: list[dict[str, Any]]) -> list[str]:
+def broadcast_events(notes: list[dict[str, Any]]) -> list[Tailored]:
     """The SSE text for a batch of broadcast notifications (backend/warnings/events.py): each
     broadcast once, however many of its steps the batch holds, as GET /broadcasts/{id} gives it
     without its events and deliveries, with `events` the steps it went through since the last
-    push and `event` the latest. Run once by the shared listener whatever the number of streams."""
+    push and `event` the latest. Rendered once by the shared listener whatever the number of
+    streams, then tailored to each listener: only the recipients its jurisdiction holds, and
+    nothing about a broadcast that reaches none of them."""
     steps: dict[int, list[str]] = {}
     for n in notes:
         if isinstance(n.get("id"), int) and 0 < n["id"] <= INT4_MAX and isinstance(n.get("events"), list):
@@ -556,13 +560,31 @@ def broadcast_events(notes: list[dict[str, Any]]) -> list[str]:
     out = []
     with session_factory()() as session:
         found = {b.id: b for b in session.scalars(select(Broadcast).where(Broadcast.id.in_(list(steps))))}
+        whose = {
+            r.id: Addressed("", r.region_adcode, r.enterprise_id)
+            for r in session.execute(
+                select(Recipient.id, Site.region_adcode, Site.enterprise_id)
+                .join(Site, Site.id == Recipient.site_id)
+                .where(Recipient.broadcast_id.in_(list(found)))
+            )
+        }
         for broadcast_id, names in steps.items():
             b = found.get(broadcast_id)
             if b is not None:
                 body = broadcast_out(session, b, with_recipients=True) | {"area": mapping(to_shape(b.area))}
-                data = json.dumps(body | {"event": names[-1], "events": names}, ensure_ascii=False)
-                out.append(f"event: broadcast\ndata: {data}\n\n")
+                out.append(Tailored(partial(_tailor, body | {"event": names[-1], "events": names}, whose)))
     return out
+
+
+def _tailor(body: dict[str, Any], whose: dict[int, Addressed], listener: Principal) -> str | None:
+    """One listener's `broadcast` event: the recipients it may see, counted again."""
+    if listener.scope != Scope.all:
+        sees = visible_to(listener)
+        recipients = [r for r in body["recipients"] if r["id"] in whose and sees(whose[r["id"]])]
+        if not recipients:
+            return None
+        body = body | {"recipients": recipients, "counts": dict(Counter(r["status"] for r in recipients))}
+    return f"event: broadcast\ndata: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
 @cache
@@ -579,7 +601,9 @@ class AckIn(BaseModel):
 @router.post("/broadcasts/{broadcast_id}/ack", max_body_size=4096, response_model=AnswerOut)
 def acknowledge(broadcast_id: IdPath, body: AckIn, session: SessionDep) -> dict[str, Any]:
     """叫应: the enterprise answers with the token its site received; evacuated=true confirms
-    停产撤人, checked against the site's personnel and power sensors."""
+    停产撤人, checked against the site's personnel and power sensors. The recipient's token is the
+    credential, so the answer is found and recorded as the platform, outside any jurisdiction."""
+    bind(session, platform("broadcast-answer"))
     rec = answers.acknowledge(session, broadcast_id, body.token, None, body.evacuated, "http", utcnow())
     session.commit()
     return {"recipient": rec.id, "status": rec.status, "fake_evacuation": rec.fake_evacuation, "evidence": rec.evidence}

@@ -25,7 +25,7 @@ from backend.api.errors import status_of
 from backend.core.clock import CHINA_TZ
 from backend.core.config import AccountSettings
 from backend.core.jurisdiction import bind
-from backend.core.principal import ROLE_ZH, Role
+from backend.core.principal import ROLE_ZH, Role, platform
 from backend.domain.errors import DomainError
 from backend.models import Organisation
 from maps.build import STATIC
@@ -140,6 +140,7 @@ def login_submit(
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
         return render("error.html", "请求被拒绝", None, 403, detail="登录请求来自其他网站，已拒绝。")
+    bind(session, platform("sign-in"))  # nobody is known yet: the account is found as the platform
     outcome = accounts.login(
         session,
         login,
@@ -175,6 +176,7 @@ def logout(request: Request, session: SessionDep, csrf_token: Text = "") -> Resp
     if signed is not None:
         if not accounts.csrf_matches(signed, csrf_token or request.headers.get("x-csrf-token")):
             return _csrf_refused(signed)
+        bind(session, signed.principal)
         accounts.logout(session, request.cookies[SESSION_COOKIE])
         session.commit()
     response = RedirectResponse("/login", status_code=303)

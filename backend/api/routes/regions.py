@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlalchemy import func, select
 
-from backend.api.deps import ReadAccess, SessionDep
+from backend.api.deps import PublicAccess, SessionDep
 from backend.api.edge import StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Out, geojson
@@ -29,7 +29,7 @@ class RegionProperties(Out):
 @router.get(
     "/regions",
     response_class=GeoJSONResponse,
-    dependencies=[ReadAccess],
+    dependencies=[PublicAccess],
     responses=geojson(FeatureCollection[RegionProperties]),
 )
 def list_regions(
@@ -37,7 +37,8 @@ def list_regions(
     level: RegionLevel = RegionLevel.county,
     simplify_m: Annotated[float, Query(ge=0, le=5000, description="simplify boundaries to about this many metres")] = 0,
 ) -> GeoJSONResponse:
-    """Regions of one level with their boundaries and how many sites each holds."""
+    """Regions of one level with their boundaries (public geography) and how many sites of the
+    caller's jurisdiction each holds."""
     tolerance = simplify_m / 111_000
     boundary = func.ST_SimplifyPreserveTopology(Region.boundary, tolerance) if tolerance else Region.boundary
     counts = (

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import h3
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 from shapely.geometry import mapping
@@ -17,12 +17,13 @@ from sqlalchemy import JSON, Text, case, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.deps import LOGIN_REQUIRED, Operator, PublicReader, ReadAccess, SessionDep
 from backend.api.edge import OPEN_BODY_LIMIT, IdPath, Instant, StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Number, Out, geojson
 from backend.api.routes.sites import AdcodeParam, CodePath, site_filters, site_or_404
 from backend.core.config import api_settings
+from backend.core.principal import Scope
 from backend.domain.geo import ALLOWED, GeometryError, check_geometry
 from backend.domain.geojson import parse_geometry
 from backend.domain.inherent import PondFacts, tailings_level
@@ -177,25 +178,36 @@ def _counts(levels: list[int]) -> dict[str, Any]:
 @router.get(
     "/risk/regions",
     response_class=GeoJSONResponse,
-    dependencies=[ReadAccess],
     responses=geojson(FeatureCollection[RegionRiskProperties]),
 )
 def risk_regions(
     session: SessionDep,
+    caller: PublicReader,
     by: Literal["county", "prefecture", "grid"] = "county",
     resolution: Annotated[int | None, Query(ge=3, le=9, description="H3 resolution for by=grid")] = None,
     simplify_m: Annotated[float, Query(ge=0, le=5000)] = 100,
 ) -> GeoJSONResponse:
-    """Each region coloured by the most severe site level inside it, with counts per colour."""
+    """Each region coloured by the most severe site level inside it, with counts per colour: of the
+    caller's jurisdiction; for the public (RISKMAP_PUBLIC_MAP = county), the whole province's
+    counts per county or prefecture (公众可监督), and no grid (it would place sites)."""
+    if caller.scope is Scope.public and by == "grid":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, LOGIN_REQUIRED, {"WWW-Authenticate": "Bearer"})
     if by == "grid":
         return GeoJSONResponse(_grid(session, resolution or risk_rules().grid.h3_resolution))
     prefix = 6 if by == "county" else 4
     levels: dict[str, list[int]] = defaultdict(list)
-    for adcode, level in session.execute(
+    query = (
         select(Site.region_adcode, SiteRisk.level)
         .join(SiteRisk, SiteRisk.site_id == Site.id)
         .where(SiteRisk.level.is_not(None))
-    ):
+    )
+    if caller.scope is Scope.public:
+        # Counts only, read as the platform: the published distribution, nothing of a site.
+        with Session(session.get_bind()) as platform_view:
+            found = platform_view.execute(query).all()
+    else:
+        found = session.execute(query).all()
+    for adcode, level in found:
         levels[adcode[:prefix]].append(level)
     rows = session.execute(
         select(

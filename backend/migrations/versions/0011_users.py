@@ -31,12 +31,10 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = uid AND riskmap_org_visible(u.org_id)) $$;
 
 ALTER TABLE users ENABLE ROW LEVEL SECURITY;
-ALTER TABLE users FORCE ROW LEVEL SECURITY;
 CREATE POLICY users_jurisdiction ON users
   USING (riskmap_org_visible(org_id)) WITH CHECK (riskmap_org_visible(org_id));
 
 ALTER TABLE user_sessions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE user_sessions FORCE ROW LEVEL SECURITY;
 CREATE POLICY user_sessions_jurisdiction ON user_sessions
   USING (riskmap_user_visible(user_id)) WITH CHECK (riskmap_user_visible(user_id));
 """

@@ -3,7 +3,7 @@ regulators' duty rosters, broadcasts answered person by person, SMS to phone num
 events with a detail (whom an escalation notified).
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-11-25 12:00:00
 """
 
@@ -12,12 +12,12 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-# Each table is visible where its rows belong (predicates of migration 0010); FORCE so that the
-# table's owner is bound too unless it bypasses row-level security by design (the platform's jobs).
+# Each table is visible where its rows belong (predicates of migration 0010). Enabled, not
+# FORCEd: the platform's own jobs connect as the owner and see everything, by design (0012).
 POLICIES = {
     "people": "riskmap_enterprise_visible(enterprise_id, region_adcode)",
     "duty_shifts": "riskmap_region_visible(region_adcode)",
@@ -143,7 +143,7 @@ def upgrade() -> None:
 
     for table, predicate in POLICIES.items():
         op.execute(
-            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY; "
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;"
             f"CREATE POLICY {table}_jurisdiction ON {table} USING ({predicate}) WITH CHECK ({predicate});"
         )
 

@@ -1,0 +1,158 @@
+"""The row-level security policies themselves, in SQL, as the API's role (riskmap_app) with each scope:
+county, prefecture, province, enterprise, public. For every jurisdiction-bound table, the rows seen
+are exactly those whose owners (region, enterprise) fall in the scope, computed independently as
+the owner; writes outside the scope are refused or touch nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.orm import Session
+
+from backend.core.jurisdiction import bind
+from backend.core.principal import PUBLIC, Principal, Scope, platform
+from backend.models import Alarm, Site
+from tests.support.jurisdiction import PANSHI, SHULAN, TABLES, Made, populate
+
+PUBLIC_TABLES = ("regions", "exposed_places", "exposed_features", "weather_warnings")
+
+
+def _as(conn: Connection, scope: str, region: str = "", enterprise: str = "") -> None:
+    """The API's role with this scope, for the rest of the transaction (as jurisdiction.bind does)."""
+    conn.execute(
+        text(
+            "SELECT set_config('riskmap.scope', :s, true), set_config('riskmap.region', :r, true), "
+            "set_config('riskmap.enterprise', :e, true), set_config('role', 'riskmap_app', true)"
+        ),
+        {"s": scope, "r": region, "e": enterprise},
+    )
+
+
+def _owner(conn: Connection) -> None:
+    conn.execute(text("SELECT set_config('role', 'none', true), set_config('riskmap.scope', '', true)"))
+
+
+@pytest.fixture(scope="module")
+def world(seeded: Engine) -> Iterator[tuple[Connection, Made, int]]:
+    """The sample register plus rows in two counties, in one transaction rolled back at the end."""
+    with seeded.connect() as conn:
+        tx = conn.begin()
+        made = populate(conn)
+        enterprise = conn.scalar(text("SELECT enterprise_id FROM sites WHERE id = :s"), {"s": made.sites[SHULAN]})
+        yield conn, made, enterprise
+        tx.rollback()
+
+
+SCOPES: dict[str, tuple[str, str, str]] = {
+    "county": ("region", SHULAN, ""),
+    "other county": ("region", PANSHI, ""),
+    "prefecture": ("region", "2202", ""),
+    "province (region)": ("region", "22", ""),
+    "province (all)": ("all", "", ""),
+    "enterprise": ("enterprise", "", "ENTERPRISE"),
+    "public": ("public", "", ""),
+}
+
+
+def _expected(owners: list[Any], scope: str, region: str, enterprise: str) -> set[str]:
+    if scope == "region":
+        return {k for k, r, _ in owners if r is not None and r.startswith(region)}
+    if scope == "enterprise":
+        return {k for k, _, e in owners if e is not None and str(e) == enterprise}
+    return set()
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_each_scope_sees_exactly_its_rows(world: tuple[Connection, Made, int], table: str) -> None:
+    conn, _, enterprise = world
+    key, owners_sql = TABLES[table]
+    sp = conn.begin_nested()
+    all_keys = set(conn.scalars(text(f"SELECT {key} FROM {table}")))
+    owners = conn.execute(text(owners_sql)).all()
+    partial = 0
+    for name, (scope, region, ent) in SCOPES.items():
+        ent = str(enterprise) if ent == "ENTERPRISE" else ent
+        _as(conn, scope, region, ent)
+        seen = list(conn.scalars(text(f"SELECT {key} FROM {table}")))
+        count = conn.scalar(text(f"SELECT count(*) FROM {table}"))
+        _owner(conn)
+        assert count == len(seen), (table, name)
+        expected = all_keys if scope == "all" else _expected(owners, scope, region, ent)
+        assert set(seen) == expected, (table, name, len(seen), len(expected))
+        partial += 0 < len(seen) < len(all_keys)
+    sp.rollback()
+    # Not vacuous: some scope sees some rows but not all (every table holds rows of several places).
+    assert partial, f"{table}: no scope saw a strict, non-empty part"
+
+
+def test_public_geography_stays_readable(world: tuple[Connection, Made, int]) -> None:
+    conn, _, _ = world
+    sp = conn.begin_nested()
+    counts = {t: conn.scalar(text(f"SELECT count(*) FROM {t}")) for t in PUBLIC_TABLES}
+    _as(conn, "public")
+    assert {t: conn.scalar(text(f"SELECT count(*) FROM {t}")) for t in PUBLIC_TABLES} == counts
+    assert counts["regions"] == 70
+    sp.rollback()
+
+
+def test_writes_outside_the_jurisdiction_are_refused_or_touch_nothing(world: tuple[Connection, Made, int]) -> None:
+    conn, made, _ = world
+    mine, theirs = made.sites[PANSHI], made.sites[SHULAN]
+    sp = conn.begin_nested()
+    _as(conn, "region", PANSHI)
+    assert conn.execute(text("UPDATE sites SET name = name || 'x' WHERE id = :s"), {"s": theirs}).rowcount == 0
+    assert conn.execute(text("DELETE FROM alarms WHERE id = :a"), {"a": made.alarms[SHULAN]}).rowcount == 0
+    assert conn.execute(text("UPDATE sites SET name = name WHERE id = :s"), {"s": mine}).rowcount == 1
+    sp.rollback()
+    for sql in (
+        "INSERT INTO hidden_hazards (site_id, title) VALUES (:theirs, 'x')",
+        "UPDATE sites SET region_adcode = '220283' WHERE id = :mine",  # moving a row out of one's reach
+        "UPDATE audit_log SET actor = 'x'",  # append-only: no policy lets the API change an entry
+    ):
+        sp = conn.begin_nested()
+        _as(conn, "region", PANSHI)
+        if sql.startswith("UPDATE audit_log"):
+            assert conn.execute(text(sql)).rowcount == 0
+            sp.rollback()
+            continue
+        with pytest.raises(ProgrammingError, match="row-level security"):
+            conn.execute(text(sql), {"theirs": theirs, "mine": mine})
+        sp.rollback()
+
+
+def test_the_owner_bypasses_the_policies_by_design(world: tuple[Connection, Made, int]) -> None:
+    """The platform's jobs (ingester, grading, delivery, CLI) are never bound: they see everything."""
+    conn, _, _ = world
+    sp = conn.begin_nested()
+    total = conn.scalar(text("SELECT count(*) FROM sites"))
+    conn.execute(text("SELECT set_config('riskmap.scope', 'public', true)"))  # a scope, but not the role
+    assert conn.scalar(text("SELECT count(*) FROM sites")) == total > 300
+    sp.rollback()
+    roles = conn.execute(
+        text("SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = 'riskmap_app'")
+    ).one()
+    assert tuple(roles) == (False, False, False)
+
+
+def test_a_bound_session_runs_as_the_app_role_and_sees_its_county(seeded: Engine) -> None:
+    county = Principal(actor="user:t", name="t", scope=Scope.region, region=SHULAN)
+    with seeded.connect() as c:
+        total = c.scalar(text("SELECT count(*) FROM sites"))
+    with Session(seeded) as s:
+        bind(s, county)
+        with s.begin():
+            assert s.scalar(text("SELECT current_user")) == "riskmap_app"
+            regions = set(s.scalars(text("SELECT DISTINCT region_adcode FROM sites")))
+            assert regions == {SHULAN}
+            assert {a.site_id for a in s.query(Alarm)} <= set(s.scalars(text("SELECT id FROM sites")))
+        bind(s, PUBLIC)
+        with s.begin():
+            assert s.query(Site).count() == 0
+        bind(s, platform("test"))
+        with s.begin():
+            assert s.scalar(text("SELECT current_user")) != "riskmap_app"
+            assert s.query(Site).count() == total
