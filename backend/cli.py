@@ -481,7 +481,8 @@ def _supervise(
                 typer.echo(note + "\n")
             if api_settings().public_access != "sites":  # RISKMAP_PUBLIC_MAP: site details need a token
                 typer.echo(
-                    "site details need a sign-in (above), or for programs a token: riskmap token create --role viewer --org 220283\n"
+                    "site details need a sign-in (above), or for programs a token:"
+                    " riskmap token create --role viewer --org 220283\n"
                 )
             announced = True
         for child in children:
