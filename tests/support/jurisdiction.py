@@ -82,6 +82,24 @@ TABLES: dict[str, tuple[str, str]] = {
     ),
     "audit_log": ("id::text", "SELECT id::text, region_adcode, enterprise_id FROM audit_log"),
     "organisations": ("id::text", "SELECT id::text, region_adcode, enterprise_id FROM organisations"),
+    **{
+        t: ("id::text", f"SELECT id::text, region_adcode, NULL FROM {t}")
+        for t in (
+            "inspectors",
+            "inspection_plans",
+            "inspection_plan_versions",
+            "draws",
+            "plan_visits",
+            "inspections",
+            "enforcement_actions",
+            "duty_shifts",
+        )
+    },
+    "people": ("id::text", "SELECT id::text, region_adcode, enterprise_id FROM people"),
+    "users": (
+        "id::text",
+        "SELECT u.id::text, o.region_adcode, o.enterprise_id FROM users u JOIN organisations o ON o.id = u.org_id",
+    ),
     "api_tokens": (
         "id::text",
         "SELECT t.id::text, o.region_adcode, o.enterprise_id FROM api_tokens t JOIN organisations o ON o.id = t.org_id",

@@ -16,6 +16,35 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
+# Row-level security (migration 0012): rosters, plans and their versions belong to the region of the
+# bureau that keeps them; visits, inspections and enforcement to their site. Draws are public by
+# design (双随机一公开: anyone may read and re-run them); only their writing is bound.
+REGION = "riskmap_region_visible(region_adcode)"
+SITE = "riskmap_site_visible(site_id)"
+POLICIES = {
+    "inspectors": REGION,
+    "inspection_plans": REGION,
+    "inspection_plan_versions": REGION,
+    "plan_visits": SITE,
+    "inspections": SITE,
+    "enforcement_actions": SITE,
+}
+
+
+def _jurisdiction() -> None:
+    for table, predicate in POLICIES.items():
+        op.execute(
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; "
+            f"CREATE POLICY {table}_jurisdiction ON {table} USING ({predicate}) WITH CHECK ({predicate});"
+        )
+    op.execute(
+        "ALTER TABLE draws ENABLE ROW LEVEL SECURITY; "
+        "CREATE POLICY draws_public ON draws FOR SELECT USING (true); "
+        f"CREATE POLICY draws_insert ON draws FOR INSERT WITH CHECK ({REGION}); "
+        f"CREATE POLICY draws_update ON draws FOR UPDATE USING ({REGION}) WITH CHECK ({REGION}); "
+        f"CREATE POLICY draws_delete ON draws FOR DELETE USING ({REGION});"
+    )
+
 
 def upgrade() -> None:
     op.create_table(
@@ -217,6 +246,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_enforcement_actions_site_id"), "enforcement_actions", ["site_id"], unique=False)
 
+    _jurisdiction()
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_enforcement_actions_site_id"), table_name="enforcement_actions")
