@@ -198,7 +198,7 @@ def token_create(
             holder = organisation(session, org) if org else None
         except OrganisationNotFound as exc:
             typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from exc
+            raise typer.Exit(2) from exc
         token = create_token(session, name or f"{role}-{int(time.time())}", role, days, holder)
     typer.echo(token)
 

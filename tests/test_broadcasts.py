@@ -479,7 +479,14 @@ def test_gauge_past_orange_in_season_broadcasts_to_its_site(session: Session, se
 
 
 def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
-    browser, live_server: str, client: TestClient, tokens: dict[Role, str], session: Session, seeded: Engine, artifacts
+    logins: dict[Role, str],
+    browser,
+    live_server: str,
+    client: TestClient,
+    tokens: dict[Role, str],
+    session: Session,
+    seeded: Engine,
+    artifacts,
 ) -> None:
     for b in client.get("/api/v1/broadcasts").json():  # start from a clean slate
         client.post(f"/api/v1/broadcasts/{b['id']}/cancel", headers=_auth(tokens[Role.operator]))
@@ -513,7 +520,7 @@ def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
     assert client.post(f"/api/v1/broadcasts/{b['id']}/ack", json={"token": token, "evacuated": True}).status_code == 200
     escalation.sweep(session, datetime.now(UTC) + timedelta(minutes=16))  # the other one is now overdue
     session.commit()
-    open_map(browser, live_server + "/", tokens[Role.viewer])
+    open_map(browser, live_server + "/", logins[Role.regulator])  # reads, and issues a drill below
     panel = wait_until(
         lambda: browser.execute_script(
             "const el = document.querySelector('.riskmap-broadcasts .bc[data-id=\"' + arguments[0] + '\"]');"
@@ -527,8 +534,7 @@ def test_map_shows_warning_areas_targets_and_the_broadcast_panel(
     )
     assert drawn[0] >= 1 and drawn[1] == 2
     browser.save_screenshot(str(artifacts / "flood-panel.png"))
-    # An operator issues a drill from the form.
-    browser.execute_script("sessionStorage.setItem('riskmapToken', arguments[0]);", tokens[Role.operator])
+    # The signed-in regulator issues a drill from the form (session cookie and CSRF token).
     browser.execute_script(
         "const f = document.querySelector('.riskmap-broadcasts form');"
         "f.adcode.value = '220600'; f.color.value = 'orange'; f.requestSubmit();"
@@ -608,10 +614,16 @@ def test_the_live_stream_pushes_every_broadcast_change(
 
 
 def test_the_open_map_follows_broadcasts_from_the_stream_without_polling(
-    browser, live_server: str, client: TestClient, tokens: dict[Role, str], session: Session, seeded: Engine
+    logins: dict[Role, str],
+    browser,
+    live_server: str,
+    client: TestClient,
+    tokens: dict[Role, str],
+    session: Session,
+    seeded: Engine,
 ) -> None:
     b = broadcast_to(client, tokens, seeded, "JL-COAL-0019", color="orange").json()
-    open_map(browser, live_server + "/")
+    open_map(browser, live_server + "/", logins[Role.viewer])
 
     def panel(broadcast_id: int) -> str | None:
         return browser.execute_script(

@@ -81,14 +81,14 @@ def test_the_defaults_page_lists_every_value_in_chinese_for_administrators_only(
 
 
 def test_site_popups_read_in_chinese_with_their_clauses(
-    browser, live_server: str, client: TestClient, tokens: dict[Role, str]
+    logins: dict[Role, str], browser, live_server: str, client: TestClient, tokens: dict[Role, str]
 ) -> None:
     """One site of each kind: its popup has the reasons with their sources, and no raw key."""
     features = client.get("/api/v1/risk/sites").json()["features"]
     codes = {}
     for f in features:
         codes.setdefault(f["properties"]["kind"], f["id"])
-    open_map(browser, live_server + "/", tokens[Role.viewer])
+    open_map(browser, live_server + "/", logins[Role.viewer])
     for kind, code in sorted(codes.items()):
         text = browser.execute_script(
             """

@@ -120,11 +120,16 @@ def test_a_site_never_graded_is_listed_without_a_level(seeded: Engine, client: T
 
 
 def test_the_map_shows_the_grading_error_in_grey_with_the_reason(
-    browser, live_server: str, seeded: Engine, broken_site: tuple[str, int], tokens: dict[Role, str]
+    logins: dict[Role, str],
+    browser,
+    live_server: str,
+    seeded: Engine,
+    broken_site: tuple[str, int],
+    tokens: dict[Role, str],
 ) -> None:
     code, _ = broken_site
     _regrade(seeded)
-    open_map(browser, live_server + "/", tokens[Role.viewer])
+    open_map(browser, live_server + "/", logins[Role.viewer])
     shown = browser.execute_script(
         """
         const r = window.riskmap, code = arguments[0];

@@ -176,7 +176,7 @@ def test_a_conflicted_inspector_cannot_inspect_and_the_checklist_is_by_kind(
 
 
 def test_the_supervision_report_and_its_workbook_match_the_database(
-    client: TestClient, tokens: dict[Role, str], seeded: Engine
+    client: TestClient, anonymous: TestClient, tokens: dict[Role, str], seeded: Engine
 ) -> None:
     import io
     from datetime import date
@@ -227,7 +227,7 @@ def test_the_supervision_report_and_its_workbook_match_the_database(
 
     url = "/api/v1/reports/supervision"
     params = {"jurisdiction": county, "period": period}
-    assert client.get(url, params=params).status_code == 401
+    assert anonymous.get(url, params=params).status_code == 401
     assert client.get(url, params={**params, "period": "2026-13"}, headers=viewer).status_code == 422
     assert client.get(url, params={**params, "jurisdiction": "999999"}, headers=viewer).status_code == 404
     r = client.get(url, params=params, headers=viewer)

@@ -30,7 +30,7 @@ from backend.api.deps import SESSION_COOKIE
 from backend.core.principal import Role
 from backend.registry.tokens import create_token
 from tests.support.accounts import make_user, sign_in
-from tests.support.jurisdiction import PANSHI, SHULAN, TABLES, Made, cleanup, populate
+from tests.support.jurisdiction import LATER_TABLES, PANSHI, SHULAN, TABLES, Made, cleanup, populate
 
 UNSAFE = {"post", "put", "patch", "delete"}
 UNCALLABLE = {
@@ -248,7 +248,7 @@ def _fingerprint(engine: Engine) -> dict[str, str]:
     """舒兰市's rows of every jurisdiction-bound table, as the owner reads them."""
     out = {}
     with engine.connect() as conn:
-        for table, (key, owners) in TABLES.items():
+        for table, (key, owners) in (TABLES | LATER_TABLES).items():
             out[table] = conn.scalar(
                 text(
                     f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t "

@@ -67,7 +67,7 @@ def test_each_token_lists_the_sites_of_its_jurisdiction(client: TestClient, seed
     other = sorted(_codes(seeded, "s.region_adcode = :c", c=PANSHI))[0]
     r = client.get(f"/api/v1/sites/{other}", headers=_auth(county))
     assert r.status_code == 404  # as if it did not exist: never 403
-    assert runner.invoke(cli, ["token", "create", "--name", "x", "--org", "999999"]).exit_code == 1
+    assert runner.invoke(cli, ["token", "create", "--name", "x", "--org", "999999"]).exit_code == 2
 
 
 def test_a_county_works_on_its_own_rows_and_is_refused_elsewhere(

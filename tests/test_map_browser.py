@@ -45,15 +45,21 @@ def four_colours(seeded: Engine) -> None:
         s.commit()
 
 
-def load(browser, url: str, token: str | None = None) -> dict:
-    open_map(browser, url, token)
+def load(browser, url: str, login: str | None = None) -> dict:
+    open_map(browser, url, login)
     return browser.execute_script(DRAWN)
 
 
 def test_four_colour_map_draws_every_county_and_site_offline(
-    browser, live_server: str, session: Session, artifacts: Path, four_colours: None, tokens: dict[Role, str]
+    logins: dict[Role, str],
+    browser,
+    live_server: str,
+    session: Session,
+    artifacts: Path,
+    four_colours: None,
+    tokens: dict[Role, str],
 ) -> None:
-    drawn = load(browser, live_server + "/", tokens[Role.viewer])
+    drawn = load(browser, live_server + "/", logins[Role.viewer])
     counties = session.scalar(select(func.count()).select_from(Region).where(Region.level == "county"))
     sites = session.scalar(select(func.count()).select_from(Site))
     assert drawn["counties"] == counties == 60 and drawn["countiesOnMap"]
@@ -68,9 +74,9 @@ def test_four_colour_map_draws_every_county_and_site_offline(
 
 
 def test_switch_to_grid_and_filter_by_colour(
-    browser, live_server: str, artifacts: Path, four_colours: None, tokens: dict[Role, str]
+    logins: dict[Role, str], browser, live_server: str, artifacts: Path, four_colours: None, tokens: dict[Role, str]
 ) -> None:
-    load(browser, live_server + "/", tokens[Role.viewer])
+    load(browser, live_server + "/", logins[Role.viewer])
     labels = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label")
     next(lb for lb in labels if "网格四色分布" in lb.text).click()
     on_map = browser.execute_script(
@@ -87,7 +93,13 @@ def test_switch_to_grid_and_filter_by_colour(
 
 
 def test_selecting_a_head_top_pond_draws_its_downstream_zone(
-    browser, live_server: str, session: Session, artifacts: Path, four_colours: None, tokens: dict[Role, str]
+    logins: dict[Role, str],
+    browser,
+    live_server: str,
+    session: Session,
+    artifacts: Path,
+    four_colours: None,
+    tokens: dict[Role, str],
 ) -> None:
     code = session.scalar(
         text(
@@ -95,7 +107,7 @@ def test_selecting_a_head_top_pond_draws_its_downstream_zone(
             "WHERE (r.reasons -> 0 -> 'evidence' ->> 'head_top')::boolean ORDER BY s.code LIMIT 1"
         )
     )
-    load(browser, live_server + "/", tokens[Role.viewer])
+    load(browser, live_server + "/", logins[Role.viewer])
     popup = browser.execute_async_script(
         """
         const done = arguments[arguments.length - 1], code = arguments[0], r = window.riskmap;

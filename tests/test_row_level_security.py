@@ -18,7 +18,7 @@ from backend.core.principal import PUBLIC, Principal, Scope, platform
 from backend.models import Alarm, Site
 from tests.support.jurisdiction import PANSHI, SHULAN, TABLES, Made, populate
 
-PUBLIC_TABLES = ("regions", "exposed_places", "exposed_features", "weather_warnings")
+PUBLIC_TABLES = ("regions", "exposed_places", "exposed_features", "weather_warnings", "draws")  # draws: 一公开
 
 
 def _as(conn: Connection, scope: str, region: str = "", enterprise: str = "") -> None:

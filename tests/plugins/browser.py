@@ -47,12 +47,13 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chr
 @pytest.fixture
 def browser(chromium: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
     """The browser for one test: its log drained first, its page left blank after (an open map
-    keeps its live stream open), and the token it signed in with forgotten."""
+    keeps its live stream open), and the user it signed in as signed out."""
     chromium.get("about:blank")
     chromium.get_log("browser")
     yield chromium
     if chromium.current_url.startswith("http"):
         chromium.execute_script("sessionStorage.clear()")
+    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})  # signed out for the next test
     chromium.get("about:blank")
 
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from backend.core.principal import Role
+from tests.support.accounts import make_user
 from tests.support.net import free_port
 
 
@@ -71,3 +72,12 @@ def live_server(app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def logins(seeded: Engine) -> dict[Role, str]:
+    """Users of 吉林省应急管理厅 (the whole province) who sign in through the login page, by role."""
+    return {
+        role: make_user(seeded, "220000", [role.value], name=f"全省{role.value}", prefix=f"p{role.value[:3]}")
+        for role in (Role.viewer, Role.duty, Role.regulator, Role.admin)
+    }

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.accounts import browser_sign_in
+from tests.support.wait import wait_until
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
@@ -17,11 +20,12 @@ wait();
 """
 
 
-def open_map(browser: Any, url: str, token: str | None = None) -> None:
-    """Load the map page and wait until every layer has been drawn; with `token`, signed in with
-    it first (site details need a login), as the page keeps it: in the tab's sessionStorage."""
-    if token is not None:
-        browser.get(url.rstrip("/") + "/static/riskmap.css")  # a page of the origin, to reach its storage
-        browser.execute_script("sessionStorage.setItem('riskmapToken', arguments[0])", token)
+def open_map(browser: Any, url: str, login: str | None = None) -> None:
+    """Load the map page and wait until every layer has been drawn; with `login`, signed in as that
+    user first, through the login page (site details need a login)."""
+    if login is not None:
+        base = url.split("/", 3)
+        browser_sign_in(browser, "/".join(base[:3]), login, "/" + (base[3] if len(base) > 3 else ""))
+        wait_until(lambda: "/login" not in browser.current_url)
     browser.get(url)
     assert browser.execute_async_script(MAP_READY) is True
