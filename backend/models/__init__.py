@@ -18,7 +18,15 @@ from backend.models.registry import (
     Site,
     TailingsPond,
 )
-from backend.models.risk import Alarm, HiddenHazard, SiteRisk, SiteRiskChange, WeatherWarning
+from backend.models.risk import (
+    Alarm,
+    HazardEvent,
+    HazardFile,
+    HiddenHazard,
+    SiteRisk,
+    SiteRiskChange,
+    WeatherWarning,
+)
 
 __all__ = [
     "Alarm",
@@ -34,6 +42,8 @@ __all__ = [
     "ExposedFeature",
     "ExposedPlace",
     "Gateway",
+    "HazardEvent",
+    "HazardFile",
     "HazardUnit",
     "HiddenHazard",
     "IngesterStatus",

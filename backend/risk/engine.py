@@ -120,6 +120,20 @@ def _inputs(session: Session, ids: list[int] | None, now: datetime) -> dict[str,
             ),
             lambda r: HiddenHazard(r[1], r[2], iso(r[3]), iso(r[4]) if r[4] else None),
         ),
+        "overdue": _by_site(
+            _rows(
+                session,
+                f"""
+            SELECT h.site_id, h.id, h.title, h.found_at, h.deadline FROM hidden_hazards h
+            JOIN sites s ON s.id = h.site_id WHERE NOT h.major AND h.rectified_at IS NULL
+              AND h.state IN ('reported', 'confirmed', 'planned', 'rectifying')
+              AND h.deadline < CAST(:now AS timestamptz) AND {ONLY}
+            ORDER BY h.id""",
+                ids,
+                now,
+            ),
+            lambda r: HiddenHazard(r[1], r[2], iso(r[3]), iso(r[4]) if r[4] else None),
+        ),
         "sensors": {
             r[0]: r
             for r in _rows(
@@ -218,6 +232,7 @@ def grade_sites(
                 max_interval_s=sensors[3] if sensors else None,
                 alarms=facts["alarms"].get(s.id, []),
                 hidden_hazards=facts["hazards"].get(s.id, []),
+                overdue_hazards=facts["overdue"].get(s.id, []),
                 activity=facts["activity"].get(s.id, []),
                 warnings=facts["warnings"].get(s.id, []),
                 in_flood_season=in_flood_season(today, s.region_adcode),
