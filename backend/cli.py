@@ -25,6 +25,7 @@ from backend.core.migrate import upgrade
 from backend.domain.kinds import Role
 from backend.embedded.stack import default_stack, sync_broker_auth
 from backend.embedded.supervise import Supervised, child_argv, stop_all
+from backend.hazards import lifecycle as hazard_lifecycle
 from backend.models import Gateway, Site
 from backend.registry.gateways import UnknownGateway, UnknownSite, add_gateway, rotate_password, set_disabled
 from backend.registry.importer import ImportReport, Layer, import_file
@@ -253,6 +254,7 @@ def _regrade_every(seconds: float, stop: threading.Event) -> None:
             with session_scope("system:regrade") as session:
                 regrade(session)
                 escalation.sweep(session, utcnow())
+                hazard_lifecycle.sweep(session, utcnow())  # overdue hidden hazards, escalation
         except Exception as exc:
             typer.echo(f"regrade failed: {exc}", err=True)
 
