@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import any_, func, literal, select
 from sqlalchemy.orm import Session, object_session
 
 from backend.core.audit import record
@@ -256,7 +256,7 @@ def _event(
     )
     record(
         session,
-        f"hazard_{event}",
+        event,
         "hidden_hazards",
         str(hazard.id),
         {"state": hazard.state, "from": previous, "reason": reason, **(detail or {})},
@@ -474,7 +474,7 @@ def _restore_status(s: Session, h: HiddenHazard, site: Site) -> None:
             Site.enterprise_id == site.enterprise_id,
             HiddenHazard.id != h.id,
             HiddenHazard.state != State.closed,
-            HiddenHazard.interim_measures.any("suspend"),
+            literal("suspend") == any_(HiddenHazard.interim_measures),
         )
     )
     enterprise = s.get(Enterprise, site.enterprise_id)

@@ -123,7 +123,7 @@ def _day(t: datetime | None) -> str:
 
 def rows(session: Session, p: Principal, f: Filters, now: datetime) -> list[list[Any]]:
     """The export's rows, in the bureaus' layout (COLUMNS)."""
-    orgs = dict(session.execute(select(Organisation.id, Organisation.name)).tuples())
+    orgs = {i: n for i, n in session.execute(select(Organisation.id, Organisation.name))}
     out = []
     for n, (h, _site, enterprise, region_name) in enumerate(session.execute(hazards(session, p, f, now)), 1):
         out.append(
@@ -189,7 +189,7 @@ def stats(session: Session, p: Principal, f: Filters, by: str, now: datetime) ->
         f,
         now,
     ).group_by(group)
-    names = dict(session.execute(select(Region.adcode, Region.name)).tuples()) if by == "county" else {}
+    names = {a: n for a, n in session.execute(select(Region.adcode, Region.name))} if by == "county" else {}
     out = []
     for r in session.execute(q.order_by(group)):
         out.append(

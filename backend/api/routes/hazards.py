@@ -385,7 +385,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @router.get(
     "/hidden-hazards/export.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}, "description": "the list in the bureaus' layout (.xlsx)"}},
+    responses={
+        200: {
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the list in the bureaus' layout (.xlsx)",
+        }
+    },
 )
 def export_hazards(
     session: SessionDep,
@@ -501,7 +506,12 @@ def upload_file(
 @router.get(
     "/hidden-hazards/{hazard_id}/files/{file_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file's bytes"}},
+    responses={
+        200: {
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the file's bytes, with its sniffed type",
+        }
+    },
 )
 def download_file(hazard_id: IdPath, file_id: IdPath, session: SessionDep, caller: Viewer) -> Response:
     """A hazard's file, only to callers who may see the hazard."""
