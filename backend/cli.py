@@ -26,6 +26,7 @@ from backend.domain.kinds import Role
 from backend.embedded.stack import default_stack, sync_broker_auth
 from backend.embedded.supervise import Supervised, child_argv, stop_all
 from backend.hazards import lifecycle as hazard_lifecycle
+from backend.hazards import sample as sample_hazards
 from backend.models import Gateway, Site
 from backend.registry.gateways import UnknownGateway, UnknownSite, add_gateway, rotate_password, set_disabled
 from backend.registry.importer import ImportReport, Layer, import_file
@@ -72,6 +73,9 @@ def seed() -> None:
     with session_scope(actor()) as session:
         for report in seed_sample(session, paths().data_dir):
             _print_report(report)
+        hazards = sample_hazards.load(session, datetime.now(UTC))
+        regrade(session)
+    typer.echo(f"hidden hazards: {hazards} sample rows loaded")
     _sync_broker()
 
 
@@ -449,6 +453,7 @@ def up(
                 if seed_data:
                     for report in seed_sample(session, paths().data_dir):
                         _print_report(report)
+                    sample_hazards.load(session, datetime.now(UTC))
                 sync_broker_auth(session)
                 report = regrade(session)
             typer.echo(f"{report.graded} sites graded")
