@@ -14,6 +14,12 @@
   function day(iso) { return iso ? new Date(iso).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" }) : "—"; }
   function when(iso) { return iso ? new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) : "—"; }
   function endOfDay(d) { return d ? d + "T17:00:00+08:00" : null; }
+  // Who acted, said in Chinese: the audit actor's kind, then its name.
+  function actor(a) {
+    var kinds = { "token:": "令牌：", "user:": "用户：", "platform:": "平台自动：", "sample:": "示例数据：" };
+    var prefix = Object.keys(kinds).filter(function (k) { return a.indexOf(k) === 0; })[0];
+    return prefix ? kinds[prefix] + a.slice(prefix.length) : a;
+  }
   function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
 
   function showError(msg) { var e = $("error"); e.textContent = msg; e.hidden = !msg; }
@@ -164,7 +170,7 @@
         Math.ceil(f.size / 1024) + " KB）</li>";
     }).join("") : "<li>暂无附件</li>";
     $("timeline").innerHTML = h.events.map(function (e) {
-      return '<li data-event="' + e.event + '"><b>' + esc(e.event_zh) + "</b> · " + when(e.at) + " · " + esc(e.actor) +
+      return '<li data-event="' + e.event + '"><b>' + esc(e.event_zh) + "</b> · " + when(e.at) + " · " + esc(actor(e.actor)) +
         (e.reason ? "<br>" + esc(e.reason) : "") + (e.attachments.length ? "<br>附件 " + e.attachments.length + " 个" : "") + "</li>";
     }).join("");
     $("upload").hidden = h.next.length === 0;
