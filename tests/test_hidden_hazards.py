@@ -621,3 +621,47 @@ def test_http_map_layer_lists_open_hazards_in_jurisdiction(client: TestClient, a
     assert not ids & {
         f["properties"]["id"] for f in client.get("/api/v1/hidden-hazards/map", headers=other).json()["features"]
     }
+
+
+# --- row-level security and unconfirmed items ---------------------------------------------------
+
+
+def test_row_level_security_keeps_each_caller_to_its_jurisdiction(session: Session) -> None:
+    """The policies on the three tables, as a role that does not own them (the API's role)."""
+    p = place(session, "hazchem")
+    h = to_state(session, p, State.rectifying)
+    evidence(session, h)
+    session.execute(text("CREATE ROLE riskmap_hazard_probe NOLOGIN"))
+    session.execute(text("GRANT SELECT ON hidden_hazards, hazard_events, hazard_files TO riskmap_hazard_probe"))
+    session.execute(text("SET LOCAL ROLE riskmap_hazard_probe"))
+    count = text(
+        "SELECT (SELECT count(*) FROM hidden_hazards WHERE id = :h), (SELECT count(*) FROM hazard_events WHERE hazard_id = :h),"
+        " (SELECT count(*) FROM hazard_files WHERE hazard_id = :h)"
+    )
+
+    def seen(scope: str, region: str = "", enterprise_id: int | None = None) -> tuple[int, int, int]:
+        session.execute(
+            text(
+                "SELECT set_config('riskmap.scope', :s, true), set_config('riskmap.region', :r, true),"
+                " set_config('riskmap.enterprise', :e, true)"
+            ),
+            {"s": scope, "r": region, "e": "" if enterprise_id is None else str(enterprise_id)},
+        )
+        return tuple(session.execute(count, {"h": h.id}).one())  # type: ignore[return-value]
+
+    assert seen("region", p.adcode) == (1, 4, 1)
+    assert seen("enterprise", enterprise_id=p.enterprise_id) == (1, 4, 1)
+    assert seen("region", "2201" if not p.adcode.startswith("2201") else "2202") == (0, 0, 0)
+    assert seen("enterprise", enterprise_id=-1) == (0, 0, 0)
+    assert seen("public") == (0, 0, 0)
+    session.rollback()
+
+
+def test_criteria_items_not_yet_checked_are_listed_as_unconfirmed() -> None:
+    from backend.domain.unconfirmed import unconfirmed
+
+    listed = [u for u in unconfirmed() if u.file == "hidden_hazard_criteria"]
+    items = [u for u in listed if "items" in u.path]
+    assert len(items) == sum(c.unconfirmed for c in criteria.all_items())
+    assert "standards › hazchem › items › 二十" in [u.path for u in items]
+    assert any(u.path == "supervision" for u in listed)  # the 挂牌督办 levels and the 10-day review

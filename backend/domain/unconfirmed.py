@@ -1,7 +1,8 @@
 """Every default not yet confirmed against a standard's text: pure.
 
 Rules files mark such a value `verify: true`, or some fields of an entry `verify: [field, …]` or
-`<field>_verify: true`. A province confirms one by overriding the file (a copy in `$RISKMAP_DATA_DIR/standards/`)
+`<field>_verify: true` (a criteria item not yet checked against its standard's text: `unconfirmed: true`).
+A province confirms one by overriding the file (a copy in `$RISKMAP_DATA_DIR/standards/`)
 with the value it has checked and `verify: false`; until then it is shown as 默认值（待确认）.
 """
 
@@ -14,7 +15,15 @@ from typing import Any
 from backend.core.config import paths
 from backend.domain.standards import PACKAGED, load
 
-RULE_FILES = ("gb18218", "risk_rules", "risk_levels", "sensor_thresholds", "tailings", "flood_warning")
+RULE_FILES = (
+    "gb18218",
+    "risk_rules",
+    "risk_levels",
+    "sensor_thresholds",
+    "tailings",
+    "flood_warning",
+    "hidden_hazard_criteria",
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class Unconfirmed:
 def _label(key: str | int, node: Any) -> str:
     """A readable step of the path: an entry's name when it has one."""
     if isinstance(node, dict):
-        for k in ("name", "location", "color", "kind"):
+        for k in ("name", "location", "color", "kind", "code", "number"):
             if isinstance(node.get(k), str | int):
                 return str(node[k])
     return str(key)
@@ -41,10 +50,16 @@ def _walk(node: Any, path: list[str], source: str) -> Iterator[tuple[list[str], 
         source = str(node.get("source", source))
         fields = tuple(str(k).removesuffix("_verify") for k, v in node.items() if str(k).endswith("_verify") and v)
         marker = node.get("verify")
+        if marker is None and node.get("unconfirmed") is True:  # a criteria item not yet checked against its text
+            marker = True
         if isinstance(marker, list):  # verify: [power_off, restore]: only these fields
             fields = (*fields, *(str(f) for f in marker))
         if marker is True or isinstance(marker, str) or fields:
-            value = {str(k): v for k, v in node.items() if k != "verify" and not str(k).endswith("_verify")}
+            value = {
+                str(k): v
+                for k, v in node.items()
+                if k not in ("verify", "unconfirmed") and not str(k).endswith("_verify")
+            }
             yield path, value, () if marker is True or isinstance(marker, str) else fields, source
         for k, v in node.items():
             if isinstance(v, dict | list) and k != "source":

@@ -25,6 +25,7 @@ FILE_ZH = {
     "sensor_thresholds": "监测报警阈值",
     "tailings": "尾矿库等别",
     "flood_warning": "汛期预警与停产撤人",
+    "hidden_hazard_criteria": "重大事故隐患判定标准与挂牌督办",
 }
 
 
