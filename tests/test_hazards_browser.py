@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.domain.kinds import Role
 from backend.models import Enterprise, HazardEvent, HiddenHazard
+from tests.support.browser import MAP_READY
 from tests.support.hazards import PNG, scoped_token
 from tests.support.wait import wait_until
 
@@ -104,6 +105,24 @@ def test_a_major_hazard_from_self_report_to_closed_in_the_browser(
     assert "停产停业" in browser.find_element(By.ID, "facts").text
     session.expire_all()
     assert session.get(Enterprise, row.enterprise_id).status == "suspended"  # type: ignore[union-attr]
+
+    # the map's hazard layer shows it to the bureau: red (重大), outlined only when overdue
+    browser.set_window_size(1400, 1000)
+    _as(browser, ctx["county"], live_server + "/")
+    assert browser.execute_async_script(MAP_READY) is True
+    shown = browser.execute_script("return window.riskmap.hazards.filter(h => h.id === arguments[0]);", hid)
+    assert shown == [
+        {
+            "id": hid,
+            "title": "液氯充装未使用万向管道充装系统",
+            "major": True,
+            "overdue": False,
+            "state_zh": "已确认",
+            "site": row.code,
+        }
+    ]
+    assert "隐患（红：重大" in browser.find_element(By.CSS_SELECTOR, ".leaflet-control-layers").text
+    browser.set_window_size(390, 844)
 
     # the enterprise plans, rectifies and submits with a photo
     _as(browser, ctx["own"], f"{live_server}/hazards/{hid}")
