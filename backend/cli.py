@@ -75,7 +75,7 @@ def seed() -> None:
             _print_report(report)
         hazards = sample_hazards.load(session, datetime.now(UTC))
         regrade(session)
-    typer.echo(f"hidden hazards: {hazards} sample rows loaded")
+    typer.echo(f"sample hidden hazards: {hazards} written")
     _sync_broker()
 
 

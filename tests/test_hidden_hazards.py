@@ -556,6 +556,9 @@ def test_http_the_excel_list_matches_the_database_cell_by_cell(
     session: Session, client: TestClient, actors: dict[str, Any]
 ) -> None:
     p, county = actors["place"], _auth(actors["county"])
+    last_year = datetime(datetime.now(CHINA_TZ).year - 1, 1, 15, 9, tzinfo=CHINA_TZ).isoformat()
+    found = {"site": p.code, "title": "去年检查发现：应急预案未演练", "found_by": "inspection", "found_at": last_year}
+    assert client.post("/api/v1/hidden-hazards", json=found, headers=county).status_code == 201
     r = client.get("/api/v1/hidden-hazards/export.xlsx", params={"region": p.adcode}, headers=county)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
     ws = load_workbook(io.BytesIO(r.content)).active
@@ -578,7 +581,7 @@ def test_http_the_excel_list_matches_the_database_cell_by_cell(
     expected = session.execute(
         text("""
         SELECT e.name, r.name, h.title, h.description, h.major, h.criterion, h.major_reason, h.measures,
-               h.responsible, h.deadline, h.state, o.name, h.rectified_at
+               h.responsible, h.deadline, h.state, o.name, h.rectified_at, h.found_at
         FROM hidden_hazards h JOIN sites s ON s.id = h.site_id JOIN enterprises e ON e.id = s.enterprise_id
         JOIN regions r ON r.adcode = s.region_adcode LEFT JOIN organisations o ON o.id = h.supervising_org_id
         WHERE s.region_adcode LIKE :a ORDER BY h.found_at, h.id"""),
@@ -595,6 +598,13 @@ def test_http_the_excel_list_matches_the_database_cell_by_cell(
         assert row[6:8] == [db.measures, db.responsible] and row[8] == day(db.deadline)
         assert (row[9] == "已整改销号") == (db.state == "closed")
         assert row[10] == db[11] and row[11] == day(db.rectified_at)
+    # the annual list: only what was found in that year (China time)
+    year = datetime.now(CHINA_TZ).year
+    r = client.get("/api/v1/hidden-hazards/export.xlsx", params={"region": p.adcode, "year": year - 1}, headers=county)
+    annual = load_workbook(io.BytesIO(r.content)).active
+    assert annual is not None and annual.max_row - 1 == sum(
+        1 for db in expected if db.found_at.astimezone(CHINA_TZ).year == year - 1
+    )
 
 
 def test_http_statistics_by_county_and_month(session: Session, client: TestClient, actors: dict[str, Any]) -> None:

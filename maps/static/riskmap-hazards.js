@@ -19,6 +19,7 @@
     }
 
     function load() {
+      if (!RM.token()) { return Promise.resolve(); }  // without a token there is nothing to show
       return RM.api(config.api + "/hidden-hazards/map", { noPrompt: true }).then(function (r) {
         if (!r.ok) { return; }
         return r.json().then(function (fc) {

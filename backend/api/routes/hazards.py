@@ -19,6 +19,7 @@ from backend.api.edge import IdPath, Instant, StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Out, geojson
 from backend.api.routes.sites import AdcodeParam
+from backend.core.audit import record
 from backend.domain.errors import Invalid, NotFound
 from backend.domain.kinds import SiteKind
 from backend.hazards import criteria, files, lifecycle, reports
@@ -499,6 +500,13 @@ def upload_file(
     )
     session.add(stored)
     session.flush()
+    record(
+        session,
+        "file_added",
+        "hidden_hazards",
+        str(hazard.id),
+        {"file": stored.id, "sha256": stored.sha256, "name": stored.name, "size": stored.size},
+    )
     session.commit()
     return _file_out(stored)
 
