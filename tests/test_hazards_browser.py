@@ -71,6 +71,8 @@ def test_a_major_hazard_from_self_report_to_closed_in_the_browser(
     row = ctx["row"]
     browser.set_window_size(390, 844)
     browser.get(live_server + "/hazards/new")
+    browser.execute_script("sessionStorage.clear();")  # a token left by an earlier test of this browser
+    browser.get(live_server + "/hazards/new")
     # no token yet: the page asks for one
     wait_until(lambda: browser.find_element(By.ID, "login").is_displayed())
     browser.find_element(By.ID, "token").send_keys(ctx["own"])

@@ -510,6 +510,18 @@ def test_http_an_enterprise_reports_and_cannot_accept_its_own(client: TestClient
     assert detail["next"] == []
 
 
+def test_http_a_hazard_with_its_own_point_is_drawn_there(client: TestClient, actors: dict[str, Any]) -> None:
+    p, county = actors["place"], _auth(actors["county"])
+    body = {"site": p.code, "title": "泄漏点位于罐区东侧", "lon": 126.55, "lat": 43.84}
+    h = client.post("/api/v1/hidden-hazards", json=body, headers=county).json()
+    assert (h["lon"], h["lat"]) == (126.55, 43.84) and h["found_by"] == "inspection"
+    drawn = [
+        f for f in client.get("/api/v1/hidden-hazards/map", headers=county).json()["features"] if f["id"] == h["id"]
+    ]
+    assert drawn[0]["geometry"]["coordinates"] == [126.55, 43.84]
+    assert client.post("/api/v1/hidden-hazards", json={**body, "lat": None}, headers=county).status_code == 422
+
+
 def test_http_another_county_cannot_see_the_hazard_nor_its_files(client: TestClient, actors: dict[str, Any]) -> None:
     p, own, other = actors["place"], _auth(actors["own"]), _auth(actors["other"])
     hid = client.post("/api/v1/hidden-hazards", json={"site": p.code, "title": "安全阀未投用"}, headers=own).json()[

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
 from sqlalchemy import any_, func, literal, select
 from sqlalchemy.orm import Session, object_session
 
@@ -291,7 +293,7 @@ def report(session: Session, p: Principal, r: Report, now: datetime) -> HiddenHa
         deadline=r.deadline,
         unit_id=r.unit_id,
         sensor_id=r.sensor_id,
-        location=func.ST_SetSRID(func.ST_MakePoint(r.lon, r.lat), 4326) if r.lon is not None else None,
+        location=from_shape(Point(r.lon, r.lat), srid=4326) if r.lon is not None and r.lat is not None else None,
         updated_at=now,
     )
     session.add(hazard)
