@@ -30,11 +30,8 @@ def test_a_year_of_sample_hazards_shows_the_whole_loop(session: Session) -> None
     assert all(h.inspectors and h.accepted_on for h in majors if h.state == "closed")
     assert min(h.found_at for h in rows) > now - timedelta(days=366)
     # every hazard's events end in its state
-    last = dict(
-        session.execute(select(HazardEvent.hazard_id, func.max(HazardEvent.id)).group_by(HazardEvent.hazard_id))
-        .tuples()
-        .all()
-    )
+    grouped = select(HazardEvent.hazard_id, func.max(HazardEvent.id)).group_by(HazardEvent.hazard_id)
+    last = {hazard: event for hazard, event in session.execute(grouped)}
     ends = {
         e.hazard_id: e.to_state for e in session.scalars(select(HazardEvent).where(HazardEvent.id.in_(last.values())))
     }
