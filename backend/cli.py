@@ -31,6 +31,8 @@ from backend.core.principal import Principal, Role, Scope
 from backend.domain.errors import DomainError
 from backend.embedded.stack import default_stack, sync_broker_auth
 from backend.embedded.supervise import Supervised, child_argv, stop_all
+from backend.hazards import lifecycle as hazard_lifecycle
+from backend.hazards import sample as sample_hazards
 from backend.models import Gateway, Site
 from backend.registry.gateways import UnknownGateway, UnknownSite, add_gateway, rotate_password, set_disabled
 from backend.registry.importer import ImportReport, Layer, import_file
@@ -88,7 +90,10 @@ def seed() -> None:
         for report in seed_sample(session, paths().data_dir):
             _print_report(report)
         wanted, secrets_file = seed_demo_accounts(session, paths().data_dir)
+        hazards = sample_hazards.load(session, datetime.now(UTC))
+        regrade(session)
     typer.echo(f"demo accounts: {len(wanted)} (passwords in {secrets_file})")
+    typer.echo(f"sample hidden hazards: {hazards} written")
     _sync_broker()
 
 
@@ -396,6 +401,7 @@ def _regrade_every(seconds: float, stop: threading.Event) -> None:
                 now = utcnow()
                 escalation.sweep(session, now)
                 alarm_escalation.sweep(session, now)
+                hazard_lifecycle.sweep(session, now)  # overdue hidden hazards, escalation
         except Exception as exc:
             typer.echo(f"regrade failed: {exc}", err=True)
 
@@ -599,6 +605,7 @@ def up(
                     for report in seed_sample(session, paths().data_dir):
                         _print_report(report)
                     demo = seed_demo_accounts(session, paths().data_dir)
+                    sample_hazards.load(session, datetime.now(UTC))
                 sync_broker_auth(session)
                 report = regrade(session)
                 if seed_data:

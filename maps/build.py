@@ -29,6 +29,7 @@ SCRIPTS = (
     "riskmap-layers.js",
     "riskmap-alarms.js",
     "riskmap-broadcasts.js",
+    "riskmap-hazards.js",
     "riskmap.js",
 )
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.core.principal import Role
 from backend.risk.engine import regrade
+from tests.support.hazards import PNG
 
 SUMMER = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # in the flood season
 WINTER = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -113,15 +114,26 @@ def test_hidden_hazard_via_api(session: Session, client: TestClient, tokens: dic
     code = blue_site(session, "coal_mine")
     reporting(session, code, datetime.now(UTC))
     session.commit()
+    auth = _auth(tokens[Role.operator])
     r = client.post(
         f"/api/v1/sites/{code}/hidden-hazards",
-        json={"title": "主要通风机无备用", "major": True},
-        headers=_auth(tokens[Role.operator]),
+        json={"title": "主要通风机无备用", "major": True, "criterion": "coal:五"},
+        headers=auth,
     )
     assert r.status_code == 201
     assert risk(session, code)[1:] == (1, ["coal_mine", "major_hidden_hazard"])
-    assert client.post(f"/api/v1/hidden-hazards/{r.json()['id']}/rectify").status_code == 401
-    client.post(f"/api/v1/hidden-hazards/{r.json()['id']}/rectify", headers=_auth(tokens[Role.operator]))
+    hid = r.json()["id"]
+    assert client.post(f"/api/v1/hidden-hazards/{hid}/confirm", json={}).status_code == 401
+    # 销号 through the lifecycle: confirmed, planned, rectified with evidence, accepted
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    plan = {"measures": "增设备用通风机", "funds_yuan": 80000, "responsible": "张三", "deadline": later}
+    for step, body in (("confirm", {}), ("plan", plan), ("start", {})):
+        assert client.post(f"/api/v1/hidden-hazards/{hid}/{step}", json=body, headers=auth).status_code == 200
+    photo = client.post(
+        f"/api/v1/hidden-hazards/{hid}/files", files={"file": ("fan.png", PNG, "image/png")}, headers=auth
+    ).json()
+    for step, body in (("submit", {"attachments": [photo["id"]]}), ("accept", {"reason": "现场核查合格"})):
+        assert client.post(f"/api/v1/hidden-hazards/{hid}/{step}", json=body, headers=auth).status_code == 200
     session.expire_all()
     assert risk(session, code)[1] == 4
 

@@ -1,5 +1,5 @@
-"""Domain errors to HTTP, in one place: NotFound → 404, Conflict → 409, Invalid → 422 (with the
-field at fault as a validation-style location when the error names one)."""
+"""Domain errors to HTTP, in one place: NotFound → 404, Forbidden → 403, Conflict → 409, Invalid →
+422 (with the field at fault as a validation-style location when the error names one)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
-from backend.domain.errors import Conflict, DomainError, Invalid, NotFound
+from backend.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
-STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 422}
+STATUS: dict[type[DomainError], int] = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422}
 
 
 def status_of(exc: DomainError) -> int:

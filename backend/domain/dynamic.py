@@ -59,7 +59,8 @@ class SiteNow:
     last_reading_at: datetime | None = None
     max_interval_s: int | None = None
     alarms: list[ActiveAlarm] = field(default_factory=list)
-    hidden_hazards: list[HiddenHazard] = field(default_factory=list)
+    hidden_hazards: list[HiddenHazard] = field(default_factory=list)  # open 重大隐患
+    overdue_hazards: list[HiddenHazard] = field(default_factory=list)  # 一般隐患 past their deadline
     activity: list[Activity] = field(default_factory=list)
     warnings: list[RainWarning] = field(default_factory=list)
     in_flood_season: bool = False
@@ -128,12 +129,20 @@ def dynamic_level(inherent: int, site: SiteNow, rules: DynamicRules | None = Non
 
     base = min([inherent, *(x.level for x in reasons)])
 
+    # An overdue 一般隐患 raises the site by rule (the rainstorm raises whatever that gives).
+    o = rules.overdue_hidden_hazard
+    overdue = bool(site.overdue_hazards) and o is not None
+    overdue_by = o.raise_by if overdue and o is not None else 0
+    unraised = base
+    base = more_severe(base, overdue_by) if overdue else base
+
     r = rules.rainstorm_warning
     covering = [w for w in site.warnings if w.color in r.colors]
     raised = site.in_flood_season and bool(covering) and site.site_kind in r.site_kinds
     level = more_severe(base, r.raise_by) if raised else base
 
     def after(without: int) -> int:
+        without = more_severe(without, overdue_by) if overdue else without
         return more_severe(without, r.raise_by) if raised else without
 
     # What would lower the level: each raising reason gone, the site graded again without it.
@@ -141,6 +150,32 @@ def dynamic_level(inherent: int, site: SiteNow, rules: DynamicRules | None = Non
         replace(x, lower=_lower(x, after(min([inherent, *(y.level for y in reasons if y is not x)])), level))
         for x in reasons
     ]
+    if overdue and o is not None:
+
+        def rainy(x: int) -> int:
+            return more_severe(x, r.raise_by) if raised else x
+
+        reasons.append(
+            Reason(
+                "overdue_hidden_hazard",
+                base,
+                f"{len(site.overdue_hazards)}项一般隐患逾期未整改，风险提升{overdue_by}级 → {level_name_zh(base)}",
+                o.source,
+                {"hazards": [h.__dict__ for h in site.overdue_hazards]},
+                lower=[
+                    Change(
+                        "overdue_hidden_hazard",
+                        "overdue_hidden_hazard",
+                        True,
+                        False,
+                        rainy(unraised),
+                        f"若逾期隐患整改完毕并销号，降为{level_name_zh(rainy(unraised))}",
+                    ).as_dict()
+                ]
+                if unraised > base
+                else [],
+            )
+        )
     if raised:
         worst = min(covering, key=lambda w: level_of(w.color))
         reasons.append(
@@ -168,6 +203,7 @@ ENDS = {
     "major_hidden_hazard": "若重大隐患整改完毕并销号",
     "silent_site": "若监测数据恢复正常上报",
     "covert_production": "若停止生产活动（监测不再显示用电或井下人员）",
+    "overdue_hidden_hazard": "若逾期隐患整改完毕并销号",
 }
 
 

@@ -17,6 +17,10 @@ class NotFound(DomainError):
     """The thing asked for does not exist (HTTP 404)."""
 
 
+class Forbidden(DomainError):
+    """The caller may not do this here, e.g. an enterprise accepting its own hazard (HTTP 403)."""
+
+
 class Conflict(DomainError):
     """The request clashes with the current state, e.g. a taken key or a closed workflow (HTTP 409)."""
 

@@ -184,9 +184,15 @@ class RainstormRule(DynamicRule):
     colors: list[Colour]
 
 
+class RaiseByRule(DynamicRule):
+    verify: bool = False
+    raise_by: int = Field(ge=1, le=3)
+
+
 class DynamicRules(_Strict):
     active_alarm: ActiveAlarmRule
     major_hidden_hazard: AtLeastRule
+    overdue_hidden_hazard: RaiseByRule
     silent_site: SilentSiteRule
     covert_production: CovertProductionRule
     rainstorm_warning: RainstormRule
@@ -561,6 +567,77 @@ class Checklists(_Strict):
         return self
 
 
+# hidden_hazard_criteria.yaml
+
+
+class CriterionItem(_Strict):
+    number: str = Field(min_length=1, max_length=8)  # the item's number as printed: 一, 二十一 …
+    text: str = Field(min_length=1)
+    unconfirmed: bool = False  # wording not yet checked against a published copy
+
+
+class CriteriaStandard(_Strict):
+    code: str = Field(pattern=r"^[a-z_]+$")
+    title: str
+    document: str
+    year: int = Field(ge=1990, le=2100)
+    source: str
+    site_kinds: list[SiteKind] = Field(min_length=1)
+    mining_methods: list[MiningMethod] | None = None
+    items: list[CriterionItem] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        numbers = [i.number for i in self.items]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("items: each number once")
+        return self
+
+
+SupervisionLevel = Literal["county", "prefecture", "province"]
+
+
+class SupervisionWhen(_Strict):
+    site_kind: SiteKind | None = None
+    region: str | None = Field(None, pattern=r"^\d{2,6}$")  # a GB/T 2260 prefix
+    ordered_by: Literal["city_safety_committee"] | None = None
+
+
+class SupervisionRule(_Strict):
+    when: SupervisionWhen
+    level: SupervisionLevel
+
+
+class HazardSupervision(_Strict):
+    source: str
+    verify: bool = False
+    rules: list[SupervisionRule] = Field(min_length=1)
+    review_days: int = Field(ge=1, le=365)
+    review_days_verify: bool = False
+    escalation: list[SupervisionLevel] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _catch_all(self) -> Self:
+        if self.rules[-1].when != SupervisionWhen():
+            raise ValueError("rules: end with a rule whose `when` is {} (the default level)")
+        return self
+
+
+class HiddenHazardCriteria(_Strict):
+    standards: list[CriteriaStandard] = Field(min_length=1)
+    supervision: HazardSupervision
+
+    @model_validator(mode="after")
+    def _covered(self) -> Self:
+        codes = [s.code for s in self.standards]
+        if len(set(codes)) != len(codes):
+            raise ValueError("standards: each code once")
+        missing = set(SiteKind) - {k for s in self.standards for k in s.site_kinds}
+        if missing:
+            raise ValueError(f"standards: no standard for {', '.join(sorted(missing))}")
+        return self
+
+
 MODELS: dict[str, type[_Strict]] = {
     "risk_rules": RiskRules,
     "risk_levels": RiskLevels,
@@ -570,6 +647,7 @@ MODELS: dict[str, type[_Strict]] = {
     "alarm_escalation": AlarmEscalation,
     "supervision": Supervision,
     "inspection_checklists": Checklists,
+    "hidden_hazard_criteria": HiddenHazardCriteria,
 }
 
 

@@ -1,7 +1,8 @@
 """Every default not yet confirmed against a standard's text: pure.
 
 Rules files mark such a value `verify: true`, or some fields of an entry `verify: [field, …]` or
-`<field>_verify: true`. A province confirms one by overriding the file (a copy in `$RISKMAP_DATA_DIR/standards/`)
+`<field>_verify: true` (a criteria item not yet checked against its standard's text: `unconfirmed: true`).
+A province confirms one by overriding the file (a copy in `$RISKMAP_DATA_DIR/standards/`)
 with the value it has checked and `verify: false`; until then it is shown as 默认值（待确认）.
 """
 
@@ -24,6 +25,7 @@ RULE_FILES = (
     "alarm_escalation",
     "supervision",
     "inspection_checklists",
+    "hidden_hazard_criteria",
 )
 
 
@@ -40,7 +42,7 @@ class Unconfirmed:
 def _label(key: str | int, node: Any) -> str:
     """A readable step of the path: an entry's name when it has one."""
     if isinstance(node, dict):
-        for k in ("name", "location", "color", "kind"):
+        for k in ("name", "location", "color", "kind", "code", "number"):
             if isinstance(node.get(k), str | int):
                 return str(node[k])
     return str(key)
@@ -51,10 +53,16 @@ def _walk(node: Any, path: list[str], source: str) -> Iterator[tuple[list[str], 
         source = str(node.get("source", source))
         fields = tuple(str(k).removesuffix("_verify") for k, v in node.items() if str(k).endswith("_verify") and v)
         marker = node.get("verify")
+        if marker is None and node.get("unconfirmed") is True:  # a criteria item not yet checked against its text
+            marker = True
         if isinstance(marker, list):  # verify: [power_off, restore]: only these fields
             fields = (*fields, *(str(f) for f in marker))
         if marker is True or isinstance(marker, str) or fields:
-            value = {str(k): v for k, v in node.items() if k != "verify" and not str(k).endswith("_verify")}
+            value = {
+                str(k): v
+                for k, v in node.items()
+                if k not in ("verify", "unconfirmed") and not str(k).endswith("_verify")
+            }
             yield path, value, () if marker is True or isinstance(marker, str) else fields, source
         for k, v in node.items():
             if isinstance(v, dict | list) and k != "source":

@@ -20,7 +20,15 @@ from backend.models.registry import (
     Site,
     TailingsPond,
 )
-from backend.models.risk import Alarm, HiddenHazard, SiteRisk, SiteRiskChange, WeatherWarning
+from backend.models.risk import (
+    Alarm,
+    HazardEvent,
+    HazardFile,
+    HiddenHazard,
+    SiteRisk,
+    SiteRiskChange,
+    WeatherWarning,
+)
 from backend.models.supervision import (
     Draw,
     EnforcementAction,
@@ -49,6 +57,8 @@ __all__ = [
     "ExposedFeature",
     "ExposedPlace",
     "Gateway",
+    "HazardEvent",
+    "HazardFile",
     "HazardUnit",
     "HiddenHazard",
     "IngesterStatus",

@@ -64,6 +64,12 @@ MAJOR_HAZARDS = text(f"""
     SELECT h.site_id, h.id, h.title, h.found_at, h.deadline FROM hidden_hazards h
     JOIN sites s ON s.id = h.site_id WHERE h.major AND h.rectified_at IS NULL AND {ONLY}
     ORDER BY h.id""")
+OVERDUE_GENERAL_HAZARDS = text(f"""
+    SELECT h.site_id, h.id, h.title, h.found_at, h.deadline FROM hidden_hazards h
+    JOIN sites s ON s.id = h.site_id WHERE NOT h.major AND h.rectified_at IS NULL
+      AND h.state IN ('reported', 'confirmed', 'planned', 'rectifying')
+      AND h.deadline < CAST(:now AS timestamptz) AND {ONLY}
+    ORDER BY h.id""")
 SENSOR_COUNTS = text(f"""
     SELECT se.site_id, count(*) AS sensor_count, max(se.last_reading_at) AS last_reading_at,
            max(se.interval_s) AS max_interval_s
@@ -154,6 +160,10 @@ def _inputs(session: Session, ids: list[int] | None, now: datetime) -> dict[str,
             _rows(session, MAJOR_HAZARDS, ids),
             lambda r: HiddenHazard(r.id, r.title, iso(r.found_at), iso(r.deadline) if r.deadline else None),
         ),
+        "overdue": _by_site(
+            _rows(session, OVERDUE_GENERAL_HAZARDS, ids, now),
+            lambda r: HiddenHazard(r.id, r.title, iso(r.found_at), iso(r.deadline) if r.deadline else None),
+        ),
         "sensors": {r.site_id: r for r in _rows(session, SENSOR_COUNTS, ids)},
         "activity": _by_site(
             _rows(session, ACTIVITY, ids, now),
@@ -222,6 +232,7 @@ def grade_sites(
                 max_interval_s=sensors.max_interval_s if sensors else None,
                 alarms=facts["alarms"].get(s.id, []),
                 hidden_hazards=facts["hazards"].get(s.id, []),
+                overdue_hazards=facts["overdue"].get(s.id, []),
                 activity=facts["activity"].get(s.id, []),
                 warnings=facts["warnings"].get(s.id, []),
                 in_flood_season=in_flood_season(today, s.region_adcode),

@@ -28,6 +28,7 @@ FILE_ZH = {
     "alarm_escalation": "未确认报警逐级通知",
     "supervision": "分类分级监管（检查频次、双随机）",
     "inspection_checklists": "现场检查表",
+    "hidden_hazard_criteria": "重大事故隐患判定标准与挂牌督办",
 }
 
 

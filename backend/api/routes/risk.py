@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import h3
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from backend.api.deps import LOGIN_REQUIRED, Operator, PublicReader, ReadAccess, SessionDep
-from backend.api.edge import OPEN_BODY_LIMIT, IdPath, Instant, StrictJSONRoute
+from backend.api.edge import OPEN_BODY_LIMIT, Instant, StrictJSONRoute
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.responses import FeatureCollection, Number, Out, geojson
 from backend.api.routes.sites import AdcodeParam, CodePath, site_filters, site_or_404
@@ -33,7 +33,8 @@ from backend.domain.major_hazard import Held, grade
 from backend.domain.rules_models import risk_rules
 from backend.domain.substances import UnknownSubstance
 from backend.domain.tailings import pond_class
-from backend.models import Enterprise, HiddenHazard, Region, Site, SiteRisk, SiteRiskChange
+from backend.hazards import lifecycle
+from backend.models import Enterprise, Region, Site, SiteRisk, SiteRiskChange
 from backend.risk import exposure
 from backend.risk.engine import regrade
 
@@ -408,6 +409,8 @@ def regrade_now(session: SessionDep, caller: Operator) -> dict[str, Any]:
 class HazardIn(BaseModel):
     title: str = Field(min_length=1, max_length=256)
     major: bool = False
+    criterion: str | None = Field(None, max_length=48, description="判定依据, e.g. coal:五")
+    major_reason: str | None = Field(None, max_length=2000, description="a regulator's reasoned decision")
     deadline: Instant | None = None
 
 
@@ -418,33 +421,26 @@ class HazardOut(Out):
     major: bool
 
 
-class RectifiedOut(Out):
-    id: int
-    rectified: bool
-
-
 @router.post("/sites/{code}/hidden-hazards", status_code=201, response_model=HazardOut)
 def report_hazard(code: CodePath, body: HazardIn, session: SessionDep, caller: Operator) -> dict[str, Any]:
-    """Record a hidden hazard (隐患); a major one (重大隐患) makes the site red until rectified."""
+    """A regulator registers a hidden hazard found at the site (the short form of
+    POST /api/v1/hidden-hazards); a major one (重大隐患) makes the site red until 销号."""
     site = site_or_404(session, code)
-    hazard = HiddenHazard(site_id=site.id, title=body.title, major=body.major, deadline=body.deadline)
-    session.add(hazard)
-    session.flush()
-    regrade(session, [site.id])
+    hazard = lifecycle.report(
+        session,
+        caller,
+        lifecycle.Report(
+            site_id=site.id,
+            title=body.title,
+            major=body.major,
+            criterion=body.criterion,
+            major_reason=body.major_reason,
+            deadline=body.deadline,
+        ),
+        datetime.now(UTC),
+    )
     session.commit()
     return {"id": hazard.id, "site": code, "title": hazard.title, "major": hazard.major}
-
-
-@router.post("/hidden-hazards/{hazard_id}/rectify", response_model=RectifiedOut)
-def rectify_hazard(hazard_id: IdPath, session: SessionDep, caller: Operator) -> dict[str, Any]:
-    hazard = session.get(HiddenHazard, hazard_id)
-    if hazard is None:
-        raise HTTPException(404, f"no hidden hazard {hazard_id}")
-    hazard.rectified_at = func.now()
-    session.flush()
-    regrade(session, [hazard.site_id])
-    session.commit()
-    return {"id": hazard_id, "rectified": True}
 
 
 # --- siting pre-checks (项目审批安全红线): graded as the register's sites are, not stored ---

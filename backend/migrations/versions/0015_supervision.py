@@ -3,7 +3,7 @@ inspections and enforcement actions. Every table carries region_adcode (and site
 concerned) for row-level security.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-25 11:06:54.466395
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
@@ -247,6 +247,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_enforcement_actions_site_id"), "enforcement_actions", ["site_id"], unique=False)
 
     _jurisdiction()
+
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_enforcement_actions_site_id"), table_name="enforcement_actions")

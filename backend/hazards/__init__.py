@@ -1,0 +1,1 @@
+"""Hidden hazards (隐患): criteria, lifecycle, files, lists and reports."""
