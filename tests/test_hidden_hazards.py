@@ -497,7 +497,7 @@ def test_http_an_enterprise_reports_and_cannot_accept_its_own(client: TestClient
     r = client.post(f"/api/v1/hidden-hazards/{hid}/start", json={}, headers=county)
     assert r.status_code == 409 and "待验收" in r.json()["detail"]
     r = client.post(f"/api/v1/hidden-hazards/{hid}/accept", json={"reason": "合格"}, headers=county)
-    assert r.status_code == 200 and r.json()["state"] == "closed"
+    assert r.status_code == 200 and r.json()["state"] == "closed", r.text
     detail = client.get(f"/api/v1/hidden-hazards/{hid}", headers=own).json()
     assert [e["event"] for e in detail["events"]] == [
         "reported",

@@ -30,6 +30,7 @@ from backend.api.deps import SESSION_COOKIE
 from backend.core.principal import Role
 from backend.registry.tokens import create_token
 from tests.support.accounts import make_user, sign_in
+from tests.support.hazards import PDF
 from tests.support.jurisdiction import LATER_TABLES, PANSHI, SHULAN, TABLES, Made, cleanup, populate
 
 UNSAFE = {"post", "put", "patch", "delete"}
@@ -54,7 +55,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/broadcasts/{broadcast_id}/update"): {"color": "red", "note": "越权"},
     ("post", "/api/v1/broadcasts/{broadcast_id}/cancel"): {"reason": "越权"},
     ("post", "/api/v1/broadcasts/{broadcast_id}/ack"): {"token": "rmk_not_the_recipients_token", "evacuated": True},
-    ("post", "/api/v1/hidden-hazards/{hazard_id}/rectify"): {},
+    ("post", "/api/v1/hidden-hazards/{hazard_id}/{transition}"): {"reason": "越权"},
 }
 
 
@@ -116,6 +117,17 @@ def _supervised(client: TestClient, operator: str, site: str) -> dict[str, Any]:
     }
 
 
+def _attached(client: TestClient, operator: str, hazard: int) -> int:
+    """A document attached to 舒兰市's hazard."""
+    r = client.post(
+        f"/api/v1/hidden-hazards/{hazard}/files",
+        files={"file": (f"leak {SHULAN}.pdf", PDF, "application/pdf")},
+        headers={"Authorization": f"Bearer {operator}"},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
 @pytest.fixture(scope="module")
 def world(seeded: Engine, client: TestClient, tokens: dict[Role, str]) -> Iterator[tuple[Made, Shulan]]:
     with seeded.begin() as conn:
@@ -175,6 +187,8 @@ def world(seeded: Engine, client: TestClient, tokens: dict[Role, str]) -> Iterat
         "org": SHULAN,
         "period": "2031",
         **_supervised(client, tokens[Role.operator], sites[0].code),
+        "file_id": _attached(client, tokens[Role.operator], made.hazards[SHULAN]),
+        "transition": "confirm",
     }
     yield made, Shulan([s.code for s in sites], values, secrets)
     with seeded.begin() as conn:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -28,6 +30,7 @@ async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
+log = logging.getLogger("riskmap.api")
 OUTSIDE_JURISDICTION = "not found (or outside your jurisdiction)"
 
 
@@ -36,6 +39,7 @@ async def database_refused(request: Request, exc: Exception) -> JSONResponse:
     is answered like a row that does not exist: 404, never a 403 that would reveal it exists."""
     assert isinstance(exc, DBAPIError)
     if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
+        log.info("row-level security refused %s %s: %s", request.method, request.url.path, exc.orig)
         return JSONResponse({"detail": OUTSIDE_JURISDICTION}, status_code=404)
     raise exc
 

@@ -124,7 +124,9 @@ def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     defaults = {"headers": {}, "broadcast_id": None, "recipient_id": None, "webhook_id": None, "event": "delivered"}
-    session.execute(insert(OutboxMessage), [defaults | {"key": new_key()} | r for r in rows])
+    # Inline (no RETURNING of the new ids): row-level security would check a returned row against
+    # what the caller may read, and a hazard's notice to another bureau is queued, not read.
+    session.execute(insert(OutboxMessage).inline(), [defaults | {"key": new_key()} | r for r in rows])
 
 
 # --- what a broadcast sends (queued in the caller's transaction) ------------------------------

@@ -152,9 +152,18 @@ def upgrade() -> None:
         op.execute(
             f"CREATE POLICY {table}_jurisdiction ON {table} TO {APP_ROLE} USING ({predicate}) WITH CHECK ({predicate})"
         )
+    # The delivery queues are the platform's: a caller's transaction may add to them (a hazard's
+    # notice to its bureau, an answer's SMS), but reads, changes and deletes stay in its jurisdiction.
+    for table in QUEUES:
+        op.execute(f"CREATE POLICY {table}_append ON {table} FOR INSERT TO {APP_ROLE} WITH CHECK (true)")
+
+
+QUEUES = ("outbox", "sms_outbox")
 
 
 def downgrade() -> None:
+    for table in QUEUES:
+        op.execute(f"DROP POLICY {table}_append ON {table}")
     op.execute("DROP POLICY audit_log_append ON audit_log")
     for table in POLICIES:
         op.execute(f"DROP POLICY {table}_jurisdiction ON {table}; ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
