@@ -610,8 +610,8 @@ def up(
                 report = regrade(session)
                 if seed_data:
                     now = datetime.now(UTC)
-                    if demo := ensure_demo_plan(session, now.astimezone(CHINA_TZ).date(), now):
-                        typer.echo(f"sample inspection plan for the province: version {demo.version} (/draws)")
+                    if plan := ensure_demo_plan(session, now.astimezone(CHINA_TZ).date(), now):
+                        typer.echo(f"sample inspection plan for the province: version {plan.version} (/draws)")
             typer.echo(f"{report.graded} sites graded")
         if stopping.event.is_set():
             raise _Interrupted(stopping.received)

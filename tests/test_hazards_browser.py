@@ -12,10 +12,10 @@ from selenium.webdriver.support.ui import Select
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from backend.core.principal import Role
 from backend.models import Enterprise, HazardEvent, HiddenHazard
+from tests.support.accounts import browser_sign_in, browser_sign_out, make_user
 from tests.support.browser import MAP_READY
-from tests.support.hazards import PNG, scoped_token
+from tests.support.hazards import PNG
 from tests.support.wait import wait_until
 
 
@@ -31,16 +31,18 @@ def _site(seeded: Engine) -> dict[str, Any]:
               AND NOT EXISTS (SELECT 1 FROM hidden_hazards h WHERE h.site_id = s.id)
             ORDER BY s.id DESC LIMIT 1""")
         ).one()
-    with Session(seeded) as s, s.begin():
-        s.info["actor"] = "test:setup"
-        own = scoped_token(s, "browser-enterprise", Role.enterprise, row.eorg)
-        county = scoped_token(s, "browser-county", Role.regulator, row.corg)
+    with Session(seeded) as s:
+        credit = s.scalar(select(Enterprise.credit_code).where(Enterprise.id == row.enterprise_id))
+    own = make_user(seeded, str(credit), ["enterprise"], name="企业安全负责人")
+    county = make_user(seeded, row.region_adcode, ["regulator", "duty"], name="县局监管员")
     return {"row": row, "own": own, "county": county}
 
 
-def _as(browser: Any, token: str, url: str) -> None:
-    browser.execute_script("sessionStorage.setItem('riskmapToken', arguments[0]);", token)
-    browser.get(url)
+def _as(browser: Any, base: str, login: str, path: str) -> None:
+    """Sign out whoever is signed in, and sign in as `login` on its way to `path`."""
+    browser_sign_out(browser)
+    browser_sign_in(browser, base, login, path)
+    wait_until(lambda: browser.current_url == base + path)
 
 
 def _step(browser: Any, name: str, fields: dict[str, str] | None = None) -> None:
@@ -71,12 +73,9 @@ def test_a_major_hazard_from_self_report_to_closed_in_the_browser(
     row = ctx["row"]
     browser.set_window_size(390, 844)
     browser.get(live_server + "/hazards/new")
-    browser.execute_script("sessionStorage.clear();")  # a token left by an earlier test of this browser
-    browser.get(live_server + "/hazards/new")
-    # no token yet: the page asks for one
-    wait_until(lambda: browser.find_element(By.ID, "login").is_displayed())
-    browser.find_element(By.ID, "token").send_keys(ctx["own"])
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    # not signed in: the page sends the browser to the login page, which brings it back
+    wait_until(lambda: "/login?next=" in browser.current_url)
+    _as(browser, live_server, ctx["own"], "/hazards/new")
     form = browser.find_element(By.ID, "report")
     form.find_element(By.NAME, "site").send_keys(row.code)
     form.find_element(By.NAME, "title").click()  # leaving the site field loads its criteria
@@ -100,7 +99,7 @@ def test_a_major_hazard_from_self_report_to_closed_in_the_browser(
     assert not browser.find_elements(By.CSS_SELECTOR, "form[data-step=supervise]")
 
     # the county bureau puts it under 挂牌督办 with 停产停业
-    _as(browser, ctx["county"], f"{live_server}/hazards/{hid}")
+    _as(browser, live_server, ctx["county"], f"/hazards/{hid}")
     _step(
         browser, "supervise", {"order_no": "舒应急督〔2026〕1号", "deadline": deadline, "interim_measures": "suspend"}
     )
@@ -110,7 +109,7 @@ def test_a_major_hazard_from_self_report_to_closed_in_the_browser(
 
     # the map's hazard layer shows it to the bureau: red (重大), outlined only when overdue
     browser.set_window_size(1400, 1000)
-    _as(browser, ctx["county"], live_server + "/")
+    _as(browser, live_server, ctx["county"], "/")
     assert browser.execute_async_script(MAP_READY) is True
     shown = browser.execute_script("return window.riskmap.hazards.filter(h => h.id === arguments[0]);", hid)
     assert shown == [
@@ -127,7 +126,7 @@ def test_a_major_hazard_from_self_report_to_closed_in_the_browser(
     browser.set_window_size(390, 844)
 
     # the enterprise plans, rectifies and submits with a photo
-    _as(browser, ctx["own"], f"{live_server}/hazards/{hid}")
+    _as(browser, live_server, ctx["own"], f"/hazards/{hid}")
     _step(
         browser,
         "plan",
@@ -143,7 +142,7 @@ def test_a_major_hazard_from_self_report_to_closed_in_the_browser(
     assert not browser.find_elements(By.CSS_SELECTOR, "form[data-step=accept]")  # never its own
 
     # the supervising bureau accepts on site: 销号
-    _as(browser, ctx["county"], f"{live_server}/hazards/{hid}")
+    _as(browser, live_server, ctx["county"], f"/hazards/{hid}")
     today = datetime.now(UTC).astimezone().strftime("%Y-%m-%d")
     _step(browser, "accept", {"inspectors": "周建国、吴海燕", "accepted_on": today, "reason": "现场核查合格"})
     assert "已销号" in browser.find_element(By.ID, "facts").text

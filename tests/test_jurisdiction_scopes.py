@@ -84,12 +84,15 @@ def test_a_county_works_on_its_own_rows_and_is_refused_elsewhere(
         == 200
     )
     hazard = client.post(
-        f"/api/v1/sites/{own}/hidden-hazards", json={"title": "测试重大隐患", "major": True}, headers=admin
+        f"/api/v1/sites/{own}/hidden-hazards",
+        json={"title": "测试重大隐患", "major": True, "major_reason": "县局现场检查认定"},
+        headers=admin,
     )
     assert hazard.status_code == 201, hazard.text
     risk = client.get(f"/api/v1/sites/{own}/risk", headers=admin).json()
     assert risk["color"] == "red"  # graded in the request, under the county's scope: a complete view
-    assert client.post(f"/api/v1/hidden-hazards/{hazard.json()['id']}/rectify", headers=admin).status_code == 200
+    confirmed = client.post(f"/api/v1/hidden-hazards/{hazard.json()['id']}/confirm", json={}, headers=admin)
+    assert confirmed.status_code == 200, confirmed.text
     # Its audit log holds its own entries, and none about another county.
     audit = client.get("/api/v1/audit", params={"entity": "sites", "key": own}, headers=admin).json()
     assert any(e["after"] and e["after"].get("name") == "舒兰测试更名煤矿" for e in audit)

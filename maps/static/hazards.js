@@ -1,8 +1,9 @@
-/* The hidden-hazard pages (清单, 详情, 上报): the server renders the page, this script fills it from
- * the API with the caller's token (kept in sessionStorage, as on the map) and posts the forms. */
+/* The hidden-hazard pages (清单, 详情, 上报): the server renders the page for the signed-in user, this
+ * script fills it from the API (the session cookie goes with every call, and the page's CSRF token
+ * with every change) and posts the forms. */
 (function () {
   "use strict";
-  var TOKEN_KEY = "riskmapToken";
+  var UNSAFE = { POST: true, PUT: true, PATCH: true, DELETE: true };
   var page = document.body.dataset.page;
   var $ = function (id) { return document.getElementById(id); };
 
@@ -20,7 +21,11 @@
     var prefix = Object.keys(kinds).filter(function (k) { return a.indexOf(k) === 0; })[0];
     return prefix ? kinds[prefix] + a.slice(prefix.length) : a;
   }
-  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+  function csrf() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute("content") : "";
+  }
+  function toLogin() { window.location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
 
   function showError(msg) { var e = $("error"); e.textContent = msg; e.hidden = !msg; }
 
@@ -32,9 +37,11 @@
 
   function api(url, options) {
     options = options || {};
-    var headers = Object.assign({ Authorization: "Bearer " + token() }, options.headers);
-    return fetch(url, Object.assign({}, options, { headers: headers })).then(function (r) {
-      if (r.status === 401) { askToken("令牌无效或已失效，请重新输入"); throw new Error("需要访问令牌"); }
+    var headers = Object.assign({}, options.headers);
+    if (UNSAFE[(options.method || "GET").toUpperCase()]) { headers["X-CSRF-Token"] = csrf(); }
+    var init = Object.assign({}, options, { headers: headers, credentials: "same-origin" });
+    return fetch(url, init).then(function (r) {
+      if (r.status === 401) { toLogin(); throw new Error("登录已失效，请重新登录"); }
       return r;
     });
   }
@@ -49,18 +56,6 @@
   function post(url, body) {
     return json(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   }
-
-  function askToken(msg) {
-    var f = $("login");
-    f.hidden = false;
-    f.querySelector(".msg").textContent = msg || "查看隐患需要访问令牌";
-  }
-  $("login").addEventListener("submit", function (e) {
-    e.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
-    $("login").hidden = true;
-    start();
-  });
 
   function tags(h) {
     return '<span class="tag' + (h.major ? " major" : "") + '">' + esc(h.grade_zh) + "</span>" +
@@ -197,7 +192,6 @@
 
   function start() {
     showError("");
-    if (!token()) { askToken(); return; }
     var work = page === "list" ? list() : page === "detail" ? detail() : Promise.resolve();
     work.catch(function (err) { showError(err.message); });
   }

@@ -1,7 +1,7 @@
 /* The map's layer of open hidden hazards (隐患): a dot per hazard, red for 重大隐患, orange for
  * 一般隐患, a thick dashed black outline when past its deadline (逾期). The API shows a caller only
- * the hazards of its jurisdiction and needs a token, so the layer stays empty without one (it
- * never asks for one by itself). Clicking a dot opens the hazard's page. */
+ * the hazards of its jurisdiction and needs a signed-in user (or a program's token), so the layer
+ * stays empty for the public (it never asks by itself). Clicking a dot opens the hazard's page. */
 (function (RM) {
   "use strict";
 
@@ -19,7 +19,7 @@
     }
 
     function load() {
-      if (!RM.token()) { return Promise.resolve(); }  // without a token there is nothing to show
+      if (!RM.signedIn() && !RM.token()) { return Promise.resolve(); }  // the public: nothing to show
       return RM.api(config.api + "/hidden-hazards/map", { noPrompt: true }).then(function (r) {
         if (!r.ok) { return; }
         return r.json().then(function (fc) {

@@ -1,17 +1,20 @@
 """The hidden-hazard pages: the list with its filters, one hazard with its timeline and the forms
 of its next transitions, and the report form with the criteria picker. The server renders each
-page in Chinese; its script fills it from the API with the caller's token."""
+page in Chinese for the signed-in user (else to the login page); its script fills it from the API
+with the session cookie and the page's CSRF token."""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from backend.api.deps import SESSION_COOKIE, SessionDep, signed_in_user
 from backend.api.edge import IdPath
+from backend.api.routes.pages import _me, _to_login
 from backend.domain.kinds import SITE_KIND_ZH
 from backend.hazards.lifecycle import FOUND_BY_ZH, STATE_ZH
 from maps.build import STATIC
@@ -25,26 +28,32 @@ def _templates() -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
-def _render(name: str, **values: Any) -> HTMLResponse:
+def _render(request: Request, session: SessionDep, name: str, **values: Any) -> Response:
+    signed = signed_in_user(session, request.cookies.get(SESSION_COOKIE))
+    if signed is None:
+        return _to_login(request)
     common = {
+        "me": _me(signed),
+        "csrf_token": signed.csrf_token,
         "kinds": {str(k): v for k, v in SITE_KIND_ZH.items()},
         "states": {str(k): v for k, v in STATE_ZH.items()},
         "found_by": {str(k): v for k, v in FOUND_BY_ZH.items()},
         "config": {},
     }
-    return HTMLResponse(_templates().get_template(name).render(**common, **values))
+    html = _templates().get_template(name).render(**common, **values)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})  # it names the user
 
 
 @router.get("/hazards", response_class=HTMLResponse, include_in_schema=False)
-def hazards_page() -> HTMLResponse:
-    return _render("hazards_list.html")
+def hazards_page(request: Request, session: SessionDep) -> Response:
+    return _render(request, session, "hazards_list.html")
 
 
 @router.get("/hazards/new", response_class=HTMLResponse, include_in_schema=False)
-def report_page() -> HTMLResponse:
-    return _render("hazard_new.html")
+def report_page(request: Request, session: SessionDep) -> Response:
+    return _render(request, session, "hazard_new.html")
 
 
 @router.get("/hazards/{hazard_id}", response_class=HTMLResponse, include_in_schema=False)
-def hazard_page(hazard_id: IdPath) -> HTMLResponse:
-    return _render("hazard.html", hazard_id=hazard_id)
+def hazard_page(hazard_id: IdPath, request: Request, session: SessionDep) -> Response:
+    return _render(request, session, "hazard.html", hazard_id=hazard_id)

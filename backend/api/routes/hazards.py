@@ -364,7 +364,7 @@ def list_criteria(
         ).first()
         if row is None:
             raise NotFound(f"没有编号为 {site} 的站点", "site")
-        kind, method = SiteKind(row[0]), row[1]
+        kind, method = SiteKind(row.kind), row.mining_method
     items = criteria.for_site(kind, method) if kind is not None else list(criteria.all_items())
     return [
         {

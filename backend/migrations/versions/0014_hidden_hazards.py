@@ -16,7 +16,7 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
-TABLES = ("hidden_hazards", "hazard_events", "hazard_files")
+TABLES = ("hazard_events", "hazard_files")  # hidden_hazards has its policy since 0012
 
 COLUMNS = [
     sa.Column("unit_id", sa.Integer(), nullable=True),
@@ -134,7 +134,6 @@ def upgrade() -> None:
     for table in TABLES:
         # Enabled, not FORCEd: the platform's own jobs connect as the owner and see everything (0012).
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"DROP POLICY IF EXISTS {table}_jurisdiction ON {table}")  # hidden_hazards' of 0012
         op.execute(
             f"CREATE POLICY {table}_jurisdiction ON {table} "
             "USING (riskmap_site_visible(site_id)) WITH CHECK (riskmap_site_visible(site_id))"
