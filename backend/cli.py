@@ -34,6 +34,7 @@ from backend.embedded.supervise import Supervised, child_argv, stop_all
 from backend.hazards import lifecycle as hazard_lifecycle
 from backend.hazards import sample as sample_hazards
 from backend.models import Gateway, Site
+from backend.registry import organisations
 from backend.registry.gateways import UnknownGateway, UnknownSite, add_gateway, rotate_password, set_disabled
 from backend.registry.importer import ImportReport, Layer, import_file
 from backend.registry.seed import seed as seed_sample
@@ -55,10 +56,12 @@ app = typer.Typer(no_args_is_help=True, help="Jilin work-safety risk map and mon
 gateway_app = typer.Typer(no_args_is_help=True, help="IoT gateways and their broker credentials.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 user_app = typer.Typer(no_args_is_help=True, help="Users: people who sign in to the pages.")
+org_app = typer.Typer(no_args_is_help=True, help="Organisations: bureaus, departments, enterprises.")
 services_app = typer.Typer(no_args_is_help=True, help="The private PostGIS and Mosquitto.")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
+app.add_typer(org_app, name="org")
 app.add_typer(services_app, name="services")
 
 
@@ -287,6 +290,31 @@ def user_add(
     typer.echo(f"user: {created}")
     if given is None:
         typer.echo(f"password: {password}\n(shown once: hand it to the person, who changes it at /account)")
+
+
+@org_app.command("add")
+def org_add(
+    code: Annotated[str, typer.Option(help="its own code, e.g. SLT-220000")],
+    name: Annotated[str, typer.Option(help="e.g. 吉林省水利厅")],
+    region: Annotated[str, typer.Option(help="the region it covers: 220000, 220200, 220283 …")],
+) -> None:
+    """Add a department that shares information (水利, 气象, 自然资源 …); its users read only."""
+    try:
+        with session_scope(actor()) as session:
+            org = organisations.add_department(session, code, name, region)
+            typer.echo(f"{org.code}\t{org.name}\t{org.region_adcode}")
+    except DomainError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@org_app.command("list")
+def org_list(kind: Annotated[str | None, typer.Option(help="bureau, department or enterprise")] = None) -> None:
+    """Code, kind, name and region of every organisation."""
+    with session_scope(actor()) as session:
+        typer.echo("code\tkind\tname\tregion")
+        for o in organisations.list_organisations(session, kind):
+            typer.echo(f"{o.code}\t{o.kind}\t{o.name}\t{o.region_adcode}")
 
 
 @user_app.command("list")

@@ -60,10 +60,13 @@ def _step(browser: Any, name: str, fields: dict[str, str] | None = None) -> None
             el.send_keys(value)
     count = len(browser.find_elements(By.CSS_SELECTOR, "#timeline li"))
     form.find_element(By.CSS_SELECTOR, "button").click()
-    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#timeline li")) > count)
-    assert browser.find_element(By.ID, "error").get_attribute("hidden") is not None, browser.find_element(
-        By.ID, "error"
-    ).text
+    error = browser.find_element(By.ID, "error")
+    wait_until(
+        lambda: (
+            len(browser.find_elements(By.CSS_SELECTOR, "#timeline li")) > count or error.get_attribute("hidden") is None
+        )
+    )
+    assert error.get_attribute("hidden") is not None, f"{name}: {error.text}"
 
 
 def test_a_major_hazard_from_self_report_to_closed_in_the_browser(

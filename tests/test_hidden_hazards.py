@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.core.clock import CHINA_TZ
+from backend.core.jurisdiction import APP_ROLE
 from backend.core.principal import Principal, Role, Scope
 from backend.domain.errors import Invalid
 from backend.domain.kinds import SiteKind
@@ -649,13 +650,11 @@ def test_http_map_layer_lists_open_hazards_in_jurisdiction(client: TestClient, a
 
 
 def test_row_level_security_keeps_each_caller_to_its_jurisdiction(session: Session) -> None:
-    """The policies on the three tables, as a role that does not own them (the API's role)."""
+    """The policies on the three tables, as the API's role (which does not own them)."""
     p = place(session, "hazchem")
     h = to_state(session, p, State.rectifying)
     evidence(session, h)
-    session.execute(text("CREATE ROLE riskmap_hazard_probe NOLOGIN"))
-    session.execute(text("GRANT SELECT ON hidden_hazards, hazard_events, hazard_files TO riskmap_hazard_probe"))
-    session.execute(text("SET LOCAL ROLE riskmap_hazard_probe"))
+    session.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))
     count = text(
         "SELECT (SELECT count(*) FROM hidden_hazards WHERE id = :h), (SELECT count(*) FROM hazard_events WHERE hazard_id = :h),"
         " (SELECT count(*) FROM hazard_files WHERE hazard_id = :h)"

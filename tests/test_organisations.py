@@ -3,13 +3,20 @@ kept in step by triggers; a token scoped to an organisation acts in its jurisdic
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+import pytest
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from backend.accounts import users as accounts
+from backend.accounts.users import roles_for
 from backend.api.deps import token_principal
+from backend.cli import app as cli
 from backend.core.jurisdiction import bind
 from backend.core.principal import ROLE_PERMS, Perm, Principal, Role, Scope
-from backend.models import ApiToken, Enterprise, Organisation, Region
+from backend.domain.errors import DomainError
+from backend.models import ApiToken, Enterprise, Organisation, Region, User
+from tests.support.accounts import make_user
 
 
 def test_every_region_has_its_bureau_and_every_enterprise_its_organisation(session: Session) -> None:
@@ -94,3 +101,28 @@ def test_the_visibility_predicates_follow_the_scope(session: Session) -> None:
         bind(session, principal)
         with session.begin():
             assert tuple(session.execute(probe, {"site": site.id}).one()) == expected, principal
+
+
+def test_a_department_is_added_by_hand_and_its_users_only_read(seeded: Engine, session: Session) -> None:
+    runner = CliRunner()
+    added = runner.invoke(cli, ["org", "add", "--code", "SLT-220000", "--name", "吉林省水利厅", "--region", "220000"])
+    assert added.exit_code == 0, added.output
+    assert (
+        runner.invoke(cli, ["org", "add", "--code", "SLT-220000", "--name", "重复", "--region", "220000"]).exit_code
+        == 2
+    )
+    assert runner.invoke(cli, ["org", "add", "--code", "X-1", "--name", "无区划", "--region", "999999"]).exit_code == 2
+    listed = runner.invoke(cli, ["org", "list", "--kind", "department"]).output
+    assert "SLT-220000\tdepartment\t吉林省水利厅\t220000" in listed
+    org = session.scalars(select(Organisation).where(Organisation.code == "SLT-220000")).one()
+    assert roles_for(org) == [Role.viewer]
+    login = make_user(seeded, "SLT-220000", ["viewer"], name="水利厅联络员")
+    with pytest.raises(DomainError):
+        make_user(seeded, "SLT-220000", ["regulator"], name="越权")
+    user = session.scalars(select(User).where(User.login == login)).one()
+    principal = accounts.principal_of(user, org)
+    assert (principal.scope, principal.region, principal.can(Perm.write)) == (Scope.region, "22", False)
+    audit = session.scalar(
+        text("SELECT count(*) FROM audit_log WHERE entity = 'organisations' AND entity_key = 'SLT-220000'")
+    )
+    assert audit == 1

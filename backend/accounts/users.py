@@ -135,9 +135,12 @@ def get_user(session: Session, caller: Principal, login: str) -> tuple[User, Org
 
 
 def roles_for(org: Organisation) -> list[Role]:
-    """The roles a user of `org` may hold: an enterprise's users are enterprise users only."""
+    """The roles a user of `org` may hold: an enterprise's users are enterprise users only; a
+    department's (水利, 气象 …: information sharing) read only."""
     if org.kind == "enterprise":
         return [Role.enterprise]
+    if org.kind == "department":
+        return [Role.viewer]
     return [r for r in USER_ROLES_ORDER if r is not Role.enterprise]
 
 
@@ -155,6 +158,8 @@ def _roles(roles: Iterable[str], org: Organisation) -> list[str]:
         raise Invalid("企业单位的用户只能是企业用户", field="roles")
     if org.kind != "enterprise" and Role.enterprise in wanted:
         raise Invalid("企业用户只能属于企业单位", field="roles")
+    if not wanted <= set(roles_for(org)):
+        raise Invalid("信息共享部门的用户只能只读（viewer）", field="roles")
     return [r.value for r in Role if r in wanted]
 
 
