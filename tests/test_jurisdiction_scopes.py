@@ -126,3 +126,31 @@ def test_the_map_export_for_an_organisation_holds_its_sites_only(tmp_path: Path,
     html = out.read_text(encoding="utf-8")
     assert all(code in html for code in _codes(seeded, "s.region_adcode = :c", c=SHULAN))
     assert not any(code in html for code in _codes(seeded, "s.region_adcode <> :c", c=SHULAN))
+
+
+def test_a_countys_change_regrades_the_enterprises_sites_in_other_counties(client: TestClient, seeded: Engine) -> None:
+    """An enterprise with sites in two counties (9122042286E7DH983X: 220421 and 220422): a regulator
+    of one county suspends it; grading is the platform's work, so its site in the other county is
+    regraded too (from complete facts) instead of the change being refused."""
+    credit, mine, other = "9122042286E7DH983X", "220422", "220421"
+    admin = _auth(_token("--role", "regulator", "--name", "scope-regrade", "--org", mine))
+    with seeded.connect() as c:
+        theirs = c.execute(
+            text(
+                "SELECT s.id, r.graded_at FROM sites s JOIN enterprises e ON e.id = s.enterprise_id "
+                "LEFT JOIN site_risk r ON r.site_id = s.id WHERE e.credit_code = :e AND s.region_adcode = :r"
+            ),
+            {"e": credit, "r": other},
+        ).first()
+    assert theirs is not None
+    try:
+        r = client.patch(f"/api/v1/enterprises/{credit}", json={"status": "suspended"}, headers=admin)
+        assert r.status_code == 200, r.text
+        with seeded.connect() as c:
+            graded = c.scalar(text("SELECT graded_at FROM site_risk WHERE site_id = :s"), {"s": theirs.id})
+        assert theirs.graded_at is None or graded > theirs.graded_at
+    finally:
+        assert (
+            client.patch(f"/api/v1/enterprises/{credit}", json={"status": "operating"}, headers=admin).status_code
+            == 200
+        )

@@ -16,12 +16,14 @@ to a session is the audit actor but keeps the owner's role too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from backend.core.principal import Principal
+from backend.core.principal import Principal, platform
 
 PRINCIPAL_KEY = "principal"
 
@@ -67,3 +69,19 @@ def _on_begin(session: Session, transaction: Any, connection: Any) -> None:
     principal = bound(session)
     if principal is not None:
         _apply(connection, principal)
+
+
+@contextmanager
+def as_platform(session: Session, job: str) -> Iterator[None]:
+    """The platform's own work inside a caller's transaction (grading after a caller's change): it
+    sees and writes every row it needs — an enterprise's status regrades its sites in every county —
+    and the caller's scope is back as soon as it is done. A session never bound stays unbound."""
+    caller = bound(session)
+    if caller is None or is_platform(caller):
+        yield
+        return
+    bind(session, platform(job))
+    try:
+        yield
+    finally:
+        bind(session, caller)

@@ -14,6 +14,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from backend.core.clock import CHINA_TZ
+from backend.core.jurisdiction import as_platform
 from backend.domain.dynamic import ActiveAlarm, Activity, HiddenHazard, RainWarning, SiteNow, dynamic_level
 from backend.domain.inherent import PondFacts, hazchem_level, mine_level, tailings_level
 from backend.domain.levels import Reason, color_of
@@ -280,9 +281,23 @@ def regrade(session: Session, ids: list[int] | None = None, now: datetime | None
     """Grade the sites (all, or `ids`) and store the results; the caller commits.
 
     The levels go in through COPY into a temporary table and one upsert; a site whose level
-    changed also gets a history row, in the same statement.
+    changed also gets a history row, in the same statement. Grading is the platform's work: after a
+    caller's change it runs with the platform's view (row-level security bypassed, by design), so a
+    county's change that regrades sites of another county grades them from complete facts.
     """
-    now = now or datetime.now(UTC)
+    with as_platform(session, "grading"):
+        return _regrade(session, ids, now or datetime.now(UTC))
+
+
+def regrade_enterprise(session: Session, enterprise_id: int, now: datetime | None = None) -> RegradeReport:
+    """Every site of an enterprise, in every county: each reads the enterprise's status and credit
+    list, so a change made by one county's regulator regrades its sites elsewhere too."""
+    with as_platform(session, "grading"):
+        ids = list(session.scalars(text("SELECT id FROM sites WHERE enterprise_id = :e"), {"e": enterprise_id}))
+        return _regrade(session, ids, now or datetime.now(UTC))
+
+
+def _regrade(session: Session, ids: list[int] | None, now: datetime) -> RegradeReport:
     graded, errors = grade_sites(session, ids, now)
     _flag_errors(session, errors, now)
     if not graded:

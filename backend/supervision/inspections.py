@@ -31,7 +31,7 @@ from backend.models import (
     Site,
 )
 from backend.models import Inspector as InspectorRow
-from backend.risk.engine import regrade
+from backend.risk.engine import regrade, regrade_enterprise
 from backend.supervision.service import supervision_rules
 
 PLANNED, IN_PROGRESS, COMPLETED, CANCELLED = "planned", "in_progress", "completed", "cancelled"
@@ -268,5 +268,5 @@ def decide(
         if enterprise.status != EnterpriseStatus.suspended:
             enterprise.status = EnterpriseStatus.suspended  # audited as an update of the enterprise
             session.flush()
-        regrade(session, [s.id for s in enterprise.sites])
+        regrade_enterprise(session, enterprise.id)
     return action

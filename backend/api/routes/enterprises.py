@@ -13,7 +13,7 @@ from backend.api.edge import StrictJSONRoute
 from backend.api.responses import Out
 from backend.domain.kinds import CreditList, EnterpriseStatus
 from backend.models import Enterprise, Site
-from backend.risk.engine import regrade
+from backend.risk.engine import regrade_enterprise
 
 router = APIRouter(prefix="/api/v1/enterprises", tags=["enterprises"], route_class=StrictJSONRoute)
 CreditCodePath = Annotated[str, Path(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
@@ -69,6 +69,6 @@ def amend_enterprise(
     for field, value in body.model_dump(exclude_none=True).items():
         setattr(e, field, str(value))
     session.flush()
-    regrade(session, [s.id for s in e.sites])
+    regrade_enterprise(session, e.id)
     session.commit()
     return _out(session, e)
