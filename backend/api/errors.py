@@ -39,7 +39,7 @@ async def database_refused(request: Request, exc: Exception) -> JSONResponse:
     is answered like a row that does not exist: 404, never a 403 that would reveal it exists."""
     assert isinstance(exc, DBAPIError)
     if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
-        log.info("row-level security refused %s %s: %s", request.method, request.url.path, exc.orig)
+        log.warning("row-level security refused %s %s: %s", request.method, request.url.path, exc.orig)
         return JSONResponse({"detail": OUTSIDE_JURISDICTION}, status_code=404)
     raise exc
 
