@@ -194,7 +194,9 @@ def test_on_a_phone_the_panels_open_one_at_a_time_from_tabs(
         phone.save_screenshot(str(artifacts / f"risk-map-phone-{key}.png"))
     # The layer control still works from its drawer, and tapping the open tab closes it.
     tabs["图层"].click()
-    next(lb for lb in phone.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label") if "网格四色分布" in lb.text).click()
+    next(
+        lb for lb in phone.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label") if "网格四色分布" in lb.text
+    ).click()
     assert phone.execute_script("const r = window.riskmap; return r.map.hasLayer(r.regions.grid)") is True
     tabs["图层"].click()
     assert [k for k in ("alarms", "broadcasts", "layers", "legend") if phone.execute_script(PANEL_BOXES)[k]] == []
