@@ -1,0 +1,179 @@
+"""The pages people use day to day, beyond signing in: an enterprise's home page (its sites and
+levels, open alarms, 叫应 to answer, open hidden hazards), the people register for regulators, and
+one site's page.
+
+Each page reads as the signed-in user (backend.core.jurisdiction.bind): row-level security in
+PostgreSQL limits every query to the caller's jurisdiction, so a site of another county is simply
+not found (a 404 page in Chinese), never shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from backend.accounts.users import SignedIn
+from backend.api.deps import SessionDep
+from backend.api.routes.pages import _local, _signed, _to_login, render
+from backend.core.jurisdiction import bind
+from backend.core.principal import Scope
+from backend.domain.kinds import SITE_KIND_ZH, SiteKind
+from backend.domain.rules_models import risk_levels
+from backend.domain.states import OPEN_ALARM_STATES, BroadcastState, RecipientStatus
+from backend.hazards.lifecycle import OPEN_STATES as OPEN_HAZARD_STATES
+from backend.hazards.lifecycle import STATE_ZH as HAZARD_STATE_ZH
+from backend.hazards.lifecycle import State as HazardState
+from backend.models import Alarm, Broadcast, Enterprise, HiddenHazard, Recipient, Site, SiteRisk
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+COLOR_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
+ACTION_ZH = {"evacuate": "停产撤人", "prepare": "做好防范准备", "allclear": "解除"}
+RECIPIENT_ZH = {
+    RecipientStatus.waiting: "待叫应",
+    RecipientStatus.overdue: "已逾期",
+    RecipientStatus.acknowledged: "已叫应",
+    RecipientStatus.evacuated: "已撤人",
+}
+UNGRADED = {"name_zh": "无法定级", "colour_zh": "灰", "hex": "#bdbdbd", "color": "none"}
+
+
+def _level(level: int | None) -> dict[str, Any]:
+    """A level as the pages show it: its name and colour (an ungraded site is grey)."""
+    for lv in risk_levels().levels:
+        if lv.level == level:
+            return {"name_zh": lv.name_zh, "colour_zh": lv.colour_zh, "hex": lv.hex, "color": lv.color}
+    return UNGRADED
+
+
+def _kind_zh(kind: str) -> str:
+    try:
+        return SITE_KIND_ZH[SiteKind(kind)]
+    except ValueError:
+        return kind
+
+
+def _bound(request: Request, session: SessionDep) -> SignedIn | Response:
+    """The signed-in user with the request's session reading as them, or the way to the login."""
+    signed = _signed(request, session)
+    if signed is None:
+        return _to_login(request)
+    bind(session, signed.principal)
+    return signed
+
+
+def _open_alarms(session: SessionDep, *where: Any) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Alarm, Site.code, Site.name)
+        .join(Site, Site.id == Alarm.site_id)
+        .where(Alarm.state.in_([s.value for s in OPEN_ALARM_STATES]), *where)
+        .order_by(Alarm.raised_at.desc())
+        .limit(200)
+    ).all()
+    return [
+        {
+            "id": a.id,
+            "site_code": code,
+            "site_name": name,
+            "colour_zh": COLOR_ZH.get(a.color, a.color),
+            "color": a.color,
+            "message": a.message,
+            "acknowledged": a.state == "acknowledged",
+            "raised": _local(a.raised_at),
+        }
+        for a, code, name in rows
+    ]
+
+
+def _open_hazards(session: SessionDep, *where: Any) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(HiddenHazard, Site.code, Site.name)
+        .join(Site, Site.id == HiddenHazard.site_id)
+        .where(HiddenHazard.state.in_(OPEN_HAZARD_STATES), *where)
+        .order_by(HiddenHazard.major.desc(), HiddenHazard.found_at.desc())
+        .limit(200)
+    ).all()
+    return [
+        {
+            "id": h.id,
+            "title": h.title,
+            "major": h.major,
+            "state_zh": HAZARD_STATE_ZH[HazardState(h.state)],
+            "site_code": code,
+            "site_name": name,
+            "deadline": _local(h.deadline),
+            "overdue": h.overdue_at is not None,
+        }
+        for h, code, name in rows
+    ]
+
+
+# --- an enterprise's home page ---------------------------------------------------------------
+
+
+@router.get("/enterprise", response_class=HTMLResponse)
+def enterprise_home(request: Request, session: SessionDep) -> Response:
+    """What an enterprise's duty staff need on their phone: their sites' levels, open alarms, the
+    叫应 waiting for their answer (answered in place, through the API), and open hidden hazards."""
+    signed = _bound(request, session)
+    if isinstance(signed, Response):
+        return signed
+    caller = signed.principal
+    if caller.scope != Scope.enterprise or caller.enterprise_id is None:
+        return render("error.html", "无权访问", signed, 403, detail="企业首页仅对企业用户开放。")
+    mine = Site.enterprise_id == caller.enterprise_id
+    enterprise = session.get(Enterprise, caller.enterprise_id)
+    sites = [
+        {"code": s.code, "name": s.name, "kind_zh": _kind_zh(s.kind), "level": _level(level)}
+        for s, level in session.execute(
+            select(Site, SiteRisk.level)
+            .outerjoin(SiteRisk, SiteRisk.site_id == Site.id)
+            .where(mine)
+            .order_by(Site.code)
+        ).all()
+    ]
+    now = datetime.now(UTC)
+    pending = session.execute(
+        select(Recipient, Broadcast, Site.code, Site.name)
+        .join(Broadcast, Broadcast.id == Recipient.broadcast_id)
+        .join(Site, Site.id == Recipient.site_id)
+        .where(
+            mine,
+            Broadcast.state == BroadcastState.active,
+            Broadcast.expires > now,
+            Recipient.status.in_([RecipientStatus.waiting, RecipientStatus.overdue]),
+        )
+        .order_by(Recipient.deadline)
+    ).all()
+    to_answer = [
+        {
+            "broadcast": b.id,
+            "site_code": code,
+            "site_name": name,
+            "headline": b.headline,
+            "colour_zh": COLOR_ZH.get(b.color, b.color),
+            "color": b.color,
+            "action": b.action,
+            "action_zh": ACTION_ZH.get(b.action, b.action),
+            "exercise": b.status == "Exercise",
+            "instruction": b.instruction,
+            "status_zh": RECIPIENT_ZH[RecipientStatus(r.status)],
+            "overdue": r.status == RecipientStatus.overdue,
+            "deadline": _local(r.deadline),
+        }
+        for r, b, code, name in pending
+    ]
+    return render(
+        "enterprise.html",
+        "企业首页",
+        signed,
+        enterprise_name=enterprise.name if enterprise else signed.org.name,
+        sites=sites,
+        alarms=_open_alarms(session, mine),
+        to_answer=to_answer,
+        hazards=_open_hazards(session, mine),
+    )

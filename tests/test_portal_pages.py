@@ -1,0 +1,116 @@
+"""The pages beyond signing in, in headless Chromium at a phone's 390 × 844: an enterprise's home
+page (its own sites only, 叫应 answered from the page), the people register for regulators, and a
+site's page (another county's site is 未找到). Chinese throughout, nothing wider than the screen."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from backend.warnings.issue import BroadcastOrder, issue
+from tests.support.accounts import browser_sign_in, browser_sign_out, make_user
+from tests.support.wait import wait_until
+
+LATIN_WORDS = re.compile(r"\b(?:Login|Password|Logout|Sign|Account|Users?|Admin|Submit|Error|None|null|undefined)\b")
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """The browser as a phone (390 × 844), signed out before and after."""
+    browser_sign_out(browser)
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    )
+    try:
+        yield browser
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        browser_sign_out(browser)
+
+
+def _fits(browser: Any) -> None:
+    """Nothing wider than the viewport and no English words on the page."""
+    widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+    visible = browser.find_element(By.TAG_NAME, "body").text
+    assert not LATIN_WORDS.search(visible), LATIN_WORDS.search(visible)
+
+
+def _nav(browser: Any) -> list[str]:
+    return [a.text for a in browser.find_elements(By.CSS_SELECTOR, "header.top nav > a")]
+
+
+def test_an_enterprise_user_lands_on_its_home_page_and_answers_a_broadcast(
+    phone: Any, live_server: str, seeded: Engine, session: Session, artifacts
+) -> None:
+    enterprise_id, credit_code, name = session.execute(
+        text(
+            "SELECT e.id, e.credit_code, e.name FROM enterprises e JOIN sites s ON s.enterprise_id = e.id"
+            " GROUP BY e.id HAVING count(*) >= 2 ORDER BY e.id LIMIT 1"
+        )
+    ).one()
+    own = dict(session.execute(text("SELECT code, id FROM sites WHERE enterprise_id = :e"), {"e": enterprise_id}).all())
+    target = sorted(own)[0]
+    x, y = session.execute(
+        text("SELECT ST_X(location), ST_Y(location) FROM sites WHERE code = :c"), {"c": target}
+    ).one()
+    b = issue(
+        session,
+        BroadcastOrder(
+            "evacuate", "orange", MultiPolygon([box(x - 0.01, y - 0.01, x + 0.01, y + 0.01)]), site_ids=(own[target],)
+        ),
+        datetime.now(UTC),
+        "test",
+    )
+    session.commit()
+    login = make_user(seeded, credit_code, ["enterprise"], name="企业值班员")
+
+    browser_sign_in(phone, live_server, login)  # next: "/" — an enterprise user lands on its home page
+    wait_until(lambda: phone.current_url.endswith("/enterprise"))
+    wait_until(lambda: phone.find_elements(By.ID, "to-answer"))
+    assert name in phone.find_element(By.TAG_NAME, "h1").text
+    assert _nav(phone)[:4] == ["地图", "企业首页", "隐患", "账户"] and "人员" not in _nav(phone)
+    shown = {li.get_attribute("data-code") for li in phone.find_elements(By.CSS_SELECTOR, "#sites li[data-code]")}
+    assert shown == set(own)  # its own sites, every one, and none of another enterprise
+    assert all(
+        li.find_element(By.CSS_SELECTOR, ".level").text
+        for li in phone.find_elements(By.CSS_SELECTOR, "#sites li[data-code]")
+    )
+    _fits(phone)
+    phone.save_screenshot(str(artifacts / "enterprise-home-phone.png"))
+
+    row = phone.find_element(By.CSS_SELECTOR, f'.answer[data-broadcast="{b.id}"]')
+    assert row.find_element(By.CSS_SELECTOR, ".status").text == "待叫应"
+    row.find_element(By.CSS_SELECTOR, "button.answer-evacuated").click()
+    wait_until(lambda: row.find_element(By.CSS_SELECTOR, ".status").text == "已撤人")
+    assert row.find_elements(By.TAG_NAME, "button") == []
+    rec = session.execute(
+        text("SELECT status, acknowledged_via FROM broadcast_recipients WHERE broadcast_id = :b"), {"b": b.id}
+    ).one()
+    assert tuple(rec) == ("evacuated", "http")
+    actor = session.scalar(
+        text("SELECT actor FROM broadcast_events WHERE broadcast_id = :b AND event = 'acknowledged'"), {"b": b.id}
+    )
+    assert actor == f"user:{login}"
+    # Answered: the page no longer offers it.
+    phone.refresh()
+    wait_until(lambda: phone.find_elements(By.ID, "to-answer"))
+    assert phone.find_elements(By.CSS_SELECTOR, f'.answer[data-broadcast="{b.id}"]') == []
+
+
+def test_the_enterprise_page_is_for_enterprise_users_only(phone: Any, live_server: str, seeded: Engine) -> None:
+    phone.get(f"{live_server}/enterprise")
+    wait_until(lambda: "/login" in phone.current_url)  # signed out: sign in first
+    login = make_user(seeded, "220283", ["regulator"], name="舒兰监管员")
+    browser_sign_in(phone, live_server, login, "/enterprise")
+    wait_until(lambda: phone.find_elements(By.CSS_SELECTOR, "main h1"))
+    assert "无权访问" in phone.title and "企业首页仅对企业用户开放" in phone.page_source
+    assert "企业首页" not in _nav(phone) and "人员" in _nav(phone)
