@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -114,3 +115,83 @@ def test_the_enterprise_page_is_for_enterprise_users_only(phone: Any, live_serve
     wait_until(lambda: phone.find_elements(By.CSS_SELECTOR, "main h1"))
     assert "无权访问" in phone.title and "企业首页仅对企业用户开放" in phone.page_source
     assert "企业首页" not in _nav(phone) and "人员" in _nav(phone)
+
+
+COUNTY = "220283"  # 舒兰市
+
+
+def _rows(browser: Any) -> list[dict[str, str]]:
+    return browser.execute_script(
+        "return [...document.querySelectorAll('#people tbody tr[data-enterprise]')].map(tr => ({"
+        " enterprise: tr.dataset.enterprise, site: tr.dataset.site, name: tr.querySelector('td b').textContent,"
+        " phone: tr.querySelector('.phone').textContent }))"
+    )
+
+
+def test_the_people_register_for_a_county_with_phones_masked_by_role_and_its_roster(
+    phone: Any, live_server: str, seeded: Engine, session: Session, artifacts
+) -> None:
+    people = session.execute(
+        text("SELECT name, mobile, region_adcode FROM people WHERE region_adcode LIKE :r"), {"r": COUNTY + "%"}
+    ).all()
+    assert people
+    now = datetime.now(UTC)
+    bureau = session.scalar(text("SELECT id FROM organisations WHERE code = :c AND kind = 'bureau'"), {"c": COUNTY})
+
+    def shifts() -> list[str]:
+        return list(
+            session.scalars(
+                text(
+                    "SELECT name FROM duty_shifts WHERE org_id = :o AND starts_at < :to AND ends_at > :now"
+                    " ORDER BY starts_at"
+                ),
+                {"o": bureau, "now": now, "to": now + timedelta(days=7)},
+            )
+        )
+
+    if not shifts():  # the sample roster ran out: one shift of the coming week
+        session.execute(
+            text(
+                "INSERT INTO duty_shifts (org_id, region_adcode, name, mobile, starts_at, ends_at)"
+                " VALUES (:o, :r, '值班测试', '13911112222', :s, :e)"
+            ),
+            {"o": bureau, "r": COUNTY, "s": now + timedelta(hours=1), "e": now + timedelta(hours=2)},
+        )
+        session.commit()
+    regulator = make_user(seeded, COUNTY, ["regulator"], name="舒兰监管员")
+    viewer = make_user(seeded, COUNTY, ["viewer"], name="舒兰查看员")
+
+    browser_sign_in(phone, live_server, regulator, "/people")
+    wait_until(lambda: phone.find_elements(By.ID, "people"))
+    rows = _rows(phone)
+    assert sorted(r["name"] for r in rows) == sorted(p.name for p in people)  # the county's, no other
+    assert {r["phone"] for r in rows} == {p.mobile for p in people}  # a regulator sees phones in full
+    roster = [li.find_element(By.TAG_NAME, "b").text for li in phone.find_elements(By.CSS_SELECTOR, "#roster li")]
+    assert roster == shifts() and roster
+    assert "舒兰市应急管理局值班表" in phone.find_element(By.CSS_SELECTOR, "#roster h2").text
+    _fits(phone)
+    phone.save_screenshot(str(artifacts / "people-phone.png"))
+
+    # Filter by an enterprise, then by one of its sites.
+    chosen = rows[-1]["enterprise"]
+    Select(phone.find_element(By.NAME, "enterprise")).select_by_value(chosen)
+    phone.find_element(By.CSS_SELECTOR, "#people-filter button").click()
+    wait_until(lambda: "enterprise=" in phone.current_url)
+    filtered = _rows(phone)
+    assert filtered and {r["enterprise"] for r in filtered} == {chosen}
+    assert len(filtered) == sum(1 for r in rows if r["enterprise"] == chosen)
+    site = next((r["site"] for r in rows if r["site"]), None)
+    assert site
+    phone.get(f"{live_server}/people?site={site}")
+    assert {r["site"] for r in _rows(phone)} == {site}
+    phone.get(f"{live_server}/people?enterprise=not-a-code")
+    assert "查询条件有误" in phone.title
+    browser_sign_out(phone)
+
+    # A viewer of the same county sees the same people, phones masked.
+    browser_sign_in(phone, live_server, viewer, "/people")
+    wait_until(lambda: phone.find_elements(By.ID, "people"))
+    masked = _rows(phone)
+    assert len(masked) == len(rows)
+    assert all(re.fullmatch(r"1\d\d\*{4}\d{4}", r["phone"]) for r in masked), masked[:3]
+    assert "电话号码已部分隐藏" in phone.page_source

@@ -9,12 +9,14 @@ not found (a 404 page in Chinese), never shown.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from backend.accounts.users import SignedIn
 from backend.api.deps import SessionDep
@@ -27,7 +29,19 @@ from backend.domain.states import OPEN_ALARM_STATES, BroadcastState, RecipientSt
 from backend.hazards.lifecycle import OPEN_STATES as OPEN_HAZARD_STATES
 from backend.hazards.lifecycle import STATE_ZH as HAZARD_STATE_ZH
 from backend.hazards.lifecycle import State as HazardState
-from backend.models import Alarm, Broadcast, Enterprise, HiddenHazard, Recipient, Site, SiteRisk
+from backend.models import (
+    Alarm,
+    Broadcast,
+    DutyShift,
+    Enterprise,
+    HazardUnit,
+    HiddenHazard,
+    Person,
+    Recipient,
+    Site,
+    SiteRisk,
+)
+from backend.people.register import DUTY_ZH, Duty, may_see_phones, shown
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -176,4 +190,105 @@ def enterprise_home(request: Request, session: SessionDep) -> Response:
         alarms=_open_alarms(session, mine),
         to_answer=to_answer,
         hazards=_open_hazards(session, mine),
+    )
+
+
+# --- the people register ---------------------------------------------------------------------
+
+CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+SITE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,48}$")
+PEOPLE_SHOWN = 500
+
+
+@router.get("/people", response_class=HTMLResponse)
+def people_page(
+    request: Request,
+    session: SessionDep,
+    enterprise: Annotated[str, Query(max_length=64)] = "",
+    site: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """The people of the jurisdiction (主要负责人, 安全负责人, 包保责任人), phones masked by the same
+    rule as the API (backend.people.register.may_see_phones), filtered by enterprise or site; and
+    the duty roster of the user's own bureau for the coming week."""
+    signed = _bound(request, session)
+    if isinstance(signed, Response):
+        return signed
+    caller = signed.principal
+    if caller.scope == Scope.enterprise:
+        return render("error.html", "无权访问", signed, 403, detail="人员名册仅对监管部门开放。")
+    enterprise, site = enterprise.strip(), site.strip()
+    if (enterprise and not CREDIT_CODE.match(enterprise)) or (site and not SITE_CODE.match(site)):
+        return render(
+            "error.html",
+            "查询条件有误",
+            signed,
+            422,
+            detail="企业须为 18 位统一社会信用代码，场所编码只能包含字母、数字和 -_.",
+        )
+    unit = aliased(HazardUnit)
+    query = (
+        select(Person, Enterprise.credit_code, Enterprise.name, Site.code, Site.name, unit.name)
+        .join(Enterprise, Enterprise.id == Person.enterprise_id)
+        .outerjoin(Site, Site.id == Person.site_id)
+        .outerjoin(unit, unit.id == Person.hazard_unit_id)
+        .order_by(Enterprise.credit_code, Site.code.nulls_first(), unit.code.nulls_first(), Person.duty, Person.id)
+        .limit(PEOPLE_SHOWN + 1)
+    )
+    if enterprise:
+        query = query.where(Enterprise.credit_code == enterprise)
+    if site:
+        query = query.where(Site.code == site)
+    people = []
+    for p, credit, enterprise_name, site_code, site_name, unit_name in session.execute(query):
+        full = may_see_phones(caller, p.enterprise_id, p.region_adcode)
+        people.append(
+            {
+                "name": p.name,
+                "duty_zh": DUTY_ZH[Duty(p.duty)],
+                "enterprise": credit,
+                "enterprise_name": enterprise_name,
+                "site": site_code,
+                "site_name": site_name,
+                "unit_name": unit_name,
+                "mobile": shown(p.mobile, full),
+                "landline": shown(p.landline, full),
+                "masked": not full,
+            }
+        )
+    enterprises = session.execute(
+        select(Enterprise.credit_code, Enterprise.name)
+        .where(select(Person.id).where(Person.enterprise_id == Enterprise.id).exists())
+        .order_by(Enterprise.name)
+        .limit(2000)
+    ).all()
+    now = datetime.now(UTC)
+    roster = [
+        {
+            "name": s.name,
+            "mobile": shown(s.mobile, may_see_phones(caller, None, s.region_adcode)),
+            "starts": _local(s.starts_at),
+            "ends": _local(s.ends_at),
+            "now": s.starts_at <= now < s.ends_at,
+        }
+        for s in session.scalars(
+            select(DutyShift)
+            .where(
+                DutyShift.org_id == signed.org.id,
+                DutyShift.starts_at < now + timedelta(days=7),
+                DutyShift.ends_at > now,
+            )
+            .order_by(DutyShift.starts_at)
+            .limit(200)
+        )
+    ]
+    return render(
+        "people.html",
+        "人员名册",
+        signed,
+        people=people[:PEOPLE_SHOWN],
+        more=len(people) > PEOPLE_SHOWN,
+        enterprises=[{"code": c, "name": n} for c, n in enterprises],
+        chosen={"enterprise": enterprise, "site": site},
+        roster=roster,
+        bureau=signed.org.name,
     )
