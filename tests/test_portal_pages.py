@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -16,8 +17,10 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from backend.core.principal import Role
 from backend.warnings.issue import BroadcastOrder, issue
-from tests.support.accounts import browser_sign_in, browser_sign_out, make_user
+from tests.support.accounts import PASSWORD, browser_sign_in, browser_sign_out, make_user
+from tests.support.browser import open_map
 from tests.support.wait import wait_until
 
 LATIN_WORDS = re.compile(r"\b(?:Login|Password|Logout|Sign|Account|Users?|Admin|Submit|Error|None|null|undefined)\b")
@@ -195,3 +198,60 @@ def test_the_people_register_for_a_county_with_phones_masked_by_role_and_its_ros
     assert len(masked) == len(rows)
     assert all(re.fullmatch(r"1\d\d\*{4}\d{4}", r["phone"]) for r in masked), masked[:3]
     assert "电话号码已部分隐藏" in phone.page_source
+
+
+def test_a_site_page_in_the_county_and_未找到_for_another_countys_site(
+    phone: Any, live_server: str, seeded: Engine, session: Session, artifacts
+) -> None:
+    own, name, level = session.execute(
+        text(
+            "SELECT s.code, s.name, r.level FROM sites s JOIN site_risk r ON r.site_id = s.id"
+            " WHERE s.region_adcode = :c AND r.level IS NOT NULL ORDER BY s.code LIMIT 1"
+        ),
+        {"c": COUNTY},
+    ).one()
+    other = session.scalar(
+        text("SELECT code FROM sites WHERE region_adcode <> :c ORDER BY code LIMIT 1"), {"c": COUNTY}
+    )
+    login = make_user(seeded, COUNTY, ["regulator"], name="舒兰监管员")
+
+    browser_sign_in(phone, live_server, login, f"/sites/{own}")
+    wait_until(lambda: phone.find_elements(By.ID, "level"))
+    assert name in phone.find_element(By.TAG_NAME, "h1").text
+    level_zh = {1: "重大风险", 2: "较大风险", 3: "一般风险", 4: "低风险"}[level]
+    assert level_zh in phone.find_element(By.ID, "level").text
+    assert phone.find_elements(By.CSS_SELECTOR, "#reasons li") and phone.find_elements(By.ID, "hazards")
+    _fits(phone)
+    phone.save_screenshot(str(artifacts / "site-phone.png"))
+
+    phone.get(f"{live_server}/sites/{other}")
+    wait_until(lambda: phone.find_elements(By.CSS_SELECTOR, "main h1"))
+    assert phone.find_element(By.CSS_SELECTOR, "main h1").text == "未找到"
+    assert other in phone.page_source and "定级依据" not in phone.page_source
+    _fits(phone)
+    # The same answer, status 404, as for a code that does not exist: nothing tells the two apart.
+    with httpx.Client(base_url=live_server) as http:
+        assert http.post("/login", data={"login": login, "password": PASSWORD, "next": "/"}).status_code == 303
+        refused, missing = http.get(f"/sites/{other}"), http.get("/sites/JL-NONE-9999")
+        assert refused.status_code == missing.status_code == 404
+        assert refused.text.replace(other, "X") == missing.text.replace("JL-NONE-9999", "X")
+        assert http.get(f"/sites/{own}").status_code == 200
+    with httpx.Client(base_url=live_server) as anonymous:
+        assert anonymous.get(f"/sites/{own}").status_code == 303  # sign in first
+
+
+def test_a_site_popup_on_the_map_links_to_its_page(
+    logins: dict[Role, str], browser: Any, live_server: str, seeded: Engine
+) -> None:
+    open_map(browser, live_server + "/", logins[Role.viewer])
+    code = browser.execute_script(
+        "const r = window.riskmap, m = r.markers.find(m => r.map.hasLayer(m));"
+        " r.map.setView(m.getLatLng(), 12); m.fire('click', {latlng: m.getLatLng()});"
+        " return m.feature.properties.code;"
+    )
+    link = wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content a.site-page"))[0]
+    assert link.text == "场所详情（报警、隐患）"
+    link.click()
+    wait_until(lambda: browser.current_url.endswith(f"/sites/{code}"))
+    wait_until(lambda: browser.find_elements(By.ID, "level"))
+    assert code in browser.find_element(By.TAG_NAME, "h1").text

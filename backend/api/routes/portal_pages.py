@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -291,4 +291,50 @@ def people_page(
         chosen={"enterprise": enterprise, "site": site},
         roster=roster,
         bureau=signed.org.name,
+    )
+
+
+# --- one site --------------------------------------------------------------------------------
+
+SitePath = Annotated[str, Path(max_length=64)]
+
+
+@router.get("/sites/{code}", response_class=HTMLResponse)
+def site_page(request: Request, session: SessionDep, code: SitePath) -> Response:
+    """A site's level and its reasons (what would lower them), open alarms and open hidden hazards.
+    A site outside the user's jurisdiction reads as missing (row-level security): 未找到, like a
+    code that does not exist, so that the page tells nothing about it."""
+    signed = _bound(request, session)
+    if isinstance(signed, Response):
+        return signed
+    found = session.execute(
+        select(Site, Enterprise.name, SiteRisk)
+        .join(Enterprise, Enterprise.id == Site.enterprise_id)
+        .outerjoin(SiteRisk, SiteRisk.site_id == Site.id)
+        .where(Site.code == code)
+    ).one_or_none()
+    if found is None:
+        return render("error.html", "未找到", signed, 404, detail=f"未找到场所 {code}，或您无权查看。")
+    site, enterprise_name, risk = found
+    reasons = [
+        {
+            "summary": r.get("summary", ""),
+            "basis": r.get("basis", ""),
+            "level": _level(r.get("level")),
+            "lower": [c.get("text", "") for c in r.get("lower") or []],
+        }
+        for r in (risk.reasons if risk else []) or []
+    ]
+    return render(
+        "site.html",
+        site.name,
+        signed,
+        site={"code": site.code, "name": site.name, "kind_zh": _kind_zh(site.kind), "enterprise": enterprise_name},
+        level=_level(risk.level if risk else None),
+        inherent=_level(risk.inherent_level if risk else None),
+        graded=_local(risk.graded_at) if risk else None,
+        grading_error=risk.grading_error if risk else None,
+        reasons=reasons,
+        alarms=_open_alarms(session, Site.id == site.id),
+        hazards=_open_hazards(session, Site.id == site.id),
     )
