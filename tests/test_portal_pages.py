@@ -108,6 +108,8 @@ def test_an_enterprise_user_lands_on_its_home_page_and_answers_a_broadcast(
     phone.refresh()
     wait_until(lambda: phone.find_elements(By.ID, "to-answer"))
     assert phone.find_elements(By.CSS_SELECTOR, f'.answer[data-broadcast="{b.id}"]') == []
+    phone.get(f"{live_server}/people")  # the people register is the regulators'
+    assert "无权访问" in phone.title and "人员名册仅对监管部门开放" in phone.page_source
 
 
 def test_the_enterprise_page_is_for_enterprise_users_only(phone: Any, live_server: str, seeded: Engine) -> None:
