@@ -136,3 +136,84 @@ def test_exported_map_stands_alone(browser, session: Session, artifacts: Path, f
     assert drawn["counties"] == 60 and drawn["fills"] == HEX
     assert all(u.startswith("file:") or u.startswith("data:") for u in drawn["resources"])
     browser.save_screenshot(str(artifacts / "risk-map-export.png"))
+
+
+# The panels' boxes, and those of the tab bar and the layer control, on the page as it is.
+PANEL_BOXES = """
+const box = sel => { const e = document.querySelector(sel); if (!e) return null;
+  const s = getComputedStyle(e); if (s.display === 'none' || s.visibility === 'hidden') return null;
+  const r = e.getBoundingClientRect(); return r.width && r.height ? [r.left, r.top, r.right, r.bottom] : null; };
+return {
+  alarms: box('.riskmap-alerts'), broadcasts: box('.riskmap-broadcasts'),
+  layers: box('.leaflet-control-layers'), legend: box('.riskmap-legend'), tabs: box('.riskmap-tabs'),
+  width: window.innerWidth,
+  // For each shown panel: is it what a tap lands on, at its corners and centre (nothing on top)?
+  onTop: Object.fromEntries(['.riskmap-alerts', '.riskmap-broadcasts', '.leaflet-control-layers', '.riskmap-legend']
+    .map(sel => [sel, document.querySelector(sel)]).filter(([, e]) => e && getComputedStyle(e).display !== 'none')
+    .map(([sel, e]) => { const r = e.getBoundingClientRect();
+      return [sel, [[r.left + 4, r.top + 4], [r.right - 4, r.bottom - 4], [r.left + 4, r.bottom - 4],
+        [(r.left + r.right) / 2, (r.top + r.bottom) / 2]].every(([x, y]) => e.contains(document.elementFromPoint(x, y)))]; })),
+};
+"""
+
+
+def _overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1
+
+
+@pytest.fixture
+def phone(browser):
+    """The browser as a phone: 390 × 844 CSS pixels, touch, until the test ends."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
+    )
+    yield browser
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_on_a_phone_the_panels_open_one_at_a_time_from_tabs(
+    logins: dict[Role, str], phone, live_server: str, artifacts: Path, four_colours: None
+) -> None:
+    load(phone, live_server + "/", logins[Role.duty])
+    shown = phone.execute_script(PANEL_BOXES)
+    assert shown["width"] == 390
+    # Closed: no panel covers the map, only the tab bar at the bottom.
+    assert [k for k in ("alarms", "broadcasts", "layers", "legend") if shown[k]] == []
+    assert shown["tabs"] and shown["tabs"][3] == 844 and shown["tabs"][1] > 780
+    tabs = {b.text: b for b in phone.find_elements(By.CSS_SELECTOR, ".riskmap-tabs button") if b.is_displayed()}
+    assert set(tabs) == {"报警", "叫应", "图层", "图例"}
+    for label, key in (("报警", "alarms"), ("叫应", "broadcasts"), ("图层", "layers"), ("图例", "legend")):
+        tabs[label].click()
+        shown = phone.execute_script(PANEL_BOXES)
+        opened = [k for k in ("alarms", "broadcasts", "layers", "legend") if shown[k]]
+        assert opened == [key], (label, shown)
+        panel = shown[key]
+        assert panel[0] >= 0 and panel[2] <= 390 and panel[1] >= 0, (label, panel)
+        assert not _overlap(panel, shown["tabs"]), (label, shown)
+        assert list(shown["onTop"].values()) == [True], (label, shown["onTop"])
+        phone.save_screenshot(str(artifacts / f"risk-map-phone-{key}.png"))
+    # The layer control still works from its drawer, and tapping the open tab closes it.
+    tabs["图层"].click()
+    next(
+        lb for lb in phone.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label") if "网格四色分布" in lb.text
+    ).click()
+    assert phone.execute_script("const r = window.riskmap; return r.map.hasLayer(r.regions.grid)") is True
+    tabs["图层"].click()
+    assert [k for k in ("alarms", "broadcasts", "layers", "legend") if phone.execute_script(PANEL_BOXES)[k]] == []
+    # The map itself: a site's popup opens by tapping its marker.
+    opened = phone.execute_script(
+        "const r = window.riskmap, m = r.markers.find(m => r.map.hasLayer(m));"
+        " r.map.setView(m.getLatLng(), 12); m.fire('click', {latlng: m.getLatLng()});"
+        " return !!document.querySelector('.leaflet-popup-content');"
+    )
+    assert opened is True
+    assert [e for e in phone.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_a_wide_screen_has_no_tab_bar_and_every_panel_shown(
+    logins: dict[Role, str], browser, live_server: str, four_colours: None
+) -> None:
+    load(browser, live_server + "/", logins[Role.duty])
+    shown = browser.execute_script(PANEL_BOXES)
+    assert shown["tabs"] is None
+    assert all(shown[k] for k in ("alarms", "broadcasts", "layers", "legend")), shown

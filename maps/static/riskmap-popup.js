@@ -28,7 +28,9 @@
         [["编码", p.code], ["类型", p.kind_zh], ["企业", p.enterprise], ["状态", STATUS_ZH[p.status] || p.status],
          ["固有风险", (levels[p.inherent_level] || UNGRADED).name_zh]].map(function (r) {
           return "<tr><th>" + r[0] + "</th><td>" + esc(r[1]) + "</td></tr>";
-        }).join("") + '</table><ul class="reasons">' + reasons + '</ul><div class="charts"></div></div>';
+        }).join("") + '</table>' + (config.data ? "" : '<a class="site-page" href="/sites/' +
+          encodeURIComponent(p.code) + '">场所详情（报警、隐患）</a>') +  // not in a standalone export
+        '<ul class="reasons">' + reasons + '</ul><div class="charts"></div></div>';
     }
 
     function showExposure(code) {

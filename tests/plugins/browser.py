@@ -47,7 +47,9 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chr
 @pytest.fixture
 def browser(chromium: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
     """The browser for one test: its log drained first, its page left blank after (an open map
-    keeps its live stream open), and the user it signed in as signed out."""
+    keeps its live stream open), and the user it signed in as signed out. Each test starts at the
+    desktop size: one that failed at a phone's size must not leave the next on a phone's layout."""
+    chromium.set_window_size(1400, 1000)
     chromium.get("about:blank")
     chromium.get_log("browser")
     yield chromium

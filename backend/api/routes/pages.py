@@ -56,6 +56,8 @@ def _me(signed: SignedIn) -> dict[str, Any]:
         "org_name": o.name,
         "roles_zh": [ROLE_ZH[r] for r in roles],
         "is_admin": Role.admin in roles,
+        # The header's links: an enterprise user has its home page, a regulator's people the register.
+        "is_enterprise": o.kind == "enterprise",
         "last_login": _local(u.last_login_at),
         "password_changed": _local(u.password_changed_at),
     }
@@ -80,6 +82,12 @@ def render(
 
 def _signed(request: Request, session: SessionDep) -> SignedIn | None:
     return signed_in_user(session, request.cookies.get(SESSION_COOKIE))
+
+
+def _landing(target: str, org: Organisation | None) -> str:
+    """Where a sign-in lands: `next`, except that an enterprise user sent to the map (the default
+    "/") lands on its enterprise home page instead."""
+    return "/enterprise" if target == "/" and org is not None and org.kind == "enterprise" else target
 
 
 def _safe_next(target: str | None) -> str:
@@ -120,8 +128,9 @@ def _login_page(next_: str, login: str = "", error: str | None = None, status_co
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, session: SessionDep, next: str | None = None) -> Response:
-    if _signed(request, session) is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
+    signed = _signed(request, session)
+    if signed is not None:
+        return RedirectResponse(_landing(_safe_next(next), signed.org), status_code=303)
     return _login_page(_safe_next(next))
 
 
@@ -154,7 +163,8 @@ def login_submit(
         return _login_page(target, login, f"账户已锁定，请于 {until} 后重试", 429)
     if not outcome.ok:
         return _login_page(target, login, "用户名或密码错误", 401)
-    response = RedirectResponse(target, status_code=303)
+    org = session.get(Organisation, outcome.user.org_id) if outcome.user is not None else None
+    response = RedirectResponse(_landing(target, org), status_code=303)
     s = AccountSettings()
     response.set_cookie(
         SESSION_COOKIE,
