@@ -129,10 +129,11 @@ def test_the_map_export_for_an_organisation_holds_its_sites_only(tmp_path: Path,
 
 
 def test_a_countys_change_regrades_the_enterprises_sites_in_other_counties(client: TestClient, seeded: Engine) -> None:
-    """An enterprise with sites in two counties (9122042286E7DH983X: 220421 and 220422): a regulator
-    of one county suspends it; grading is the platform's work, so its site in the other county is
-    regraded too (from complete facts) instead of the change being refused."""
-    credit, mine, other = "9122042286E7DH983X", "220422", "220421"
+    """An enterprise registered in 220422 with sites there and in 220421: a regulator of 220421
+    suspends it. The change is written (its audit entry, about 220422, is written though not
+    readable by 220421), and grading is the platform's work, so its site in 220422 is regraded too,
+    from complete facts."""
+    credit, mine, other = "9122042286E7DH983X", "220421", "220422"
     admin = _auth(_token("--role", "regulator", "--name", "scope-regrade", "--org", mine))
     with seeded.connect() as c:
         theirs = c.execute(

@@ -146,7 +146,10 @@ def _write(session: Session, flush_context: UOWTransaction) -> None:
             }
         )
     if rows:
-        session.execute(insert(AuditEntry), rows)
+        # Inline (no RETURNING): row-level security would check a returned entry against what the
+        # caller may read, and an entry about a row of another county (an enterprise registered
+        # elsewhere than the caller's site) is written, not read.
+        session.execute(insert(AuditEntry).inline(), rows)
 
 
 def record(
@@ -161,14 +164,17 @@ def record(
     if site_id is not None:
         row = session.execute(select(Site.region_adcode, Site.enterprise_id).where(Site.id == site_id)).first()
         owner = (row.region_adcode, row.enterprise_id) if row else owner
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_key=key,
-            after=detail,
-            region_adcode=owner[0],
-            enterprise_id=owner[1],
-        )
+    session.execute(
+        insert(AuditEntry).inline(),
+        [
+            {
+                "actor": actor,
+                "action": action,
+                "entity": entity,
+                "entity_key": key,
+                "after": detail,
+                "region_adcode": owner[0],
+                "enterprise_id": owner[1],
+            }
+        ],
     )
