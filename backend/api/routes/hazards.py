@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -290,22 +290,13 @@ def _filters(
 def list_hazards(
     session: SessionDep,
     caller: Viewer,
-    region: AdcodeParam | None = None,
-    kind: Kinds = None,
-    grade: Literal["major", "general"] | None = None,
-    state: States = None,
-    overdue: bool | None = None,
-    found_by: FoundBys = None,
-    since: Annotated[Instant | None, Query(alias="from")] = None,
-    until: Annotated[Instant | None, Query(alias="to")] = None,
-    site: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,46}$")] = None,
+    f: Annotated[reports.Filters, Depends(_filters)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     """Hazards in the caller's jurisdiction, filtered (jurisdiction, kind, grade, state, overdue,
-    who found them, period found), oldest first."""
+    who found them, period found, site), oldest first."""
     now = utcnow()
-    f = _filters(region, kind, grade, state, overdue, found_by, since, until, site)
     q = reports.hazards(session, caller, f, now)
     total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     items = [
@@ -396,20 +387,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def export_hazards(
     session: SessionDep,
     caller: Viewer,
-    region: AdcodeParam | None = None,
-    kind: Kinds = None,
-    grade: Literal["major", "general"] | None = None,
-    state: States = None,
-    overdue: bool | None = None,
-    found_by: FoundBys = None,
-    since: Annotated[Instant | None, Query(alias="from")] = None,
-    until: Annotated[Instant | None, Query(alias="to")] = None,
+    f: Annotated[reports.Filters, Depends(_filters)],
     year: Annotated[int | None, Query(ge=2000, le=2100, description="found in this year (China time)")] = None,
 ) -> Response:
     """The list bureaus send upward (序号 … 销号日期), as an Excel workbook; with `year` and a
     `region`, the annual 重大风险隐患清单及整改情况 for that jurisdiction."""
     now = utcnow()
-    f = _filters(region, kind, grade, state, overdue, found_by, since, until)
     if year is not None:
         from backend.core.clock import CHINA_TZ
 
