@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from backend.cli import app as cli
+from tests.support.accounts import make_user
 from tests.support.jurisdiction import PANSHI, SHULAN, Made, cleanup, populate
 
 runner = CliRunner()
@@ -155,3 +156,17 @@ def test_a_countys_change_regrades_the_enterprises_sites_in_other_counties(clien
             client.patch(f"/api/v1/enterprises/{credit}", json={"status": "operating"}, headers=admin).status_code
             == 200
         )
+
+
+def test_a_county_admin_cannot_subscribe_to_the_whole_province_nor_probe_logins(
+    client: TestClient, seeded: Engine
+) -> None:
+    """A webhook receives every broadcast of the province: only the platform's admin adds one. A login
+    taken in another county is a clear 409, the same as one taken in the caller's own county."""
+    county = _auth(_token("--role", "admin", "--name", "scope-webhook", "--org", SHULAN))
+    r = client.post("/api/v1/webhooks", json={"url": "https://example.org/hook"}, headers=county)
+    assert r.status_code == 403 and "全省" in r.json()["detail"]
+    elsewhere = make_user(seeded, PANSHI, ["viewer"], name="磐石的人")
+    body = {"org": SHULAN, "login": elsewhere, "name": "同名", "roles": ["viewer"]}
+    taken = client.post("/api/v1/users", json=body, headers=county)
+    assert taken.status_code == 409, taken.text

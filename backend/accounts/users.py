@@ -186,7 +186,7 @@ def create_user(
     mobile = (mobile or "").strip() or None
     if mobile is not None and not MOBILE_RE.match(mobile):
         raise Invalid("手机号应为 11 位中国大陆手机号", field="mobile")
-    if session.scalar(select(User.id).where(User.login == login)) is not None:
+    if _login_taken(session, login):
         raise Conflict(f"用户名 {login} 已被使用")
     password = password if password is not None else generate_password(login)
     check_policy(password, login)
@@ -203,6 +203,13 @@ def create_user(
     session.add(user)
     session.flush()
     return user, password
+
+
+def _login_taken(session: Session, login: str) -> bool:
+    """Logins are unique across the platform: looked up unbound, so a login taken in another
+    jurisdiction is a clear 409 (not a unique-constraint failure the caller's scope hid)."""
+    with Session(session.get_bind()) as lookup:
+        return lookup.scalar(select(User.id).where(User.login == login)) is not None
 
 
 def set_roles(session: Session, caller: Principal, login: str, roles: Iterable[str]) -> User:

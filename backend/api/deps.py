@@ -63,7 +63,8 @@ def _token_caller(session: Session, credentials: HTTPAuthorizationCredentials) -
     with Session(session.get_bind()) as lookup:
         token = lookup.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(credentials.credentials)))
         org = lookup.get(Organisation, token.org_id) if token is not None and token.org_id is not None else None
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or (token.org_id is not None and org is None):
+        # (an organisation that cannot be found never widens a token to the whole platform)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
     now = datetime.now(UTC)
     if token.expires_at is not None and token.expires_at <= now:

@@ -645,7 +645,10 @@ def add_webhook(body: WebhookIn, session: SessionDep, caller: Admin) -> dict[str
     The URL must resolve to public addresses only (no loopback, link-local, private, multicast
     or unspecified one) unless RISKMAP_WEBHOOK_ALLOW_PRIVATE or RISKMAP_WEBHOOK_ALLOW_CIDRS
     allow it; checked again before every delivery. Deliveries are at least once: each carries
-    X-Riskmap-Delivery, the same on a retry, for the receiver to drop repeats."""
+    X-Riskmap-Delivery, the same on a retry, for the receiver to drop repeats. A webhook receives
+    every broadcast of the province, so only an administrator of the whole platform adds one."""
+    if caller.scope != Scope.all:
+        raise HTTPException(403, "只有全省（平台）管理员可以添加 webhook：它接收全省的全部预警")
     try:
         delivery.resolve_target(str(body.url))
     except delivery.TargetRefused as exc:
