@@ -117,6 +117,7 @@ def test_the_enterprise_page_is_for_enterprise_users_only(phone: Any, live_serve
     wait_until(lambda: "/login" in phone.current_url)  # signed out: sign in first
     login = make_user(seeded, "220283", ["regulator"], name="舒兰监管员")
     browser_sign_in(phone, live_server, login, "/enterprise")
+    wait_until(lambda: "/login" not in phone.current_url)  # the login page has a <main h1> too
     wait_until(lambda: phone.find_elements(By.CSS_SELECTOR, "main h1"))
     assert "无权访问" in phone.title and "企业首页仅对企业用户开放" in phone.page_source
     assert "企业首页" not in _nav(phone) and "人员" in _nav(phone)
