@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
 from backend.api.deps import Admin
 from backend.api.edge import StrictJSONRoute
+from backend.api.templating import templates
 from backend.core.config import paths
 from backend.domain.unconfirmed import unconfirmed
-from maps.build import STATIC
 
 router = APIRouter(tags=["administration"], route_class=StrictJSONRoute)
-TEMPLATES = STATIC.parent / "templates"
 FILE_ZH = {
     "gb18218": "危险化学品重大危险源辨识（GB 18218-2018）",
     "risk_rules": "风险分级规则",
@@ -41,11 +38,6 @@ class UnconfirmedOut(BaseModel):
     overridden: bool
 
 
-@cache
-def _templates() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-
-
 @router.get("/api/v1/admin/unconfirmed-defaults", response_model=list[UnconfirmedOut])
 def unconfirmed_defaults(caller: Admin) -> list[UnconfirmedOut]:
     """Every default marked `verify` in the rules files in force, with where it is and its source."""
@@ -56,7 +48,7 @@ def unconfirmed_defaults(caller: Admin) -> list[UnconfirmedOut]:
 def defaults_page() -> HTMLResponse:
     """The same list as a page, in Chinese: 默认值（待确认）."""
     html = (
-        _templates()
+        templates()
         .get_template("defaults.html")
         .render(items=unconfirmed(), file_zh=FILE_ZH, override_dir=str(paths().data_dir / "standards"))
     )

@@ -5,42 +5,34 @@ with the session cookie and the page's CSRF token."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from backend.api.deps import SESSION_COOKIE, SessionDep, signed_in_user
+from backend.api.deps import SessionDep
 from backend.api.edge import IdPath
-from backend.api.routes.pages import _me, _to_login
+from backend.api.routes.pages import me_of, signed_in, to_login
+from backend.api.templating import templates
 from backend.domain.kinds import SITE_KIND_ZH
 from backend.hazards.lifecycle import FOUND_BY_ZH, STATE_ZH
-from maps.build import STATIC
 
 router = APIRouter(tags=["pages"])
-TEMPLATES = STATIC.parent / "templates"
-
-
-@cache
-def _templates() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
 def _render(request: Request, session: SessionDep, name: str, **values: Any) -> Response:
-    signed = signed_in_user(session, request.cookies.get(SESSION_COOKIE))
+    signed = signed_in(request, session)
     if signed is None:
-        return _to_login(request)
+        return to_login(request)
     common = {
-        "me": _me(signed),
+        "me": me_of(signed),
         "csrf_token": signed.csrf_token,
         "kinds": {str(k): v for k, v in SITE_KIND_ZH.items()},
         "states": {str(k): v for k, v in STATE_ZH.items()},
         "found_by": {str(k): v for k, v in FOUND_BY_ZH.items()},
         "config": {},
     }
-    html = _templates().get_template(name).render(**common, **values)
+    html = templates().get_template(name).render(**common, **values)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})  # it names the user
 
 

@@ -9,44 +9,36 @@ the browser to /login first, and comes back.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from backend.accounts import users as accounts
 from backend.accounts.users import SignedIn
 from backend.api.deps import SESSION_COOKIE, SessionDep, cookie_secure, signed_in_user
 from backend.api.errors import status_of
+from backend.api.templating import templates
 from backend.core.clock import CHINA_TZ
 from backend.core.config import AccountSettings
 from backend.core.jurisdiction import bind
 from backend.core.principal import ROLE_ZH, Role, platform
 from backend.domain.errors import DomainError
 from backend.models import Organisation
-from maps.build import STATIC
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-TEMPLATES = STATIC.parent / "templates"
 Text = Annotated[str, Form(max_length=256)]
 LoginPath = Annotated[str, Path(max_length=64)]
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-@cache
-def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-
-
-def _local(when: datetime | None) -> str | None:
+def local_time(when: datetime | None) -> str | None:
     return when.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if when else None
 
 
-def _me(signed: SignedIn) -> dict[str, Any]:
+def me_of(signed: SignedIn) -> dict[str, Any]:
     u, o = signed.user, signed.org
     roles = [Role(r) for r in u.roles]
     return {
@@ -58,8 +50,8 @@ def _me(signed: SignedIn) -> dict[str, Any]:
         "is_admin": Role.admin in roles,
         # The header's links: an enterprise user has its home page, a regulator's people the register.
         "is_enterprise": o.kind == "enterprise",
-        "last_login": _local(u.last_login_at),
-        "password_changed": _local(u.password_changed_at),
+        "last_login": local_time(u.last_login_at),
+        "password_changed": local_time(u.password_changed_at),
     }
 
 
@@ -68,11 +60,11 @@ def render(
 ) -> HTMLResponse:
     """A page from maps/templates in the shared layout; never cached (it names the user)."""
     html = (
-        _env()
+        templates()
         .get_template(name)
         .render(
             title=title,
-            me=_me(signed) if signed else None,
+            me=me_of(signed) if signed else None,
             csrf_token=signed.csrf_token if signed else None,
             **context,
         )
@@ -80,7 +72,7 @@ def render(
     return HTMLResponse(html, status_code=status_code, headers=NO_STORE)
 
 
-def _signed(request: Request, session: SessionDep) -> SignedIn | None:
+def signed_in(request: Request, session: SessionDep) -> SignedIn | None:
     return signed_in_user(session, request.cookies.get(SESSION_COOKIE))
 
 
@@ -97,7 +89,7 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _to_login(request: Request) -> RedirectResponse:
+def to_login(request: Request) -> RedirectResponse:
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(here, safe='/')}", status_code=303)
 
@@ -128,7 +120,7 @@ def _login_page(next_: str, login: str = "", error: str | None = None, status_co
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, session: SessionDep, next: str | None = None) -> Response:
-    signed = _signed(request, session)
+    signed = signed_in(request, session)
     if signed is not None:
         return RedirectResponse(_landing(_safe_next(next), signed.org), status_code=303)
     return _login_page(_safe_next(next))
@@ -182,7 +174,7 @@ def login_submit(
 def logout(request: Request, session: SessionDep, csrf_token: Text = "") -> Response:
     """Sign out: the server-side session ends (the cookie alone would not be enough) and the cookie
     is cleared."""
-    signed = _signed(request, session)
+    signed = signed_in(request, session)
     if signed is not None:
         if not accounts.csrf_matches(signed, csrf_token or request.headers.get("x-csrf-token")):
             return _csrf_refused(signed)
@@ -212,8 +204,8 @@ def _account_page(signed: SignedIn, status_code: int = 200, **context: Any) -> H
 
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, session: SessionDep) -> Response:
-    signed = _signed(request, session)
-    return _to_login(request) if signed is None else _account_page(signed)
+    signed = signed_in(request, session)
+    return to_login(request) if signed is None else _account_page(signed)
 
 
 @router.post("/account/password", response_class=HTMLResponse)
@@ -226,9 +218,9 @@ def change_password(
     csrf_token: Text = "",
 ) -> Response:
     """Change one's own password (the current one first); one's other sessions end."""
-    signed = _signed(request, session)
+    signed = signed_in(request, session)
     if signed is None:
-        return _to_login(request)
+        return to_login(request)
     if not accounts.csrf_matches(signed, csrf_token):
         return _csrf_refused(signed)
     if password != password2:
@@ -255,9 +247,9 @@ def change_password(
 
 def _admin(request: Request, session: SessionDep) -> SignedIn | Response:
     """The signed-in administrator, or the answer to give instead (sign in first, or 403)."""
-    signed = _signed(request, session)
+    signed = signed_in(request, session)
     if signed is None:
-        return _to_login(request)
+        return to_login(request)
     if Role.admin.value not in signed.user.roles:
         return render("error.html", "无权访问", signed, 403, detail="用户管理仅对管理员开放。")
     bind(session, signed.principal)

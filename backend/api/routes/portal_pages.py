@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 
 from backend.accounts.users import SignedIn
 from backend.api.deps import SessionDep
-from backend.api.routes.pages import _local, _signed, _to_login, render
+from backend.api.routes.pages import local_time, render, signed_in, to_login
 from backend.core.jurisdiction import bind
 from backend.core.principal import Scope
 from backend.domain.kinds import SITE_KIND_ZH, SiteKind
@@ -73,9 +73,9 @@ def _kind_zh(kind: str) -> str:
 
 def _bound(request: Request, session: SessionDep) -> SignedIn | Response:
     """The signed-in user with the request's session reading as them, or the way to the login."""
-    signed = _signed(request, session)
+    signed = signed_in(request, session)
     if signed is None:
-        return _to_login(request)
+        return to_login(request)
     bind(session, signed.principal)
     return signed
 
@@ -97,7 +97,7 @@ def _open_alarms(session: SessionDep, *where: Any) -> list[dict[str, Any]]:
             "color": a.color,
             "message": a.message,
             "acknowledged": a.state == "acknowledged",
-            "raised": _local(a.raised_at),
+            "raised": local_time(a.raised_at),
         }
         for a, code, name in rows
     ]
@@ -119,7 +119,7 @@ def _open_hazards(session: SessionDep, *where: Any) -> list[dict[str, Any]]:
             "state_zh": HAZARD_STATE_ZH[HazardState(h.state)],
             "site_code": code,
             "site_name": name,
-            "deadline": _local(h.deadline),
+            "deadline": local_time(h.deadline),
             "overdue": h.overdue_at is not None,
         }
         for h, code, name in rows
@@ -177,7 +177,7 @@ def enterprise_home(request: Request, session: SessionDep) -> Response:
             "instruction": b.instruction,
             "status_zh": RECIPIENT_ZH[RecipientStatus(r.status)],
             "overdue": r.status == RecipientStatus.overdue,
-            "deadline": _local(r.deadline),
+            "deadline": local_time(r.deadline),
         }
         for r, b, code, name in pending
     ]
@@ -266,8 +266,8 @@ def people_page(
         {
             "name": s.name,
             "mobile": shown(s.mobile, may_see_phones(caller, None, s.region_adcode)),
-            "starts": _local(s.starts_at),
-            "ends": _local(s.ends_at),
+            "starts": local_time(s.starts_at),
+            "ends": local_time(s.ends_at),
             "now": s.starts_at <= now < s.ends_at,
         }
         for s in session.scalars(
@@ -332,7 +332,7 @@ def site_page(request: Request, session: SessionDep, code: SitePath) -> Response
         site={"code": site.code, "name": site.name, "kind_zh": _kind_zh(site.kind), "enterprise": enterprise_name},
         level=_level(risk.level if risk else None),
         inherent=_level(risk.inherent_level if risk else None),
-        graded=_local(risk.graded_at) if risk else None,
+        graded=local_time(risk.graded_at) if risk else None,
         grading_error=risk.grading_error if risk else None,
         reasons=reasons,
         alarms=_open_alarms(session, Site.id == site.id),

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import tempfile
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from backend.api.deps import Operator, ReadAccess, SessionDep, Viewer
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.responses import Out
+from backend.api.templating import templates
 from backend.core.clock import CHINA_TZ
 from backend.domain.errors import Conflict, Invalid, NotFound
 from backend.domain.kinds import region_prefix
@@ -26,19 +25,12 @@ from backend.models import Inspector as InspectorRow
 from backend.registry.importer import Layer, Row, import_file, import_rows
 from backend.supervision import report, service
 from backend.supervision.draw import ALGORITHM
-from maps.build import STATIC
 
 router = APIRouter(tags=["supervision"], route_class=StrictJSONRoute)
-TEMPLATES = STATIC.parent / "templates"
 Adcode = Annotated[
     str, Query(pattern=r"^\d{6}$", description="GB/T 2260 code; a prefecture or the province includes its counties")
 ]
 PeriodText = Annotated[str, Query(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$", description="2026 or 2026-07")]
-
-
-@cache
-def _templates() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
 # --- inspectors -------------------------------------------------------------------------------
@@ -359,7 +351,7 @@ def draws_page(session: SessionDep) -> HTMLResponse:
     for d in sorted(draws, key=lambda d: d.id):
         per_plan[d.plan_id] = per_plan.get(d.plan_id, 0) + 1
     html = (
-        _templates()
+        templates()
         .get_template("draws.html")
         .render(
             draws=[
