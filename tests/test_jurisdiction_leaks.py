@@ -399,6 +399,12 @@ def test_the_public_map_setting_opens_and_closes_reads(anonymous: TestClient, mo
     monkeypatch.setattr(config.api_settings(), "public_map", "sites")
     assert anonymous.get("/api/v1/sites", params={"limit": 1}).status_code == 200
     assert anonymous.get("/api/v1/risk/regions", params={"by": "grid"}).status_code == 200
+    site = anonymous.get("/api/v1/sites/JL-COAL-0001")
+    assert site.status_code == 200 and "password" not in site.text
+    # The bureaus' own work stays theirs, whatever the public map opens (and the database role of
+    # the anonymous reader could not read it anyway: test_row_level_security).
+    for url in ("/api/v1/broadcasts", "/api/v1/broadcasts/feed.atom", "/api/v1/people", "/api/v1/hidden-hazards"):
+        assert anonymous.get(url).status_code == 401, url
     monkeypatch.setattr(config.api_settings(), "public_map", "none")
     assert anonymous.get("/api/v1/risk/regions").status_code == 401
     assert anonymous.get("/api/v1/regions").status_code == 401

@@ -18,7 +18,7 @@ from backend.accounts.users import SignedIn
 from backend.core.config import AccountSettings, api_settings
 from backend.core.db import session_factory
 from backend.core.jurisdiction import bind
-from backend.core.principal import PUBLIC, Perm, Principal, Role, Scope, platform
+from backend.core.principal import PUBLIC, PUBLIC_READER, Perm, Principal, Role, Scope, platform
 from backend.core.security import token_digest
 from backend.domain.kinds import region_prefix
 from backend.models import ApiToken, Organisation
@@ -231,9 +231,6 @@ def authorise(
         return _authorised(session, caller, perm)
 
 
-# Who reads without a token when RISKMAP_PUBLIC_MAP = sites: the whole register, read-only, as
-# before row-level security.
-PUBLIC_READER = Principal(actor="public", name="public", roles=frozenset({Role.viewer}), scope=Scope.all)
 LOGIN_REQUIRED = "an API token is required"
 
 
@@ -260,6 +257,17 @@ def read_access(
     """A read of site details: the caller (token or session) within its jurisdiction; without
     one, only when RISKMAP_PUBLIC_MAP = sites."""
     return _reader(session, _authenticate(session, credentials, request.cookies.get(SESSION_COOKIE)), ("sites",))
+
+
+def internal_access(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """A read of the bureaus' own work (broadcasts and their 叫应, inspections, plans, rosters): the
+    caller (token or session) within its jurisdiction, whatever RISKMAP_PUBLIC_MAP opens; plans stay
+    unannounced (四不两直) and answers stay the bureaus' own."""
+    return _reader(session, _authenticate(session, credentials, request.cookies.get(SESSION_COOKIE)), ())
 
 
 def public_access(
@@ -300,9 +308,11 @@ def export_as(app: FastAPI, org: Organisation | None) -> None:
 
     app.dependency_overrides[read_access] = as_principal
     app.dependency_overrides[public_access] = as_principal
+    app.dependency_overrides[internal_access] = as_principal
 
 
 ReadAccess = Depends(read_access)
+InternalAccess = Depends(internal_access)
 PublicAccess = Depends(public_access)
 Reader = Annotated[Principal, Depends(read_access)]
 PublicReader = Annotated[Principal, Depends(public_access)]

@@ -8,7 +8,9 @@ carries one caller's scope into the next caller's transaction):
 - `riskmap.enterprise`: the caller's enterprise id ("" unless scope = enterprise)
 
 and switch the transaction to the role `riskmap_app` (SET LOCAL ROLE, migration 0012), which is
-neither superuser nor the tables' owner, so those policies bind it. A session never bound (the
+neither superuser nor the tables' owner, so those policies bind it; the anonymous reader of
+RISKMAP_PUBLIC_MAP = sites runs as `riskmap_public` instead, which may read the published register
+and nothing else (migration 0018). A session never bound (the
 ingester, grading, the delivery worker, the CLI) runs as the connecting owner and bypasses them: the
 platform's own jobs see everything, by design. A principal of the platform (`platform(job)`) bound
 to a session is the audit actor but keeps the owner's role too.
@@ -23,11 +25,12 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from backend.core.principal import Principal, platform
+from backend.core.principal import PUBLIC_READER, Principal, platform
 
 PRINCIPAL_KEY = "principal"
 
 APP_ROLE = "riskmap_app"
+PUBLIC_ROLE = "riskmap_public"  # the published register only (migration 0018)
 
 _SET_SCOPE = text(
     "SELECT set_config('riskmap.scope', :scope, true), set_config('riskmap.region', :region, true), "
@@ -59,9 +62,17 @@ def _apply(connection: Any, principal: Principal) -> None:
             "scope": principal.scope.value,
             "region": principal.region,
             "enterprise": "" if principal.enterprise_id is None else str(principal.enterprise_id),
-            "role": "none" if is_platform(principal) else APP_ROLE,
+            "role": _role(principal),
         },
     )
+
+
+def _role(principal: Principal) -> str:
+    """The database role of a caller's transaction: the owner's own for the platform, the published
+    register's for the anonymous reader of RISKMAP_PUBLIC_MAP = sites, riskmap_app for the rest."""
+    if is_platform(principal):
+        return "none"
+    return PUBLIC_ROLE if principal == PUBLIC_READER else APP_ROLE
 
 
 @event.listens_for(Session, "after_begin")

@@ -80,6 +80,9 @@ class Principal:
 
 
 PUBLIC = Principal(actor="public", name="public")
+# Who reads without signing in when RISKMAP_PUBLIC_MAP = sites: every site of the published register,
+# read-only, in the database role riskmap_public that may read nothing else (migration 0018).
+PUBLIC_READER = Principal(actor="public", name="public", roles=frozenset({Role.viewer}), scope=Scope.all)
 
 
 def platform(job: str) -> Principal:

@@ -18,7 +18,7 @@ from shapely.geometry import mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import Admin, Duty, MaybeCaller, ReadAccess, SessionDep, require
+from backend.api.deps import Admin, Duty, InternalAccess, MaybeCaller, SessionDep, require
 from backend.api.edge import IdPath, Instant, StrictJSONRoute, public_errors, strict_loads
 from backend.api.geojson import GeoJSONResponse, collection, feature
 from backend.api.notifications import Addressed, Channel, Tailored, visible_to
@@ -325,7 +325,7 @@ class WeatherWarningProperties(Out):
 @router.get(
     "/weather-warnings",
     response_class=GeoJSONResponse,
-    dependencies=[ReadAccess],
+    dependencies=[InternalAccess],
     responses=geojson(FeatureCollection[WeatherWarningProperties]),
 )
 def active_weather_warnings(session: SessionDep) -> GeoJSONResponse:
@@ -444,7 +444,7 @@ def cancel_broadcast(
     return broadcast_out(session, c)
 
 
-@router.get("/broadcasts", dependencies=[ReadAccess], response_model=list[BroadcastOut])
+@router.get("/broadcasts", dependencies=[InternalAccess], response_model=list[BroadcastOut])
 def list_broadcasts(
     session: SessionDep, state: Literal["active", "all"] = "active", limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[dict[str, Any]]:
@@ -456,7 +456,7 @@ def list_broadcasts(
 
 @router.get(
     "/broadcasts/feed.atom",
-    dependencies=[ReadAccess],
+    dependencies=[InternalAccess],
     response_class=Response,
     responses=text_body("application/atom+xml", "Atom feed of the broadcasts"),
 )
@@ -498,7 +498,7 @@ def feed(request: Request, session: SessionDep) -> Response:
 
 @router.get(
     "/broadcasts/{broadcast_id}.xml",
-    dependencies=[ReadAccess],
+    dependencies=[InternalAccess],
     response_class=Response,
     responses=text_body("application/cap+xml", "the CAP 1.2 message"),
 )
@@ -506,7 +506,7 @@ def cap_xml(broadcast_id: IdPath, session: SessionDep) -> Response:
     return Response(_broadcast(session, broadcast_id).cap_xml, media_type="application/cap+xml")
 
 
-@router.get("/broadcasts/{broadcast_id}", dependencies=[ReadAccess], response_model=BroadcastDetailOut)
+@router.get("/broadcasts/{broadcast_id}", dependencies=[InternalAccess], response_model=BroadcastDetailOut)
 def get_broadcast(broadcast_id: IdPath, session: SessionDep, caller: MaybeCaller) -> dict[str, Any]:
     """One broadcast with its area, recipients and their status, its events and its deliveries
     by channel. Delivery error texts (they can name internal hosts) only for operators."""

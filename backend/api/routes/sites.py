@@ -224,8 +224,10 @@ def get_site(code: CodePath, session: SessionDep) -> GeoJSONResponse:
     if site.kind == SiteKind.hazchem:
         props["units"] = [u.model_dump() for u in site_units(session, site.id)]
     props["gateways"] = [
-        {"id": g.id, "name": g.name}
-        for g in session.scalars(select(Gateway).where(Gateway.site_id == site.id).order_by(Gateway.id))
+        {"id": gid, "name": name}
+        for gid, name in session.execute(
+            select(Gateway.id, Gateway.name).where(Gateway.site_id == site.id).order_by(Gateway.id)
+        )
     ]
     props["sensors"] = [
         {
