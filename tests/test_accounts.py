@@ -168,13 +168,24 @@ def test_the_session_cookie_flags(web: TestClient, seeded: Engine, app: FastAPI)
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text and "set-cookie" not in wrong.headers
 
 
-def test_a_locked_account_is_told_until_when(web: TestClient, seeded: Engine, monkeypatch) -> None:
+def test_a_locked_account_answers_as_an_unknown_login_does(web: TestClient, seeded: Engine, monkeypatch) -> None:
+    """Locking a real login after N tries must not tell an attacker that it exists: the answer is
+    the one an unknown login gets (the lock is in the audit log, and the message says it can happen)."""
     monkeypatch.setenv("RISKMAP_LOCKOUT_THRESHOLD", "2")
     login = make_user(seeded, "220283", ["viewer"])
-    web.post("/login", data={"login": login, "password": "nope"})
-    r = web.post("/login", data={"login": login, "password": "nope"})
-    assert r.status_code == 429 and "账户已锁定，请于 " in r.text and " 后重试" in r.text
-    assert web.post("/login", data={"login": login, "password": PASSWORD}).status_code == 429
+    unknown = f"nobody{uuid.uuid4().hex[:8]}"
+
+    def page(name: str, password: str) -> tuple[int, str]:
+        r = web.post("/login", data={"login": name, "password": password})
+        text_ = r.text.replace(name, "LOGIN")  # the form gives the login back
+        return r.status_code, text_
+
+    for _ in range(2):
+        assert page(login, "nope") == page(unknown, "nope")
+    locked = page(login, PASSWORD)  # the right password, but locked
+    assert locked == page(unknown, PASSWORD)
+    assert locked[0] == 401 and "连续 2 次错误后账户将锁定" in locked[1]
+    assert [a for a, *_ in _audit(seeded, login)][-2:] == ["lockout", "login_failed"]
 
 
 # --- CSRF ------------------------------------------------------------------------------------

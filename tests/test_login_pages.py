@@ -54,7 +54,7 @@ def test_sign_in_account_and_sign_out(page: tuple[Any, str], live_server: str, s
     browser.find_element(By.NAME, "password").send_keys("Wrong#Password1")
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
     error = wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, ".msg.err"))[0]
-    assert error.text == "用户名或密码错误"
+    assert error.text.startswith("用户名或密码错误。")
     browser.save_screenshot(str(artifacts / f"login-error-{size}.png"))
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()

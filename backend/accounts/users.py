@@ -317,6 +317,7 @@ def login(
         record(session, "login_failed", "users", login_name or "-", {**where, "reason": "unknown"})
         return LoginOutcome()
     if user.locked_until is not None and user.locked_until > at:
+        waste_a_verification(password)  # as long as any other refusal
         record(session, "login_failed", "users", user.login, {**where, "reason": "locked"})
         return LoginOutcome(locked_until=user.locked_until)
     matches, rehashed = verify_password(password, user.password_hash)

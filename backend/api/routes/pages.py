@@ -150,11 +150,17 @@ def login_submit(
         user_agent=request.headers.get("user-agent"),
     )
     session.commit()
-    if outcome.locked_until is not None:
-        until = outcome.locked_until.astimezone(CHINA_TZ).strftime("%H:%M")
-        return _login_page(target, login, f"账户已锁定，请于 {until} 后重试", 429)
     if not outcome.ok:
-        return _login_page(target, login, "用户名或密码错误", 401)
+        # One answer for an unknown login, a wrong password and a locked account: a different one
+        # for a lock would tell an attacker which logins exist (five tries lock only a real one).
+        s = AccountSettings()
+        return _login_page(
+            target,
+            login,
+            f"用户名或密码错误。连续 {s.lockout_threshold} 次错误后账户将锁定 {s.lockout_min} 分钟，"
+            "请稍后再试或联系本单位管理员。",
+            401,
+        )
     org = session.get(Organisation, outcome.user.org_id) if outcome.user is not None else None
     response = RedirectResponse(_landing(target, org), status_code=303)
     s = AccountSettings()
