@@ -328,7 +328,20 @@ def test_supervision_by_the_right_authority_with_interim_measures_and_on_site_ac
     order = Step(
         order_no="吉应急督〔2026〕3号", deadline=T0 + timedelta(days=60), interim_measures=["suspend", "evacuate"]
     )
+    elsewhere = session.scalar(  # a second site of the enterprise, in another county
+        text(
+            "INSERT INTO sites (code, name, kind, enterprise_id, region_adcode, location) "
+            "SELECT 'X2-' || code, name || '二厂', kind, enterprise_id, "
+            "(SELECT adcode FROM regions WHERE length(adcode) = 6 AND adcode NOT LIKE '%00' AND adcode <> region_adcode "
+            "ORDER BY adcode LIMIT 1), location FROM sites WHERE id = :s RETURNING id"
+        ),
+        {"s": p.site_id},
+    )
     h = lifecycle.transition(session, reg, h.id, "supervise", order, T0)
+    graded = session.execute(
+        text("SELECT graded_at, grading_error_at FROM site_risk WHERE site_id = :s"), {"s": elsewhere}
+    ).one()
+    assert T0 in tuple(graded)  # the enterprise's status changed: its site in another county is regraded too
     county = session.get(Organisation, h.supervising_org_id)
     assert county is not None and county.code == p.adcode  # hazchem: the county by default
     assert h.deadline == order.deadline and h.interim_measures == ["suspend", "evacuate"]

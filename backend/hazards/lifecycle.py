@@ -32,7 +32,7 @@ from backend.core.principal import Perm, Principal, Scope
 from backend.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.hazards import criteria
 from backend.models import Enterprise, HazardEvent, HazardFile, HiddenHazard, NoncoalMine, Organisation, Site
-from backend.risk.engine import regrade
+from backend.risk.engine import regrade, regrade_enterprise
 from backend.warnings.delivery import enqueue
 
 
@@ -533,8 +533,15 @@ def supervisor_of(session: Session, h: HiddenHazard, site: Site) -> int:
 
 
 def _settle(session: Session, hazard: HiddenHazard, now: datetime) -> None:
-    """The site is regraded at once (an open 重大 keeps it red; an overdue 一般 raises it)."""
+    """The site is regraded at once (an open 重大 keeps it red; an overdue 一般 raises it). A hazard
+    that ordered 停产停业 changes the enterprise's status, which every site of the enterprise reads:
+    those are all regraded, in every county."""
     session.flush()
+    if hazard.status_before is not None:
+        enterprise_id = session.scalar(select(Site.enterprise_id).where(Site.id == hazard.site_id))
+        if enterprise_id is not None:
+            regrade_enterprise(session, enterprise_id, now)
+            return
     regrade(session, [hazard.site_id], now)
 
 
