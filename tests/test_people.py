@@ -27,6 +27,7 @@ from backend.domain.alarm_rules import Decision
 from backend.domain.phones import PhoneInvalid, mask, normalise_landline, normalise_mobile
 from backend.models import ApiToken, Organisation, Recipient, RecipientPerson
 from backend.people.register import may_see_phones, on_duty, responsible_people
+from backend.people.rotation import repeat_rotation
 from backend.registry.tokens import create_token
 from backend.warnings import answers, escalation
 from backend.warnings.issue import BroadcastOrder, issue
@@ -248,16 +249,52 @@ def test_who_is_on_duty_across_a_shift_boundary_in_china_time(
         ).status_code
         == 404
     )
-    # The sample roster: every bureau of the sample region has someone on duty today (China time).
-    sample = datetime(2026, 12, 1, 12, 0, tzinfo=CHINA_TZ)
-    uncovered = session.scalar(
-        text(
-            "SELECT count(*) FROM organisations o WHERE o.kind = 'bureau' AND NOT EXISTS (SELECT 1 FROM duty_shifts s "
-            "WHERE s.org_id = o.id AND s.starts_at <= :t AND s.ends_at > :t)"
-        ),
-        {"t": sample},
+    # The sample roster: every bureau of the sample region has someone on duty on a day of the
+    # committed roster, and (its rotation repeated when seeding) today and in three weeks.
+    for sample in (
+        datetime(2026, 12, 1, 12, 0, tzinfo=CHINA_TZ),
+        datetime.now(UTC),
+        datetime.now(UTC) + timedelta(days=21),
+    ):
+        assert _uncovered(session, sample) == 0, sample
+
+
+UNCOVERED = text(
+    "SELECT count(*) FROM organisations o WHERE o.kind = 'bureau' AND NOT EXISTS (SELECT 1 FROM duty_shifts s "
+    "WHERE s.org_id = o.id AND s.starts_at <= :t AND s.ends_at > :t)"
+)
+
+
+def _uncovered(session: Session, at: datetime) -> int:
+    return session.scalar(UNCOVERED, {"t": at}) or 0
+
+
+def test_a_rotation_is_repeated_until_the_day_asked_and_only_once(session: Session) -> None:
+    last = session.scalar(text("SELECT max(ends_at) FROM duty_shifts"))
+    far = last + timedelta(days=70)
+    assert _uncovered(session, far - timedelta(hours=1)) > 0
+    bureau = session.scalar(text("SELECT min(org_id) FROM duty_shifts"))
+    first = session.execute(
+        text("SELECT name, starts_at FROM duty_shifts WHERE org_id = :o ORDER BY starts_at LIMIT 1"), {"o": bureau}
+    ).one()
+    span = last - session.scalar(text("SELECT min(starts_at) FROM duty_shifts WHERE org_id = :o"), {"o": bureau})
+    added = repeat_rotation(session, far)
+    assert added > 0 and _uncovered(session, far - timedelta(hours=1)) == 0
+    # the same officer at the same hour, one rotation later
+    again = session.scalar(
+        text("SELECT name FROM duty_shifts WHERE org_id = :o AND starts_at = :t"),
+        {"o": bureau, "t": first.starts_at + span},
     )
-    assert uncovered == 0
+    assert again == first.name
+    assert repeat_rotation(session, far) == 0  # reached already: nothing more
+    overlapping = session.scalar(
+        text(
+            "SELECT count(*) FROM duty_shifts a JOIN duty_shifts b ON a.org_id = b.org_id AND a.id < b.id "
+            "AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at"
+        )
+    )
+    assert overlapping == 0
+    session.rollback()
 
 
 # --- 叫应 to people ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ so that seeding twice changes nothing."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.core.security import mosquitto_hash, new_secret
 from backend.models import Gateway
+from backend.people.rotation import repeat_rotation
 from backend.registry.importer import ImportReport, Layer, import_file
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -33,9 +35,16 @@ SAMPLE_FILES: list[tuple[str, Layer]] = [
 DEMO_SECRETS = "demo-gateway-secrets.json"
 
 
-def seed(session: Session, data_dir: Path, sample_dir: Path = SAMPLE_DIR) -> list[ImportReport]:
+ROSTER_AHEAD = timedelta(days=31)
+
+
+def seed(
+    session: Session, data_dir: Path, sample_dir: Path = SAMPLE_DIR, now: datetime | None = None
+) -> list[ImportReport]:
     reports = [import_file(session, sample_dir / name, layer, skip_existing=True) for name, layer in SAMPLE_FILES]
     give_demo_passwords(session, data_dir / DEMO_SECRETS)
+    # The sample roster covers 31 fixed days: repeated so that the demo has officers on duty today.
+    repeat_rotation(session, (now or datetime.now(UTC)) + ROSTER_AHEAD)
     return reports
 
 
