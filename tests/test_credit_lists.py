@@ -4,6 +4,7 @@ the audit, jurisdiction, the public API, the sample and the effect on a generate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +22,7 @@ from backend.domain.kinds import CreditList
 from backend.models import AuditEntry, CreditListEntry, Enterprise, Organisation
 from backend.registry.tokens import create_token
 from backend.supervision import credit, credit_sample, plan, service
+from tests.support.accounts import make_user, sign_in
 from tests.support.jurisdiction import PANSHI, SHULAN
 
 NOW = datetime(2031, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in Jilin: the tests' clock
@@ -327,3 +329,49 @@ def test_the_sample_is_consistent_with_the_register_reproducible_and_loaded_once
             runs.append(sorted(entries, key=repr))
             s.rollback()
     assert runs[0] == runs[1]
+
+
+def test_the_page_forms_check_the_csrf_token_the_jurisdiction_and_the_input(
+    app: Any, seeded: Engine, firm: Any
+) -> None:
+    login = make_user(seeded, PANSHI, ["regulator"], name="磐石监管员")
+    viewer = make_user(seeded, PANSHI, ["viewer"], name="磐石只读")
+    good = {
+        "credit_code": firm.credit_code,
+        "list": "black",
+        "reason": "瞒报生产安全事故",
+        "document_no": "磐应急失信〔2026〕5号",
+    }
+    with TestClient(app) as browser:
+        assert browser.post("/credit-lists", data=good, follow_redirects=False).status_code == 303  # sign in first
+        csrf = sign_in(browser, login)
+        page = browser.get("/credit-lists")
+        assert page.status_code == 200 and 'id="add-entry"' in page.text and firm.credit_code in page.text
+        assert browser.post("/credit-lists", data=good | {"csrf_token": "wrong"}).status_code == 403
+        shulan = {"credit_code": _firm_code(seeded, SHULAN), "csrf_token": csrf}
+        refused = browser.post("/credit-lists", data=good | shulan)
+        assert refused.status_code == 404 and "不在本辖区" in refused.text
+        bad = browser.post("/credit-lists", data=good | {"valid_until": "2001-01-01", "csrf_token": csrf})
+        assert bad.status_code == 422 and "有效期至不能早于列入日期或今天" in bad.text
+        assert 'value="瞒报生产安全事故"' in bad.text or "瞒报生产安全事故</textarea>" in bad.text  # kept
+        assert (
+            browser.post("/credit-lists", data=good | {"listed_on": "31-12-2026", "csrf_token": csrf}).status_code
+            == 422
+        )
+        made = browser.post("/credit-lists", data=good | {"csrf_token": csrf})
+        assert made.status_code == 200 and f"已将{firm.name}列入黑名单" in made.text
+        assert browser.post("/credit-lists", data=good | {"csrf_token": csrf}).status_code == 409
+        entry = re.search(r'action="/credit-lists/(\d+)/remove"', made.text)
+        assert entry
+    with TestClient(app) as other:
+        csrf_viewer = sign_in(other, viewer)
+        page = other.get("/credit-lists")
+        assert 'id="add-entry"' not in page.text and 'class="remove"' not in page.text
+        url = f"/credit-lists/{entry.group(1)}/remove"
+        assert other.post(url, data={"reason": "越权", "csrf_token": csrf_viewer}).status_code == 403
+    assert _state(seeded, firm.id) == "black"
+
+
+def _firm_code(engine: Engine, county: str) -> str:
+    with engine.connect() as c:
+        return c.scalar(text("SELECT credit_code FROM enterprises WHERE region_adcode = :c LIMIT 1"), {"c": county})
