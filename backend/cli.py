@@ -47,6 +47,8 @@ from backend.registry.tokens import (
     revoke_token,
 )
 from backend.risk.engine import regrade
+from backend.supervision import credit as credit_lists
+from backend.supervision import credit_sample
 from backend.supervision.service import ensure_demo_plan
 from backend.warnings import escalation
 from backend.warnings.rules import utcnow
@@ -94,9 +96,11 @@ def seed() -> None:
             _print_report(report)
         wanted, secrets_file = seed_demo_accounts(session, paths().data_dir)
         hazards = sample_hazards.load(session, datetime.now(UTC))
+        credit_entries = credit_sample.load(session, datetime.now(UTC))
         regrade(session)
     typer.echo(f"demo accounts: {len(wanted)} (passwords in {secrets_file})")
     typer.echo(f"sample hidden hazards: {hazards} written")
+    typer.echo(f"sample credit-list entries: {credit_entries} written")
     _sync_broker()
 
 
@@ -430,6 +434,7 @@ def _regrade_every(seconds: float, stop: threading.Event) -> None:
                 escalation.sweep(session, now)
                 alarm_escalation.sweep(session, now)
                 hazard_lifecycle.sweep(session, now)  # overdue hidden hazards, escalation
+                credit_lists.sweep(session, now)  # 黑名单 / 红名单 entries at the end of their period
         except Exception as exc:
             typer.echo(f"regrade failed: {exc}", err=True)
 
@@ -634,6 +639,7 @@ def up(
                         _print_report(report)
                     demo = seed_demo_accounts(session, paths().data_dir)
                     sample_hazards.load(session, datetime.now(UTC))
+                    credit_sample.load(session, datetime.now(UTC))
                 sync_broker_auth(session)
                 report = regrade(session)
                 if seed_data:

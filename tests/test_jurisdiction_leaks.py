@@ -42,6 +42,8 @@ PUBLISHED = {
     ("get", "/api/v1/checklists/{kind}"): "rules data (the checklist items of a site kind), the same for everyone",
     ("get", "/api/v1/draws"): "双随机一公开: every draw, its inputs and its result are published",
     ("get", "/api/v1/draws/{draw_id}"): "双随机一公开: anyone may re-run a draw from its published inputs",
+    ("get", "/api/v1/credit-lists"): "黑名单 / 红名单 are announced to the public (吉政发 九: 定期公告)",
+    ("get", "/api/v1/credit-lists/{entry_id}"): "one announced 黑名单 / 红名单 entry, open to all",
 }
 # Bodies for the routes that change a row named by the path: the change a user of another county
 # would try. Every other route gets an empty object (refused by validation, or a body-less action).
@@ -56,6 +58,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/broadcasts/{broadcast_id}/cancel"): {"reason": "越权"},
     ("post", "/api/v1/broadcasts/{broadcast_id}/ack"): {"token": "rmk_not_the_recipients_token", "evacuated": True},
     ("post", "/api/v1/hidden-hazards/{hazard_id}/{transition}"): {"reason": "越权"},
+    ("post", "/api/v1/credit-lists/{entry_id}/remove"): {"reason": "越权移出"},
 }
 
 
@@ -117,6 +120,14 @@ def _supervised(client: TestClient, operator: str, site: str) -> dict[str, Any]:
     }
 
 
+def _listed(client: TestClient, operator: str, credit_code: str) -> int:
+    """舒兰市's enterprise on the 黑名单 (its entry is public; only its county and above change it)."""
+    body = {"credit_code": credit_code, "list": "black", "reason": f"leak 黑名单 {SHULAN}", "document_no": "leak-1"}
+    r = client.post("/api/v1/credit-lists", json=body, headers={"Authorization": f"Bearer {operator}"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
 def _attached(client: TestClient, operator: str, hazard: int) -> int:
     """A document attached to 舒兰市's hazard."""
     r = client.post(
@@ -147,6 +158,9 @@ def world(seeded: Engine, client: TestClient, tokens: dict[Role, str]) -> Iterat
         broadcast = conn.execute(
             text("SELECT identifier, headline FROM broadcasts WHERE id = :b"), {"b": made.broadcasts[SHULAN]}
         ).one()
+        credit_list = conn.scalar(
+            text("SELECT credit_list FROM enterprises WHERE credit_code = :c"), {"c": sites[0].credit_code}
+        )
         pond = conn.scalar(text("SELECT p.site_id FROM tailings_ponds p JOIN sites s ON s.id = p.site_id LIMIT 1"))
         assert pond is not None
     secrets = (
@@ -165,6 +179,7 @@ def world(seeded: Engine, client: TestClient, tokens: dict[Role, str]) -> Iterat
             f"leak 用户 {SHULAN}",
             f"leak 检查发现 {SHULAN}",
             f"leak（{SHULAN}）1号",
+            f"leak 黑名单 {SHULAN}",
             user,
         }
     )
@@ -189,10 +204,16 @@ def world(seeded: Engine, client: TestClient, tokens: dict[Role, str]) -> Iterat
         **_supervised(client, tokens[Role.operator], sites[0].code),
         "file_id": _attached(client, tokens[Role.operator], made.hazards[SHULAN]),
         "transition": "confirm",
+        "entry_id": _listed(client, tokens[Role.operator], sites[0].credit_code),
     }
     yield made, Shulan([s.code for s in sites], values, secrets)
     with seeded.begin() as conn:
         cleanup(conn, made)
+        conn.execute(text("DELETE FROM credit_list_entries WHERE id = :i"), {"i": values["entry_id"]})
+        conn.execute(
+            text("UPDATE enterprises SET credit_list = :l WHERE credit_code = :c"),
+            {"l": credit_list, "c": sites[0].credit_code},
+        )
 
 
 def _token(session: Session, name: str, role: Role, org_code: str) -> str:

@@ -146,13 +146,20 @@ def test_regeneration_keeps_the_past_lists_the_changes_and_keeps_every_draw(
             ),
             {"r": COUNTY},
         ).one()
-    r = client.patch(f"/api/v1/enterprises/{target.credit_code}", json={"credit_list": "black"}, headers=_auth(op))
-    assert r.status_code == 200
+    listing = {
+        "credit_code": target.credit_code,
+        "list": "black",
+        "reason": "重大事故隐患逾期未整改",
+        "document_no": "测试〔2026〕1号",
+    }
+    r = client.post("/api/v1/credit-lists", json=listing, headers=_auth(op))
+    assert r.status_code == 201, r.text
     try:
         second = _generate(client, op, year, "第二次")
         future_again = _generate(client, op, str(int(year) + 2), "后年-重抽")
     finally:
-        client.patch(f"/api/v1/enterprises/{target.credit_code}", json={"credit_list": "none"}, headers=_auth(op))
+        removal = {"reason": "测试结束"}
+        client.post(f"/api/v1/credit-lists/{r.json()['id']}/remove", json=removal, headers=_auth(op))
     assert second["version"] == first["version"] + 1 and second["plan_id"] == first["plan_id"]
     as_of = date.fromisoformat(second["as_of"])
     before = [v for v in first["planned_visits"] if date.fromisoformat(v["day"]) < as_of]

@@ -21,6 +21,7 @@ from backend.api.routes import (
     alarms,
     audit,
     broadcasts,
+    credit,
     enterprises,
     hazard_pages,
     hazards,
@@ -108,6 +109,7 @@ def create_app() -> FastAPI:
         portal_pages,
         supervision,
         inspections,
+        credit,
         map,
     )
     app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])

@@ -80,7 +80,7 @@ def _owners(session: Session, objs: list[Audited]) -> dict[int, Owner]:
         name = o.__tablename__  # type: ignore[attr-defined]
         if name == "enterprises":
             out[id(o)] = (o.region_adcode, o.id)  # type: ignore[attr-defined]
-        elif name in ("sites", "organisations"):
+        elif name in ("sites", "organisations", "credit_list_entries"):
             out[id(o)] = (o.region_adcode, o.enterprise_id)  # type: ignore[attr-defined]
         elif getattr(o, "site_id", None) is not None:
             out[id(o)] = sites.get(o.site_id, (None, None))  # type: ignore[attr-defined]

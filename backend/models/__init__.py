@@ -4,6 +4,7 @@ from backend.models.accounts import User, UserSession
 from backend.models.admin import ApiToken, AuditEntry, Organisation
 from backend.models.base import Base
 from backend.models.broadcast import Broadcast, BroadcastEvent, Recipient, SmsOutbox, Webhook
+from backend.models.credit import CreditListEntry
 from backend.models.monitoring import AlarmEvent, DeadLetter, Gateway, IngesterStatus, Reading, Sensor
 from backend.models.outbox import FACT_KIND, OutboxAttempt, OutboxMessage
 from backend.models.people import DutyShift, Person, RecipientPerson
@@ -49,6 +50,7 @@ __all__ = [
     "Broadcast",
     "BroadcastEvent",
     "CoalMine",
+    "CreditListEntry",
     "DeadLetter",
     "Draw",
     "DutyShift",

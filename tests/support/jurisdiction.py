@@ -102,6 +102,7 @@ LATER_TABLES: dict[str, tuple[str, str]] = {
         )
     },
     "people": ("id::text", "SELECT id::text, region_adcode, enterprise_id FROM people"),
+    "credit_list_entries": ("id::text", "SELECT id::text, region_adcode, enterprise_id FROM credit_list_entries"),
     "users": (
         "id::text",
         "SELECT u.id::text, o.region_adcode, o.enterprise_id FROM users u JOIN organisations o ON o.id = u.org_id",

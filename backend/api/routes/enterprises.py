@@ -1,17 +1,18 @@
-"""Enterprises: read one, and change its status or credit listing (operator)."""
+"""Enterprises: read one, and change its name or status (operator). Its credit list (黑名单 / 红名单)
+is derived from the entries of /api/v1/credit-lists (backend/supervision/credit.py), never set here."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from backend.api.deps import Operator, ReadAccess, SessionDep
 from backend.api.edge import StrictJSONRoute
 from backend.api.responses import Out
-from backend.domain.kinds import CreditList, EnterpriseStatus
+from backend.domain.kinds import EnterpriseStatus
 from backend.models import Enterprise, Site
 from backend.risk.engine import regrade_enterprise
 
@@ -25,7 +26,7 @@ class EnterpriseOut(Out):
     industry: str
     status: str
     region_adcode: str
-    credit_list: str
+    credit_list: str = Field(description="none, black or red: derived from the credit-list entries in force")
     sites: list[str] = Field(description="its sites' codes")
 
 
@@ -55,16 +56,18 @@ def get_enterprise(credit_code: CreditCodePath, session: SessionDep) -> dict[str
 
 
 class EnterprisePatch(BaseModel):
+    # credit_list is refused (422): listing goes through /api/v1/credit-lists with reason and decision
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = Field(None, min_length=1, max_length=128)
     status: EnterpriseStatus | None = None
-    credit_list: CreditList | None = None
 
 
 @router.patch("/{credit_code}", response_model=EnterpriseOut)
 def amend_enterprise(
     credit_code: CreditCodePath, body: EnterprisePatch, session: SessionDep, caller: Operator
 ) -> dict[str, Any]:
-    """Suspend, close or reopen an enterprise, or list it black or red (operator; audited)."""
+    """Rename, suspend, close or reopen an enterprise (operator; audited)."""
     e = _get(session, credit_code)
     for field, value in body.model_dump(exclude_none=True).items():
         setattr(e, field, str(value))
