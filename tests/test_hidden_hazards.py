@@ -699,3 +699,18 @@ def test_criteria_items_not_yet_checked_are_listed_as_unconfirmed() -> None:
     assert len(items) == sum(c.unconfirmed for c in criteria.all_items())
     assert "standards › hazchem › items › 二十" in [u.path for u in items]
     assert any(u.path == "supervision" for u in listed)  # the 挂牌督办 levels and the 10-day review
+
+
+def test_the_review_deadline_names_its_clause_and_stays_unconfirmed_until_checked(
+    client: TestClient, tokens: dict[Role, str]
+) -> None:
+    """10 days after the enterprise's request (第二十三条 of 总局令第16号) is cited, not yet checked
+    against the published text: the administrators' list shows the value with its clause."""
+    sup = criteria.rules().supervision
+    assert sup.review_days == 10 and sup.review_days_verify
+    assert (
+        sup.review_days_source and "总局令第16号" in sup.review_days_source and "第二十三条" in sup.review_days_source
+    )
+    r = client.get("/api/v1/admin/unconfirmed-defaults", headers={"Authorization": f"Bearer {tokens[Role.admin]}"})
+    row = next(u for u in r.json() if u["file"] == "hidden_hazard_criteria" and u["path"] == "supervision")
+    assert row["value"]["review_days"] == 10 and row["value"]["review_days_source"] == sup.review_days_source

@@ -1,5 +1,6 @@
 """Domain errors to HTTP, in one place: NotFound → 404, Forbidden → 403, Conflict → 409, Invalid →
-422 (with the field at fault as a validation-style location when the error names one)."""
+422 (with the field at fault as a validation-style location when the error names one); an object
+store that cannot be reached → 503."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
 from backend.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from backend.hazards.files import StorageUnavailable
 
 STATUS: dict[type[DomainError], int] = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422}
 
@@ -44,6 +46,13 @@ async def database_refused(request: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The file store (S3-compatible object storage) is down or refuses us: not the caller's fault and
+    not a server bug; the upload recorded nothing, so a retry is safe."""
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "30"})
+
+
 def register(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(DBAPIError, database_refused)
+    app.add_exception_handler(StorageUnavailable, storage_unavailable)

@@ -45,6 +45,7 @@ from backend.core.config import ServiceNotConfigured, api_settings
 from backend.core.db import session_factory
 from backend.domain.rules_models import check_rules
 from backend.domain.substances import gb18218
+from backend.hazards import files
 from maps.build import STATIC
 
 SWAGGER = "/static/vendor/swagger-ui"
@@ -71,6 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     gb18218()  # the GB 18218 tables validate now: a bad override stops the start, naming its file and field
     check_rules()  # and so do the other rules files (risk, levels, thresholds, tailings, flood warning)
+    files.settings()  # RISKMAP_FILES_BACKEND=s3 without a bucket (or with half a key pair) stops the start
     app = FastAPI(
         title="riskmap",
         summary="Jilin work-safety risk map: register, four-colour risk, live alarms",

@@ -11,8 +11,9 @@ import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
@@ -155,6 +156,47 @@ class AccountSettings(BaseSettings):
     lockout_min: float = 15  # for this long
     password_min_length: int = 10
     password_min_classes: int = 3  # of lower case, upper case, digits, others
+
+
+class FileStorageSettings(BaseSettings):
+    """Where hidden-hazard photos and documents are kept (backend/hazards/files.py): `local` under the
+    data folder, or `s3` in an S3-compatible object store (RISKMAP_FILES_BACKEND, RISKMAP_S3_*).
+    Checked when the app starts: `s3` without a bucket, or with half a key pair, stops it."""
+
+    model_config = _CONFIG
+    files_backend: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None  # e.g. https://oss.example.gov.cn; unset for AWS itself
+    s3_bucket: str = ""
+    s3_prefix: str = "hazard-files"  # keys are <prefix>/<first 2 hex>/<sha256>
+    s3_region: str = "us-east-1"
+    # Both or neither; neither means boto3's usual chain (AWS_* variables, ~/.aws, an instance role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # path: https://host/bucket/key (what most on-premises stores expect); virtual: https://bucket.host/key.
+    s3_addressing_style: Literal["path", "virtual"] = "path"
+    s3_connect_timeout_s: float = Field(5.0, gt=0)
+    s3_read_timeout_s: float = Field(30.0, gt=0)
+    s3_max_attempts: int = Field(3, ge=1, le=10)  # botocore's standard retry mode, first try included
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.files_backend != "s3":
+            return self
+        problems = []
+        if not self.s3_bucket.strip():
+            problems.append("RISKMAP_S3_BUCKET is not set")
+        if self.s3_endpoint_url and not self.s3_endpoint_url.startswith(("http://", "https://")):
+            problems.append(f"RISKMAP_S3_ENDPOINT_URL is not an http(s) URL: {self.s3_endpoint_url!r}")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            problems.append("set both RISKMAP_S3_ACCESS_KEY_ID and RISKMAP_S3_SECRET_ACCESS_KEY, or neither")
+        if problems:
+            raise ValueError("RISKMAP_FILES_BACKEND=s3 but the object store is not configured: " + "; ".join(problems))
+        return self
+
+    @property
+    def s3_key_prefix(self) -> str:
+        """The prefix without surrounding slashes ('' for the bucket's root)."""
+        return self.s3_prefix.strip("/")
 
 
 class RiskSettings(BaseSettings):

@@ -613,6 +613,7 @@ class HazardSupervision(_Strict):
     verify: bool = False
     rules: list[SupervisionRule] = Field(min_length=1)
     review_days: int = Field(ge=1, le=365)
+    review_days_source: str | None = None  # the clause that sets the review deadline
     review_days_verify: bool = False
     escalation: list[SupervisionLevel] = Field(min_length=2)
 

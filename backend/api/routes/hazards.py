@@ -463,7 +463,11 @@ def upload_file(
     note: Annotated[str, Form(max_length=200)] = "",
 ) -> dict[str, Any]:
     """Attach a photo or document (checked by content; stored once per content). Whoever may act
-    on the hazard may attach; the file is then named in a transition's `attachments`."""
+    on the hazard may attach; the file is then named in a transition's `attachments`.
+
+    The bytes are stored first, outside any database transaction (the read that checked the caller
+    has ended), then the row is written and committed: a store that is down answers 503 and leaves
+    no row; a failed commit leaves only orphan bytes, harmless since they are content-addressed."""
     hazard = lifecycle.get(session, hazard_id, caller)
     site = session.get(Site, hazard.site_id)
     assert site is not None
@@ -471,10 +475,12 @@ def upload_file(
         raise lifecycle.HazardForbidden("无权为该隐患上传附件")
     data = file.file.read(files.MAX_FILE_BYTES + 1)
     checked = files.check(data)
+    target, site_id = hazard.id, hazard.site_id
+    session.rollback()  # only reads so far: hold no transaction (nor pooled connection) over the network call
     files.storage().put(checked.digest, data)
     stored = HazardFile(
-        hazard_id=hazard.id,
-        site_id=hazard.site_id,
+        hazard_id=target,
+        site_id=site_id,
         sha256=checked.digest,
         name=files.safe_name(note or file.filename),
         content_type=checked.content_type,
@@ -487,7 +493,7 @@ def upload_file(
         session,
         "file_added",
         "hidden_hazards",
-        str(hazard.id),
+        str(target),
         {"file": stored.id, "sha256": stored.sha256, "name": stored.name, "size": stored.size},
     )
     session.commit()
@@ -505,14 +511,17 @@ def upload_file(
     },
 )
 def download_file(hazard_id: IdPath, file_id: IdPath, session: SessionDep, caller: Viewer) -> Response:
-    """A hazard's file, only to callers who may see the hazard."""
+    """A hazard's file, only to callers who may see the hazard. Bytes the store has lost answer 404
+    (StoredFileMissing), a store that is down 503; the read transaction ends before the fetch."""
     lifecycle.get(session, hazard_id, caller)
     stored = session.scalar(select(HazardFile).where(HazardFile.id == file_id, HazardFile.hazard_id == hazard_id))
     if stored is None:
         raise HTTPException(404, f"隐患 {hazard_id} 没有编号为 {file_id} 的附件")
+    digest, content_type = stored.sha256, stored.content_type
+    session.rollback()
     return Response(
-        files.storage().get(stored.sha256),
-        media_type=stored.content_type,
+        files.storage().get(digest),
+        media_type=content_type,
         headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
     )
 
