@@ -4,9 +4,10 @@ falls back to Monday to Friday with a warning in the plan."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import Session
 
 from backend.domain.kinds import SiteKind
 from backend.domain.rules_models import Holidays, Supervision, holidays, parse, rules
@@ -14,6 +15,7 @@ from backend.domain.standards import PACKAGED
 from backend.domain.states import Colour
 from backend.domain.substances import StandardsError
 from backend.domain.unconfirmed import unconfirmed
+from backend.supervision import service
 from backend.supervision.plan import Inspector, Period, SiteFacts, generate, working_days
 
 RULES: Supervision = rules("supervision")  # type: ignore[assignment]
@@ -67,6 +69,15 @@ def test_a_year_without_data_falls_back_to_monday_to_friday_and_says_so() -> Non
     plan = generate(sites, roster, Period(2031), RULES, seed="s")
     assert len(plan.warnings) == 1 and "2031年" in plan.warnings[0] and "周一至周五" in plan.warnings[0]
     assert not generate(sites, roster, Period(2026), RULES, seed="s").warnings
+
+
+def test_a_stored_plan_says_so_first_in_its_summary(session: Session) -> None:
+    now = datetime(2026, 11, 25, 3, tzinfo=UTC)
+    _, version, _ = service.generate_plan(session, "220581", "2031", "s", "测试", now.date(), now)
+    assert "2031年" in version.summary[0]["text"] and "周一至周五" in version.summary[0]["text"]
+    _, version, _ = service.generate_plan(session, "220581", "2026-12", "s", "测试", now.date(), now)
+    assert not any("节假日" in line["text"] for line in version.summary)
+    session.rollback()
 
 
 def test_holidays_file_is_checked_and_its_unconfirmed_number_listed() -> None:
