@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -158,6 +159,9 @@ def test_inspectors_are_of_the_sites_team_or_an_enclosing_one_with_the_specialit
             assert all(f["hazard_id"] is None and not f["major"] for f in i.findings)  # closed on site
         assert (i.state == "completed") == (i.day < today)
         assert i.state in ("completed", "planned")
+        assert not set(i.inspectors) & {c for c in roster if i.day in (roster[c].unavailable or [])}
+    load = Counter((c, i.day) for i, _, _, _ in rows for c in i.inspectors)
+    assert max(load.values()) <= RULES.capacity.inspections_per_day  # nobody at two sites on one day
 
 
 def test_the_supervision_report_of_a_sample_county_counts_the_rows(loaded: tuple[Session, datetime, int]) -> None:

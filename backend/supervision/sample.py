@@ -88,9 +88,10 @@ class _Team:
 
     def pick(
         self, rng: random.Random, site: _Site, day: date, start: str, need: int, per_day: int, spec: str
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[str]] | None:
         """`need` inspectors with the speciality, free that day and without a conflict with the
-        enterprise, from the supervising team or the nearest enclosing one; (region, certificates)."""
+        enterprise, from the supervising team or the nearest enclosing one; (region, certificates).
+        None when the rosters have no one (a register loaded without the sample rosters)."""
         chain = list(dict.fromkeys([start, start[:4] + "00", start[:2] + "0000"]))
         for loose in (False, True):  # at worst an inspector does two inspections that day
             for region in chain:
@@ -108,7 +109,7 @@ class _Team:
                     for c in chosen:
                         self.busy[(c, day)] += 1
                     return region, chosen
-        raise LookupError(f"no {need} inspectors with {spec} for {site.code} in {', '.join(chain)}")
+        return None
 
 
 def loaded(session: Session) -> bool:
@@ -154,7 +155,10 @@ def load(session: Session, now: datetime) -> int:
     for (site_id, day), group in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         site = sites[site_id]
         spec = rules.team.specialities_by_kind[site.kind]
-        region, inspectors = team.pick(rng, site, day, supervising_region(site.facts, rules), need, per_day, spec)
+        picked = team.pick(rng, site, day, supervising_region(site.facts, rules), need, per_day, spec)
+        if picked is None:
+            continue
+        region, inspectors = picked
         items = checklist_for(site.kind)
         findings, answers = [], {i["id"]: ("ok", "") for i in items}
         for h in group:
@@ -211,7 +215,10 @@ def load(session: Session, now: datetime) -> int:
         while not calendar.is_working_day(day):
             day -= timedelta(days=1)
         spec = rules.team.specialities_by_kind[site.kind]
-        region, inspectors = team.pick(rng, site, day, supervising_region(site.facts, rules), need, per_day, spec)
+        picked = team.pick(rng, site, day, supervising_region(site.facts, rules), need, per_day, spec)
+        if picked is None:
+            continue
+        region, inspectors = picked
         items = checklist_for(site.kind)
         answers, findings = _routine(rng, site, items)
         ref = f"12350-{day:%Y%m%d}-{n + 1:03d}"
@@ -221,7 +228,7 @@ def load(session: Session, now: datetime) -> int:
 
     session.add_all([i for i, _ in written])
     session.flush()
-    actions = _actions(written, sites, names)
+    actions = _actions(written, names)
     session.add_all(actions)
     session.flush()
     _transitions(session, written, sites)
@@ -333,9 +340,7 @@ def _inspection(
     )
 
 
-def _actions(
-    written: list[tuple[Inspection, list[dict[str, Any]]]], sites: dict[int, _Site], names: dict[str, str]
-) -> list[EnforcementAction]:
+def _actions(written: list[tuple[Inspection, list[dict[str, Any]]]], names: dict[str, str]) -> list[EnforcementAction]:
     """The decisions, numbered per bureau, kind and year in the order they were taken."""
     counters: Counter[tuple[str, str, int]] = Counter()
     out = []
