@@ -49,6 +49,7 @@ from backend.registry.tokens import (
 from backend.risk.engine import regrade
 from backend.supervision import credit as credit_lists
 from backend.supervision import credit_sample
+from backend.supervision import sample as sample_inspections
 from backend.supervision.service import ensure_demo_plan
 from backend.warnings import escalation
 from backend.warnings.rules import utcnow
@@ -98,9 +99,11 @@ def seed() -> None:
         hazards = sample_hazards.load(session, datetime.now(UTC))
         credit_entries = credit_sample.load(session, datetime.now(UTC))
         regrade(session)
+        inspections = sample_inspections.load(session, datetime.now(UTC))  # with the sample plan, by colour
     typer.echo(f"demo accounts: {len(wanted)} (passwords in {secrets_file})")
     typer.echo(f"sample hidden hazards: {hazards} written")
     typer.echo(f"sample credit-list entries: {credit_entries} written")
+    typer.echo(f"sample inspections: {inspections} written")
     _sync_broker()
 
 
@@ -646,6 +649,8 @@ def up(
                     now = datetime.now(UTC)
                     if plan := ensure_demo_plan(session, now.astimezone(CHINA_TZ).date(), now):
                         typer.echo(f"sample inspection plan for the province: version {plan.version} (/draws)")
+                    if inspections := sample_inspections.load(session, now):
+                        typer.echo(f"sample inspections: {inspections} written")
             typer.echo(f"{report.graded} sites graded")
         if stopping.event.is_set():
             raise _Interrupted(stopping.received)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.domain.kinds import CreditList, SiteKind
-from backend.domain.rules_models import Supervision, rules
+from backend.domain.rules_models import Supervision, holidays, rules
 from backend.domain.states import Colour
 from backend.supervision import draw
 from backend.supervision.plan import (
@@ -31,6 +31,7 @@ from backend.supervision.plan import (
 )
 
 RULES: Supervision = rules("supervision")  # type: ignore[assignment]
+HOLIDAYS = holidays()
 COUNTIES = ["222401", "222402", "220581"]
 SPECS = ["煤矿", "非煤", "危化"]
 PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -93,7 +94,7 @@ def check_invariants(plan, sites: list[SiteFacts], roster: list[Inspector]) -> N
         site = by_code[v.site]
         spec = RULES.team.specialities_by_kind[site.kind]
         assert len(set(v.inspectors)) == RULES.team.inspectors_per_visit == len(v.inspectors)
-        assert v.day.weekday() < 5 and v.day.year == plan.period.year
+        assert HOLIDAYS.is_working_day(v.day) and v.day.year == plan.period.year
         for i in v.inspectors:
             who = by_id[i]
             assert spec in who.specialities, (v, who)

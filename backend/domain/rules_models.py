@@ -11,6 +11,7 @@ one accessor per file (`risk_rules()`, `sensor_thresholds()`, `tailings_classes(
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, cast
@@ -567,6 +568,83 @@ class Checklists(_Strict):
         return self
 
 
+# holidays.yaml
+
+
+class Holiday(_Strict):
+    """One holiday of a year's notice: its days off, and the weekend days worked for it (调休上班)."""
+
+    name: str = Field(min_length=1)
+    start: date
+    end: date
+    work: list[date] = []
+
+    @model_validator(mode="after")
+    def _days(self) -> Self:
+        if self.end < self.start or (self.end - self.start).days > 14:
+            raise ValueError("end: the last day off is on or after the first, at most two weeks later")
+        for d in self.work:
+            if d.weekday() < 5:
+                raise ValueError(f"work: {d.isoformat()} is a weekday; list only the Saturdays and Sundays worked")
+            if self.start <= d <= self.end:
+                raise ValueError(f"work: {d.isoformat()} is one of the days off")
+        return self
+
+    def off(self) -> list[date]:
+        return [self.start + timedelta(days=k) for k in range((self.end - self.start).days + 1)]
+
+
+class HolidayYear(_Strict):
+    name: str = Field(min_length=1)
+    year: int = Field(ge=2000, le=2100)
+    document: str  # the notice's number, e.g. 国办发明电〔2024〕12号; "" when not confirmed
+    document_verify: bool = False
+    source: str
+    verify: bool = False
+    holidays: list[Holiday] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _in_year(self) -> Self:
+        for h in self.holidays:
+            if self.year not in (h.start.year, h.end.year):
+                raise ValueError(f"holidays: {h.name} ({h.start.isoformat()}) is not in {self.year}")
+        days = [d for h in self.holidays for d in h.off()]
+        if len(set(days)) != len(days):
+            raise ValueError("holidays: two holidays share a day off")
+        return self
+
+
+class Holidays(_Strict):
+    """The State Council's holiday arrangements by year: which days a plan may use."""
+
+    source: str
+    years: list[HolidayYear] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        numbers = [y.year for y in self.years]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("years: each year once")
+        off = {d for y in self.years for h in y.holidays for d in h.off()}
+        worked = [d for y in self.years for h in y.holidays for d in h.work if d in off]
+        if worked:
+            raise ValueError(f"years: {worked[0].isoformat()} is both a day off and a day worked")
+        return self
+
+    def covers(self, year: int) -> bool:
+        return any(y.year == year for y in self.years)
+
+    def calendar(self) -> tuple[frozenset[date], frozenset[date]]:
+        """(days off, weekend days worked) over every year given."""
+        off = frozenset(d for y in self.years for h in y.holidays for d in h.off())
+        return off, frozenset(d for y in self.years for h in y.holidays for d in h.work)
+
+    def is_working_day(self, day: date) -> bool:
+        """Monday to Friday less the days off, plus the weekend days worked (调休上班)."""
+        off, worked = self.calendar()
+        return day in worked or (day.weekday() < 5 and day not in off)
+
+
 # hidden_hazard_criteria.yaml
 
 
@@ -649,6 +727,7 @@ MODELS: dict[str, type[_Strict]] = {
     "supervision": Supervision,
     "inspection_checklists": Checklists,
     "hidden_hazard_criteria": HiddenHazardCriteria,
+    "holidays": Holidays,
 }
 
 
@@ -727,3 +806,8 @@ def tailings_classes() -> TailingsClasses:
 def flood_warning() -> FloodWarning:
     """flood_warning.yaml: the flood-season warning rules, words, deadlines and escalation."""
     return cast(FloodWarning, rules("flood_warning"))
+
+
+def holidays() -> Holidays:
+    """holidays.yaml: the State Council's days off and weekend days worked, by year."""
+    return cast(Holidays, rules("holidays"))

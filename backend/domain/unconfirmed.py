@@ -26,6 +26,7 @@ RULE_FILES = (
     "supervision",
     "inspection_checklists",
     "hidden_hazard_criteria",
+    "holidays",
 )
 
 

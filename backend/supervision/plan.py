@@ -9,7 +9,9 @@ How a plan is made:
    the sampling visits.
 3. A site's n visits a year fall in months spread evenly over the year (every 12/n months, shifted by
    a stable offset per site so that a team's load is level); a month plan keeps that month's visits.
-4. Per jurisdiction and month, visits are spread over the working days; then, day by day, each visit
+4. Per jurisdiction and month, visits are spread over the working days (Monday to Friday less the
+   State Council's holidays, plus its weekend days worked: holidays.yaml; a year it lacks falls back
+   to Monday to Friday and the plan's warnings say so); then, day by day, each visit
    gets `inspectors_per_visit` inspectors of the jurisdiction's team, drawn (`draw_inspectors`) from
    those with the site kind's speciality, no declared conflict with the enterprise, not at the
    team's previous visit to that enterprise, available that day and below their inspections per day.
@@ -29,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from backend.domain.kinds import CreditList, SiteKind
-from backend.domain.rules_models import Supervision
+from backend.domain.rules_models import Holidays, Supervision
+from backend.domain.rules_models import holidays as holiday_rules
 from backend.domain.states import Colour
 from backend.supervision.draw import ALGORITHM, DrawInputs, draw_inspectors, draw_sample, sample_size
 
@@ -130,6 +133,7 @@ class Plan:
     shortfalls: list[Shortfall]
     draw: DrawInputs
     summary: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a year whose holidays are not known
 
     @property
     def feasible(self) -> bool:
@@ -189,9 +193,19 @@ def visit_months(n: int, code: str) -> list[int]:
     return [(k * 12) // n + shift + 1 for k in range(n)]
 
 
-def working_days(year: int, month: int, start: date | None = None) -> list[date]:
+def working_days(year: int, month: int, start: date | None = None, holidays: Holidays | None = None) -> list[date]:
+    """The month's working days (from `start` on): Monday to Friday less the State Council's days off,
+    plus its weekend days worked (调休上班), from holidays.yaml; Monday to Friday for a year it lacks."""
+    off, worked = (holidays or holiday_rules()).calendar()
     days = [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
-    return [d for d in days if d.weekday() < 5 and (start is None or d >= start)]
+    return [d for d in days if (d in worked or (d.weekday() < 5 and d not in off)) and (start is None or d >= start)]
+
+
+def calendar_warnings(year: int, holidays: Holidays | None = None) -> list[str]:
+    """What a plan for `year` must say when its holidays are not known: they are not left out."""
+    if (holidays or holiday_rules()).covers(year):
+        return []
+    return [f"{year}年的法定节假日安排尚未录入（holidays.yaml），本计划的工作日按周一至周五计算，未扣除节假日"]
 
 
 def region_name(names: Mapping[str, str], adcode: str) -> str:
@@ -207,11 +221,14 @@ def generate(
     region_names: Mapping[str, str] | None = None,
     start: date | None = None,
     fixed: Sequence[Visit] = (),
+    holidays: Holidays | None = None,
 ) -> Plan:
     """The plan for `period`. With `start`, only visits from that day on are planned (a
     regeneration): `fixed` are the visits already made or kept, which count for capacity and for
-    the rotation at each enterprise; a site's visits in months before `start` are not planned again."""
+    the rotation at each enterprise; a site's visits in months before `start` are not planned again.
+    Visits fall on working days (`working_days`, holidays.yaml unless `holidays` is given)."""
     names = region_names or {}
+    holidays = holidays or holiday_rules()
     need = rules.team.inspectors_per_visit
     per_day = rules.capacity.inspections_per_day
     by_code = {s.code: s for s in sites}
@@ -266,7 +283,7 @@ def generate(
     seq = max((v.seq for v in fixed), default=-1) + 1
     for month, jurisdiction in sorted(wanted):
         items = sorted(wanted[(month, jurisdiction)])
-        days = working_days(period.year, month, start if start and start.month == month else None)
+        days = working_days(period.year, month, start if start and start.month == month else None, holidays)
         team = teams.get(jurisdiction, [])
         heap: list[tuple[int, int, str, int]] = []
         for order, (_, code, k) in enumerate(items):
@@ -315,7 +332,16 @@ def generate(
         visits=drawn,
         algorithm=ALGORITHM,
     )
-    return Plan(period, seed, requirements, planned, shortfalls, draw_inputs, summarise(shortfalls, names))
+    return Plan(
+        period,
+        seed,
+        requirements,
+        planned,
+        shortfalls,
+        draw_inputs,
+        summarise(shortfalls, names),
+        calendar_warnings(period.year, holidays),
+    )
 
 
 def _reason(team: Iterable[Inspector], spec: str, site: SiteFacts, previous: tuple[str, ...], need: int) -> str:

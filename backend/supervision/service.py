@@ -221,7 +221,7 @@ def generate_plan(
             for q in result.requirements.values()
         ],
         shortfalls=[s.__dict__ for s in result.shortfalls],
-        summary=[{"text": line} for line in result.summary],
+        summary=[{"text": line} for line in [*result.warnings, *result.summary]],  # a calendar warning first
         changes=[c.__dict__ for c in changed],
     )
     session.add(version)

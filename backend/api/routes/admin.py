@@ -26,6 +26,7 @@ FILE_ZH = {
     "supervision": "分类分级监管（检查频次、双随机）",
     "inspection_checklists": "现场检查表",
     "hidden_hazard_criteria": "重大事故隐患判定标准与挂牌督办",
+    "holidays": "法定节假日与调休上班（检查计划的工作日）",
 }
 
 
