@@ -38,6 +38,7 @@ from backend.api.routes import (
     sensors,
     sites,
     supervision,
+    supervision_pages,
     users,
 )
 from backend.core.config import ServiceNotConfigured, api_settings
@@ -107,6 +108,7 @@ def create_app() -> FastAPI:
         pages,
         portal_pages,
         supervision,
+        supervision_pages,
         inspections,
         map,
     )
