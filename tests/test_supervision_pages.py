@@ -302,6 +302,15 @@ def test_bad_form_input_on_the_supervision_pages_is_a_4xx(app: FastAPI, seeded: 
         assert c.get("/supervision/plans/0").status_code == 422
         assert c.get("/supervision/plans/2147483647").status_code == 404
         assert c.get("/supervision/plans/abc").status_code == 422
+        own = c.get("/supervision/plans", params={"jurisdiction": COUNTY, "period": "2035-02"})
+        assert own.status_code == 200
+        found = re.findall(r'data-plan="(\d+)"', own.text)
+        assert len(found) == 1
+        assert c.get(f"/supervision/plans/{found[0]}").status_code == 200
+        assert c.get(f"/supervision/plans/{found[0]}?version=999").status_code == 404
+        assert c.get(f"/supervision/plans/{found[0]}?version=x").status_code == 422
+        assert c.get("/supervision/plans?period=2035-13").status_code == 422
+        assert c.get("/supervision/plans?jurisdiction=x").status_code == 422
         assert c.get("/supervision/inspectors?status=bogus").status_code == 422
         assert c.get("/supervision/inspectors?region=12").status_code == 422
         assert c.get("/supervision/inspectors?speciality=化工").status_code == 422

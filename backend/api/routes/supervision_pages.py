@@ -363,10 +363,16 @@ def _period_zh(period: str) -> str:
 
 
 def _plans_page(
-    session: SessionDep, signed: SignedIn, status_code: int = 200, form: dict[str, str] | None = None, **context: Any
+    session: SessionDep,
+    signed: SignedIn,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+    filters: dict[str, str] | None = None,
+    **context: Any,
 ) -> HTMLResponse:
+    chosen = {"jurisdiction": "", "period": "", **(filters or {})}
     names = service.region_names(session)
-    plans = service.plans(session)
+    plans = service.plans(session, chosen["jurisdiction"] or None, chosen["period"] or None)
     current = {p.id: service.version_of(session, p) for p in plans if p.current_version}
     people = service.actor_names(session, {v.created_by for v in current.values()})
     rows = []
@@ -383,20 +389,21 @@ def _plans_page(
                 "shortfalls": len(v.shortfalls) if v else 0,
             }
         )
-    today = _today()
+    now = datetime.now(UTC).astimezone(CHINA_TZ)
     return render(
         "supervision_plans.html",
         "检查计划",
         signed,
         status_code,
         plans=rows,
+        chosen=chosen,
         may_write=_may_write(signed),
         jurisdictions=_jurisdictions(session, signed),
         form={
             "jurisdiction": signed.org.region_adcode or "",
-            "year": str(today.year),
+            "year": str(now.year),
             "month": "",
-            "seed": f"{today:%Y%m%d}-{datetime.now(UTC):%H%M%S}",
+            "seed": f"{now:%Y%m%d-%H%M%S}",
             "reason": "",
             **(form or {}),
         },
@@ -405,12 +412,25 @@ def _plans_page(
 
 
 @router.get("/supervision/plans", response_class=HTMLResponse)
-def plans_page(request: Request, session: SessionDep) -> Response:
-    """The plans of the user's jurisdiction, and the form that generates one (regulators)."""
+def plans_page(
+    request: Request,
+    session: SessionDep,
+    jurisdiction: Annotated[str, Query(max_length=16)] = "",
+    period: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    """The plans of the user's jurisdiction (of one region and those under it, of one period),
+    and the form that generates one (regulators)."""
     signed = _bound(request, session)
     if isinstance(signed, Response):
         return signed
-    return _plans_page(session, signed)
+    filters = {"jurisdiction": jurisdiction.strip(), "period": period.strip()}
+    if (filters["jurisdiction"] and not re.fullmatch(r"\d{6}", filters["jurisdiction"])) or (
+        filters["period"] and not re.fullmatch(r"\d{4}(-(0[1-9]|1[0-2]))?", filters["period"])
+    ):
+        return render(
+            "error.html", "查询条件有误", signed, 422, detail="辖区须从列表中选择，期间写作 2026 或 2026-07。"
+        )
+    return _plans_page(session, signed, filters=filters)
 
 
 GENERATE_REFUSED = {
@@ -565,6 +585,19 @@ def plan_page(
             for c in changes
         ]
         history.append(row)
+    missing = {q["site"] for q in shown.requirements if q["per_year"]} - set(sites)
+    sites.update(service.site_labels(session, missing))
+    required = [
+        {
+            "site": q["site"],
+            "name": (sites.get(q["site"]) or {}).get("name") or q["site"],
+            "per_year": q["per_year"],
+            "reasons": "；".join(q["reasons"]),
+            **_colour((sites.get(q["site"]) or {}).get("colour")),
+        }
+        for q in sorted(shown.requirements, key=lambda q: (-q["per_year"], q["site"]))
+        if q["per_year"]
+    ]
     draw_id = service.draw_of(session, shown.id)
     return render(
         "supervision_plan.html",
@@ -580,6 +613,7 @@ def plan_page(
         summary=[s["text"] for s in shown.summary],
         shortfalls=[s["message"] for s in shown.shortfalls],
         months=months,
+        required=required,
         total=len(visits),
         draw_id=draw_id,
         history=list(reversed(history)),
