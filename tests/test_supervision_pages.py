@@ -296,6 +296,8 @@ def test_bad_form_input_on_the_supervision_pages_is_a_4xx(app: FastAPI, seeded: 
         assert post("/supervision/plans", **{**plan, "jurisdiction": OTHER}) == 404
         assert post("/supervision/plans", **{**plan, "jurisdiction": "229999"}) == 404
         assert post("/supervision/plans", **{**plan, "year": "2020"}) == 409
+        assert post("/supervision/plans", **{**plan, "seed": "a\x00b"}) == 422
+        assert post("/supervision/plans", **{**plan, "reason": "a\x00b"}) == 422
         r = c.post("/supervision/plans", data={**plan, "year": "2020"})
         assert "该期间已经结束" in r.text
         assert post("/supervision/plans", **{**plan, "year": "2035", "month": "2"}) == 303
@@ -322,6 +324,7 @@ def test_bad_form_input_on_the_supervision_pages_is_a_4xx(app: FastAPI, seeded: 
         assert post("/supervision/inspectors", **{**one, "certificate_no": taken}, specialities="危化") == 409
         assert post("/supervision/inspectors", **{**one, "region_adcode": OTHER}, specialities="危化") == 422
         assert post("/supervision/inspectors", **one, specialities="危化", unavailable="2035-02-30") == 422
+        assert post("/supervision/inspectors", **{**one, "name": "甲\x00"}, specialities="危化") == 422
         assert post("/supervision/inspectors", **one, specialities="危化", conflicts=credit) == 422  # another county's
         r = c.post(
             "/supervision/inspectors", data={**one, "specialities": "危化", "conflicts": enterprise, "active": "1"}
@@ -334,6 +337,8 @@ def test_bad_form_input_on_the_supervision_pages_is_a_4xx(app: FastAPI, seeded: 
         files = {"file": ("r.csv", b"\xff\xfe\x00bad", "text/csv")}
         assert c.post(url, data={"csrf_token": token}, files=files).status_code == 422
         assert c.post(url, data={"csrf_token": token}, files={"file": ("r.csv", b"  ", "text/csv")}).status_code == 422
+        nul = f"certificate_no,name,region_adcode,specialities\nJLQ0003,甲\x00,{COUNTY},危化\n".encode()
+        assert c.post(url, data={"csrf_token": token}, files={"file": ("r.csv", nul, "text/csv")}).status_code == 422
         outside = f"certificate_no,name,region_adcode,specialities\nJLQ0002,越权,{OTHER},危化\n".encode()
         r = c.post(url, data={"csrf_token": token}, files={"file": ("r.csv", outside, "text/csv")})
         assert r.status_code == 404 and "不属于您辖区" in r.text

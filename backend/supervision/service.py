@@ -160,6 +160,8 @@ def import_roster(session: Session, body: bytes) -> ImportReport:
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid("the CSV must be UTF-8") from None
+    if b"\x00" in body:
+        raise Invalid("the CSV must be UTF-8 text: it has a NUL byte")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "inspectors.csv"
         path.write_bytes(body)

@@ -87,6 +87,15 @@ def _outside(exc: DBAPIError) -> bool:
     return isinstance(exc.orig, psycopg.errors.InsufficientPrivilege)
 
 
+def _has_nul(*values: Any) -> bool:
+    """A NUL character, which PostgreSQL cannot store: refused before it gets there."""
+    texts = [v for value in values for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    return any("\x00" in v for v in texts)
+
+
+NUL_REFUSED = "输入中含有不允许的控制字符。"
+
+
 def _within(signed: SignedIn, adcode: str) -> bool:
     """Whether `adcode` is in the caller's jurisdiction (a province- or platform-wide caller: all)."""
     return signed.principal.scope == Scope.all or adcode.startswith(signed.principal.region)
@@ -294,6 +303,8 @@ def add_inspector(
         "unavailable": unavailable,
         "active": bool(active),
     }
+    if _has_nul(*form.values()):
+        return _roster_page(session, signed, 422, form={}, error=NUL_REFUSED)
     if not _within(signed, form["region_adcode"]) or not re.fullmatch(r"\d{6}", form["region_adcode"]):
         return _roster_page(session, signed, 422, form=form, error="所属单位须在您的辖区内。")
     props = {**form, "specialities": ";".join(form["specialities"]), "active": "true" if active else "false"}
@@ -466,6 +477,8 @@ def generate_plan(
         "reason": reason,
     }
     error = None
+    if _has_nul(*form.values()):
+        return _plans_page(session, signed, 422, error=NUL_REFUSED)
     if not re.fullmatch(r"\d{6}", form["jurisdiction"]):
         error = "请选择辖区。"
     elif not _within(signed, form["jurisdiction"]):
