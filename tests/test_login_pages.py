@@ -135,7 +135,10 @@ def test_a_county_admin_manages_the_countys_users(
     assert "已更新" in wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, ".msg.ok"))[0].text
     row = browser.find_element(By.CSS_SELECTOR, f'tr[data-login="{colleague}"]')
     row.find_element(By.CSS_SELECTOR, "td.actions form button.danger").click()
-    wait_until(lambda: browser.find_element(By.CSS_SELECTOR, f'tr[data-login="{colleague}"] td.state').text == "已停用")
+    state = f'tr[data-login="{colleague}"] td.state'  # read in one step: htmx may swap the row between two
+    wait_until(
+        lambda: browser.execute_script("return document.querySelector(arguments[0])?.innerText", state) == "已停用"
+    )
     with seeded.connect() as c:
         roles, disabled = c.execute(text("SELECT roles, disabled FROM users WHERE login = :l"), {"l": colleague}).one()
     assert roles == ["viewer", "duty"] and disabled

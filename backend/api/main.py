@@ -39,6 +39,7 @@ from backend.api.routes import (
     sensors,
     sites,
     supervision,
+    supervision_pages,
     users,
 )
 from backend.core.config import ServiceNotConfigured, api_settings
@@ -110,6 +111,7 @@ def create_app() -> FastAPI:
         pages,
         portal_pages,
         supervision,
+        supervision_pages,
         inspections,
         credit,
         map,

@@ -9,7 +9,11 @@ never replaced, so a draw repeated until a preferred result comes out is there f
 
 from __future__ import annotations
 
+import tempfile
+from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, insert, select
@@ -28,14 +32,17 @@ from backend.models import (
     HiddenHazard,
     InspectionPlan,
     NoncoalMine,
+    Organisation,
     PlanVersion,
     PlanVisit,
     Region,
     Site,
     SiteRisk,
     TailingsPond,
+    User,
 )
 from backend.models import Inspector as InspectorRow
+from backend.registry.importer import ImportReport, Layer, Row, import_file, import_rows
 from backend.supervision import draw as drawing
 from backend.supervision.plan import Inspector, Period, Plan, SiteFacts, Visit, changes, generate, supervising_region
 
@@ -118,6 +125,84 @@ def site_facts(session: Session, jurisdiction: str, now: datetime) -> tuple[list
             out.append(facts)
             ids[code] = sid
     return out, ids
+
+
+# --- rosters (the API and the pages) ----------------------------------------------------------
+
+
+def inspectors(session: Session, region: str | None = None) -> list[InspectorRow]:
+    """The rosters the caller may read (row-level security), of one regulator and those under it
+    when `region` is given."""
+    q = select(InspectorRow).order_by(InspectorRow.region_adcode, InspectorRow.certificate_no)
+    if region:
+        q = q.where(InspectorRow.region_adcode.like(f"{region_prefix(region)}%"))
+    return list(session.scalars(q))
+
+
+def add_inspector(session: Session, props: Mapping[str, Any]) -> InspectorRow:
+    """One inspector from the cells of a roster row (lists as `a;b`), validated and written as a
+    row of the roster CSV is (audited); Conflict for a taken certificate number, Invalid otherwise.
+    The caller commits."""
+    report = import_rows(session, Layer.inspectors, [Row(1, dict(props), None)], source="api")
+    if report.errors:
+        error = report.errors[0]
+        raise (Conflict if error.duplicate else Invalid)(error.reason)
+    row = session.scalar(select(InspectorRow).where(InspectorRow.certificate_no == props["certificate_no"]))
+    assert row is not None
+    return row
+
+
+def import_roster(session: Session, body: bytes) -> ImportReport:
+    """A roster CSV (the columns of sample_data/inspectors.csv), row by row like `riskmap import
+    --layer inspectors`: the good rows load, each bad one is reported with its row number and
+    reason. Invalid when the file is not UTF-8 or not a roster at all. The caller commits."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("the CSV must be UTF-8") from None
+    if b"\x00" in body:
+        raise Invalid("the CSV must be UTF-8 text: it has a NUL byte")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "inspectors.csv"
+        path.write_bytes(body)
+        try:
+            return import_file(session, path, Layer.inspectors)
+        except (ValueError, KeyError) as exc:
+            raise Invalid(f"not a roster CSV: {str(exc)[:120]}") from None
+
+
+def bureau_names(session: Session) -> dict[str, str]:
+    """The regulators' names by their region's code (舒兰市应急管理局 for 220283)."""
+    bureaus = select(Organisation.region_adcode, Organisation.name).where(Organisation.kind == "bureau")
+    return dict(session.execute(bureaus).all())
+
+
+def regions_within(session: Session, prefix: str) -> list[tuple[str, str]]:
+    """(adcode, name) of the regions whose code starts with `prefix` ("" for all): the
+    jurisdictions a caller of that region may plan for or keep rosters of."""
+    return [
+        (code, name)
+        for code, name in session.execute(
+            select(Region.adcode, Region.name).where(Region.adcode.like(f"{prefix}%")).order_by(Region.adcode)
+        ).all()
+    ]
+
+
+def enterprise_names(session: Session, credit_codes: set[str]) -> dict[str, str]:
+    """Names of the enterprises (by credit code) the caller may see; the others stay unnamed."""
+    if not credit_codes:
+        return {}
+    q = select(Enterprise.credit_code, Enterprise.name).where(Enterprise.credit_code.in_(sorted(credit_codes)))
+    return dict(session.execute(q).all())
+
+
+def actor_names(session: Session, actors: set[str]) -> dict[str, str]:
+    """The people behind audit actors `user:<login>` (the generated-by of a version)."""
+    logins = {a.removeprefix("user:") for a in actors if a.startswith("user:")}
+    if not logins:
+        return {}
+    rows = session.execute(select(User.login, User.name).where(User.login.in_(sorted(logins)))).all()
+    return {f"user:{login}": name for login, name in rows}
 
 
 def roster(session: Session, jurisdiction: str) -> list[Inspector]:
@@ -290,6 +375,32 @@ def generate_plan(
     return plan_row, version, draw_row
 
 
+def plans(session: Session, jurisdiction: str | None = None, period: str | None = None) -> list[InspectionPlan]:
+    """The plans the caller may read, newest period first; of a region and those under it."""
+    q = select(InspectionPlan).order_by(InspectionPlan.period.desc(), InspectionPlan.region_adcode)
+    if jurisdiction:
+        q = q.where(InspectionPlan.region_adcode.like(f"{region_prefix(jurisdiction)}%"))
+    if period:
+        q = q.where(InspectionPlan.period == period)
+    return list(session.scalars(q))
+
+
+def versions(session: Session, plan: InspectionPlan) -> list[PlanVersion]:
+    """Every version of the plan, oldest first."""
+    return list(
+        session.scalars(select(PlanVersion).where(PlanVersion.plan_id == plan.id).order_by(PlanVersion.version))
+    )
+
+
+def visit_count(session: Session, version_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(PlanVisit).where(PlanVisit.version_id == version_id)) or 0
+
+
+def draw_of(session: Session, version_id: int) -> int | None:
+    """The id of the draw a version was generated with."""
+    return session.scalar(select(Draw.id).where(Draw.version_id == version_id))
+
+
 def plan_by_id(session: Session, plan_id: int) -> InspectionPlan:
     found = session.get(InspectionPlan, plan_id)
     if found is None:
@@ -317,6 +428,93 @@ def visits_out(session: Session, version: PlanVersion) -> list[dict[str, Any]]:
         }
         for v, code, _ in _visits_of(session, version.id)
     ]
+
+
+def site_labels(session: Session, codes: set[str]) -> dict[str, dict[str, str | None]]:
+    """Each site's name and current colour (None: not graded), for the pages."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Site.code, Site.name, SiteRisk.color)
+        .outerjoin(SiteRisk, SiteRisk.site_id == Site.id)
+        .where(Site.code.in_(sorted(codes)))
+    ).all()
+    return {code: {"name": name, "colour": colour} for code, name, colour in rows}
+
+
+def _days_by_site(session: Session, version_id: int) -> dict[str, list[date]]:
+    days: dict[str, list[date]] = defaultdict(list)
+    for v, code, _ in _visits_of(session, version_id):
+        days[code].append(v.day)
+    return days
+
+
+SAMPLED_REASON = "双随机抽中"
+
+
+SHORT_ZH = {
+    "capacity": "检查力量不足，部分检查未能安排",
+    "speciality": "缺少相应专业的检查人员，部分检查未能安排",
+    "conflicts": "回避和轮换后检查人员不足，部分检查未能安排",
+}
+
+
+def _why(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, kind: str, short: set[str]) -> str:
+    """Why a site's visits changed between two versions, from what each version recorded: a
+    colour that changed (a requirement's first reason names it), reasons gained or lost, and the
+    new version's shortfalls at the site (`short`: their reasons)."""
+    if (new is None or not new["per_year"]) and not short:
+        if old is not None and old.get("sampled") and new is not None and not new.get("sampled"):
+            return "本次随机抽取未抽中"
+        return "不再列入计划"
+    if new is None:
+        return "；".join(SHORT_ZH.get(r, r) for r in sorted(short))
+    if old is None:
+        return "新列入计划：" + "；".join(new["reasons"])
+    parts = []
+    was, now = old["reasons"][0][:1] if old["reasons"] else "", new["reasons"][0][:1] if new["reasons"] else ""
+    if was and now and was != now:
+        parts.append(f"风险颜色由{was}色变为{now}色")
+    if new.get("sampled") and not old.get("sampled"):
+        parts.append("本次随机抽取抽中")
+    elif old.get("sampled") and not new.get("sampled"):
+        parts.append("本次随机抽取未抽中")
+    rest_old = [r for r in old["reasons"][1:] if not r.startswith(SAMPLED_REASON)]
+    rest_new = [r for r in new["reasons"][1:] if not r.startswith(SAMPLED_REASON)]
+    parts += [f"新增：{r}" for r in rest_new if r not in rest_old]
+    parts += [f"不再适用：{r}" for r in rest_old if r not in rest_new]
+    parts += [SHORT_ZH[r] for r in sorted(short) if r in SHORT_ZH]
+    if not parts and kind in ("moved", "more", "fewer"):
+        parts.append("检查日程随人员和其他检查调整")
+    return "；".join(parts) or "；".join(new["reasons"])
+
+
+def version_changes(session: Session, old: PlanVersion, new: PlanVersion) -> list[dict[str, Any]]:
+    """What `new` changed against `old`, per site: added to the plan, removed from it, moved to
+    other days, or given more or fewer visits; each with why (see `_why`). Visits a regeneration
+    kept (before its as_of) are the same in both and never listed."""
+    before, after = _days_by_site(session, old.id), _days_by_site(session, new.id)
+    required_before = {q["site"]: q for q in old.requirements}
+    required_after = {q["site"]: q for q in new.requirements}
+    short: dict[str, set[str]] = defaultdict(set)
+    for gap in new.shortfalls:
+        short[gap["site"]].add(gap["reason"])
+    out = []
+    for code in sorted(set(before) | set(after)):
+        a, b = before.get(code, []), after.get(code, [])
+        if a == b:
+            continue
+        if not a:
+            kind = "added"
+        elif not b:
+            kind = "removed"
+        elif len(a) == len(b):
+            kind = "moved"
+        else:
+            kind = "more" if len(b) > len(a) else "fewer"
+        why = _why(required_before.get(code), required_after.get(code), kind, short.get(code, set()))
+        out.append({"site": code, "kind": kind, "before": a, "after": b, "why": why})
+    return out
 
 
 def verify_draw(d: Draw) -> bool:

@@ -3,26 +3,21 @@ and the 双随机 draws, with the public page that lists every draw (一公开).
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from backend.api.deps import Operator, ReadAccess, SessionDep, Viewer
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.responses import Out
 from backend.api.templating import templates
 from backend.core.clock import CHINA_TZ
-from backend.domain.errors import Conflict, Invalid, NotFound
-from backend.domain.kinds import region_prefix
-from backend.models import Draw, InspectionPlan, PlanVersion, PlanVisit
+from backend.domain.errors import NotFound
+from backend.models import Draw, InspectionPlan, PlanVersion
 from backend.models import Inspector as InspectorRow
-from backend.registry.importer import Layer, Row, import_file, import_rows
 from backend.supervision import report, service
 from backend.supervision.draw import ALGORITHM
 
@@ -83,10 +78,7 @@ def _inspector_out(i: InspectorRow) -> dict[str, Any]:
 @router.get("/api/v1/inspectors", dependencies=[ReadAccess], response_model=list[InspectorOut])
 def list_inspectors(session: SessionDep, region: Adcode | None = None) -> list[dict[str, Any]]:
     """The rosters, of one regulator and those under it when `region` is given."""
-    q = select(InspectorRow).order_by(InspectorRow.region_adcode, InspectorRow.certificate_no)
-    if region:
-        q = q.where(InspectorRow.region_adcode.like(f"{region_prefix(region)}%"))
-    return [_inspector_out(i) for i in session.scalars(q)]
+    return [_inspector_out(i) for i in service.inspectors(session, region)]
 
 
 def _report(report: Any) -> dict[str, Any]:
@@ -102,13 +94,8 @@ def add_inspector(body: InspectorIn, session: SessionDep, caller: Operator) -> d
     """One inspector, validated as a row of the roster CSV is (operator; audited)."""
     props = body.model_dump()
     props.update({k: ";".join(props[k]) for k in ("specialities", "conflicts", "unavailable")})
-    report = import_rows(session, Layer.inspectors, [Row(1, props, None)], source="api")
-    if report.errors:
-        error = report.errors[0]
-        raise (Conflict if error.duplicate else Invalid)(error.reason)
+    row = service.add_inspector(session, props)
     session.commit()
-    row = session.scalar(select(InspectorRow).where(InspectorRow.certificate_no == body.certificate_no))
-    assert row is not None
     return _inspector_out(row)
 
 
@@ -120,18 +107,7 @@ def add_inspector(body: InspectorIn, session: SessionDep, caller: Operator) -> d
 async def import_inspectors(request: Request, session: SessionDep, caller: Operator) -> dict[str, Any]:
     """A roster CSV (the columns of sample_data/inspectors.csv), row by row like `riskmap import
     --layer inspectors`: the good rows load, each bad one is reported with its reason."""
-    body = await request.body()
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Invalid("the CSV must be UTF-8") from None
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "inspectors.csv"
-        path.write_bytes(body)
-        try:
-            report = import_file(session, path, Layer.inspectors)
-        except (ValueError, KeyError) as exc:
-            raise Invalid(f"not a roster CSV: {str(exc)[:120]}") from None
+    report = service.import_roster(session, await request.body())
     session.commit()
     return _report(report)
 
@@ -209,8 +185,6 @@ class PlanListOut(Out):
 
 
 def _version_out(session: Any, plan: InspectionPlan, v: PlanVersion) -> dict[str, Any]:
-    visits = session.scalar(select(func.count()).select_from(PlanVisit).where(PlanVisit.version_id == v.id))
-    draw_id = session.scalar(select(Draw.id).where(Draw.version_id == v.id))
     return {
         "plan_id": plan.id,
         "jurisdiction": plan.region_adcode,
@@ -221,11 +195,11 @@ def _version_out(session: Any, plan: InspectionPlan, v: PlanVersion) -> dict[str
         "reason": v.reason,
         "seed": v.seed,
         "as_of": v.as_of,
-        "visits": visits or 0,
+        "visits": service.visit_count(session, v.id),
         "shortfalls": v.shortfalls,
         "summary": [s["text"] for s in v.summary],
         "changes": v.changes,
-        "draw_id": draw_id,
+        "draw_id": service.draw_of(session, v.id),
     }
 
 
@@ -254,14 +228,9 @@ def generate_plan(body: GenerateIn, session: SessionDep, caller: Operator) -> di
 def list_plans(
     session: SessionDep, jurisdiction: Adcode | None = None, period: PeriodText | None = None
 ) -> list[dict[str, Any]]:
-    q = select(InspectionPlan).order_by(InspectionPlan.period.desc(), InspectionPlan.region_adcode)
-    if jurisdiction:
-        q = q.where(InspectionPlan.region_adcode.like(f"{region_prefix(jurisdiction)}%"))
-    if period:
-        q = q.where(InspectionPlan.period == period)
     return [
         {"id": p.id, "jurisdiction": p.region_adcode, "period": p.period, "current_version": p.current_version}
-        for p in session.scalars(q)
+        for p in service.plans(session, jurisdiction, period)
     ]
 
 
@@ -275,8 +244,7 @@ def get_plan(plan_id: IdPath, session: SessionDep) -> dict[str, Any]:
 def plan_versions(plan_id: IdPath, session: SessionDep) -> list[dict[str, Any]]:
     """Every version, oldest first, each with what it changed."""
     plan = service.plan_by_id(session, plan_id)
-    versions = session.scalars(select(PlanVersion).where(PlanVersion.plan_id == plan.id).order_by(PlanVersion.version))
-    return [_version_out(session, plan, v) for v in versions]
+    return [_version_out(session, plan, v) for v in service.versions(session, plan)]
 
 
 @router.get("/api/v1/inspection-plans/{plan_id}/versions/{version}", dependencies=[ReadAccess], response_model=PlanOut)
