@@ -74,6 +74,7 @@ def test_a_year_without_data_falls_back_to_monday_to_friday_and_says_so() -> Non
 def test_a_stored_plan_says_so_first_in_its_summary(session: Session) -> None:
     now = datetime(2026, 11, 25, 3, tzinfo=UTC)
     _, version, _ = service.generate_plan(session, "220581", "2031", "s", "测试", now.date(), now)
+    assert version.summary[0]["kind"] == "warning"
     assert "2031年" in version.summary[0]["text"] and "周一至周五" in version.summary[0]["text"]
     _, version, _ = service.generate_plan(session, "220581", "2026-12", "s", "测试", now.date(), now)
     assert not any("节假日" in line["text"] for line in version.summary)

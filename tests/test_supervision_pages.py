@@ -231,6 +231,8 @@ def test_a_regulator_keeps_the_roster_and_plans_and_a_viewer_only_reads(
     # Version 1 stays readable.
     browser.get(f"{live_server}/supervision/plans/{plan_id}?version=1")
     assert browser.find_elements(By.ID, "old-version") and browser.find_elements(By.ID, "feasible")
+    # a year whose holidays are not in holidays.yaml: said apart from the shortfalls
+    assert "节假日安排尚未录入" in browser.find_element(By.ID, "calendar-warning").text
 
     # The draw's link leads to the public page's row.
     browser.get(f"{live_server}/supervision/plans/{plan_id}")

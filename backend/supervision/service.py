@@ -306,7 +306,9 @@ def generate_plan(
             for q in result.requirements.values()
         ],
         shortfalls=[s.__dict__ for s in result.shortfalls],
-        summary=[{"text": line} for line in [*result.warnings, *result.summary]],  # a calendar warning first
+        # a calendar warning first, marked: it is not a shortfall
+        summary=[{"text": line, "kind": "warning"} for line in result.warnings]
+        + [{"text": line} for line in result.summary],
         changes=[c.__dict__ for c in changed],
     )
     session.add(version)
