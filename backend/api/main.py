@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from backend.api import errors
 from backend.api.edge import AuthBeforeBody, validation_failed
+from backend.api.report_print import check_font_at_start_up
 from backend.api.routes import (
     admin,
     alarms,
@@ -38,6 +39,7 @@ from backend.api.routes import (
     sensors,
     sites,
     supervision,
+    supervision_pages,
     users,
 )
 from backend.core.config import ServiceNotConfigured, api_settings
@@ -70,6 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     gb18218()  # the GB 18218 tables validate now: a bad override stops the start, naming its file and field
     check_rules()  # and so do the other rules files (risk, levels, thresholds, tailings, flood warning)
+    check_font_at_start_up()  # the PDF reports' CJK font: a clear error in the log when it is missing
     app = FastAPI(
         title="riskmap",
         summary="Jilin work-safety risk map: register, four-colour risk, live alarms",
@@ -107,6 +110,7 @@ def create_app() -> FastAPI:
         pages,
         portal_pages,
         supervision,
+        supervision_pages,
         inspections,
         map,
     )
