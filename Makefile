@@ -77,6 +77,7 @@ bench: deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.broadcast
 	$(BIN)/python -m bench.plan
+	$(BIN)/python -m bench.report
 
 clean:
 	-$(BIN)/riskmap services down

@@ -255,6 +255,29 @@ def test_the_pdf_font_and_fetcher(client: TestClient, monkeypatch: pytest.Monkey
     assert report_print.report_font() == font
 
 
+def test_a_long_overdue_list_is_counted_by_region_and_cut_at_the_worst(seeded: Engine) -> None:
+    """A prefecture's report: the overdue sites counted per county and colour, then listed by name
+    red first up to DETAIL_LIMIT, with the number left out said."""
+    data = _expected(seeded, PREFECTURE, YEAR)
+    colours = [o["colour"] for o in data["overdue"]]
+    made = {
+        c: [{"code": f"T-{c}-{i:04d}", "name": f"测试{c}{i}", "region": ("甲县", "乙县")[i % 2]} for i in range(200)]
+        for c in colours
+    }
+    data["overdue"] = [
+        {**o, "sites": [s["code"] for s in made[o["colour"]]], "site_details": made[o["colour"]]}
+        for o in data["overdue"]
+    ]
+    html = report_print.report_html(data, for_pdf=False, links={"back": "/", "pdf": "/", "xlsx": "/"})
+    listed = re.findall(r"<td>(T-[a-z]+-\d{4})</td>", html)
+    assert len(listed) == report_print.DETAIL_LIMIT and listed[:200] == [s["code"] for s in made["red"]]
+    total = 200 * len(colours)
+    assert f"逾期未检查单位共 {total} 家" in html and f"其余 {total - report_print.DETAIL_LIMIT} 家" in html
+    regions = re.search(r'<table id="overdue-regions">(.*?)</table>', html, re.S)
+    assert regions and "甲县" in regions.group(1) and "乙县" in regions.group(1)
+    assert f'<td class="num">{total // 2}</td></tr>' in regions.group(1)  # each county's total
+
+
 # --- in Chromium ------------------------------------------------------------------------------
 
 LATIN = re.compile(r"\b(?:None|null|undefined|Error|Report|Planned|Done)\b")

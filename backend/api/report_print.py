@@ -30,6 +30,9 @@ DEFAULT_FONTS = (
     Path("/usr/share/fonts/wqy-microhei/wqy-microhei.ttc"),
 )
 FONT_FAMILY = "RiskmapReportCJK"
+# The overdue sites listed one by one, red first: a province's report sends the count per region and
+# the worst sites upward, not thousands of rows (the workbook and the dashboard have every one).
+DETAIL_LIMIT = 300
 
 
 class ReportSettings(BaseSettings):
@@ -94,6 +97,11 @@ def report_html(report: dict[str, Any], *, for_pdf: bool, links: dict[str, str] 
         for o in report["overdue"]
         for site in o["site_details"]
     ]
+    colours = [o["colour"] for o in report["overdue"]]
+    by_region: dict[str, dict[str, int]] = {}
+    for site in overdue:
+        counts = by_region.setdefault(site["region"], dict.fromkeys(colours, 0))
+        counts[site["colour"]] += 1
     return (
         templates()
         .get_template("supervision_report.html")
@@ -108,7 +116,10 @@ def report_html(report: dict[str, Any], *, for_pdf: bool, links: dict[str, str] 
             months=[{**m, "rate": _percent(m["done"], m["planned"])} for m in report["by_month"]],
             total_rate=_percent(report["done"], report["planned"]),
             measures=measures,
-            overdue=overdue,
+            overdue=overdue[:DETAIL_LIMIT],
+            overdue_total=len(overdue),
+            overdue_regions=sorted(by_region.items()),
+            overdue_colours=[(o["colour"], o["colour_zh"]) for o in report["overdue"]],
             overdue_counts=[(o["colour_zh"], len(o["sites"])) for o in report["overdue"] if o["sites"]],
             workload=[{**w, "rate": _percent(w["done"], w["planned"])} for w in report["workload"]],
             printed=printed.strftime("%Y-%m-%d %H:%M"),
