@@ -11,6 +11,7 @@ still runs the platform and answers the PDF route with the reason.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,8 @@ FONT_FAMILY = "RiskmapReportCJK"
 # The overdue sites listed one by one, red first: a province's report sends the count per region and
 # the worst sites upward, not thousands of rows (the workbook and the dashboard have every one).
 DETAIL_LIMIT = 300
+# PDFs rendered at once (each a core and a few hundred MiB for a province's year); more wait their turn.
+RENDERING = threading.BoundedSemaphore(2)
 
 
 class ReportSettings(BaseSettings):
@@ -160,4 +163,5 @@ def report_pdf(report: dict[str, Any]) -> bytes:
     font = report_font()
     weasyprint = _weasyprint()
     html = report_html(report, for_pdf=True)
-    return weasyprint.HTML(string=html, url_fetcher=local_fetcher(font)).write_pdf()
+    with RENDERING:
+        return weasyprint.HTML(string=html, url_fetcher=local_fetcher(font)).write_pdf()
