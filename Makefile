@@ -8,7 +8,10 @@ BIN := $(VENV)/bin
 JS_LINT := node_modules/.installed
 ESLINT := node_modules/.bin/eslint maps/static
 # mosquitto-dev, libmosquitto-dev and gcc build the broker guard plugin (backend/embedded/broker_guard.c).
-RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 mosquitto mosquitto-dev libmosquitto-dev gcc libc6-dev
+# pango, pangoft2 and harfbuzz-subset are WeasyPrint's (PDF reports); fonts-wqy-microhei is the CJK font
+# the PDFs embed (backend/api/report_print.py) and the one Chromium draws the pages with in the tests.
+RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 mosquitto mosquitto-dev libmosquitto-dev gcc libc6-dev \
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei
 TEST_PACKAGES := chromium chromium-driver fonts-wqy-microhei mosquitto-clients
 
 .PHONY: demo test deps test-deps lint js-lint package-check bench clean
@@ -74,6 +77,7 @@ bench: deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.broadcast
 	$(BIN)/python -m bench.plan
+	$(BIN)/python -m bench.report
 
 clean:
 	-$(BIN)/riskmap services down

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from backend.api import errors
 from backend.api.edge import AuthBeforeBody, validation_failed
+from backend.api.report_print import check_font_at_start_up
 from backend.api.routes import (
     admin,
     alarms,
@@ -35,6 +36,7 @@ from backend.api.routes import (
     ponds,
     portal_pages,
     regions,
+    report_pages,
     risk,
     sensors,
     sites,
@@ -74,6 +76,7 @@ def create_app() -> FastAPI:
     gb18218()  # the GB 18218 tables validate now: a bad override stops the start, naming its file and field
     check_rules()  # and so do the other rules files (risk, levels, thresholds, tailings, flood warning)
     files.settings()  # RISKMAP_FILES_BACKEND=s3 without a bucket (or with half a key pair) stops the start
+    check_font_at_start_up()  # the PDF reports' CJK font: a clear error in the log when it is missing
     app = FastAPI(
         title="riskmap",
         summary="Jilin work-safety risk map: register, four-colour risk, live alarms",
@@ -112,6 +115,7 @@ def create_app() -> FastAPI:
         portal_pages,
         supervision,
         supervision_pages,
+        report_pages,
         inspections,
         credit,
         map,

@@ -4,6 +4,11 @@ and each inspector's workload; as JSON and as an .xlsx workbook in the layout se
 
 Planned visits are those of each plan's current version (a yearly plan where the region has one,
 else its monthly plans), so a regenerated plan is counted once.
+
+This is the one source of the figures: the JSON, the workbook, the dashboard page, the printable page
+and the PDF all read this dict. It also decides who may have it: a caller bound to a region (a
+county's or a prefecture's user) gets the report of its own region or of one inside it, and any other
+jurisdiction reads as missing (404), as a row of another county does.
 """
 
 from __future__ import annotations
@@ -18,13 +23,27 @@ from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.domain.errors import Invalid
+from backend.core.jurisdiction import bound
+from backend.core.principal import Scope
+from backend.domain.errors import Invalid, NotFound
 from backend.domain.kinds import region_prefix
-from backend.models import EnforcementAction, Inspection, InspectionPlan, PlanVersion, PlanVisit, Site, SiteRisk
+from backend.models import (
+    EnforcementAction,
+    Inspection,
+    InspectionPlan,
+    Inspector,
+    Organisation,
+    PlanVersion,
+    PlanVisit,
+    Region,
+    Site,
+    SiteRisk,
+)
 from backend.supervision.inspections import ACTION_ZH
 from backend.supervision.plan import COLOUR_ZH, Period
 from backend.supervision.service import region
 
+MIN_YEAR, MAX_YEAR = 2000, 2100  # a report's period: a year 0000 or 9999 is a typing error, not a date
 COLOURS = ["red", "orange", "yellow", "blue", "none"]
 COLOUR_NAME = {**{c.value: f"{z}色" for c, z in COLOUR_ZH.items()}, "none": "未定级"}
 
@@ -59,11 +78,42 @@ def _planned(session: Session, prefix: str, period: Period) -> list[tuple[int, d
     return [(sid, day, list(insp)) for sid, day, insp in rows if day.month in period.months]
 
 
+def check_jurisdiction(session: Session, jurisdiction: str) -> None:
+    """NotFound unless the caller bound to `session` may have `jurisdiction`'s report: the platform
+    (or an unbound session: the CLI, the benchmark) any region, a regulator its own region and those
+    inside it, nobody else. Row-level security would only empty another county's figures; a report
+    titled with that county's bureau must not be made at all."""
+    caller = bound(session)
+    if caller is None or caller.scope == Scope.all:
+        return
+    if caller.scope == Scope.region and caller.region and region_prefix(jurisdiction).startswith(caller.region):
+        return
+    raise NotFound(f"no region {jurisdiction!r} in your jurisdiction")
+
+
+def bureau_name(session: Session, jurisdiction: str, region_name: str) -> str:
+    """The jurisdiction's 应急管理 bureau as registered (吉林省应急管理厅, 舒兰市应急管理局 …)."""
+    name = session.scalar(
+        select(Organisation.name)
+        .where(Organisation.kind == "bureau", Organisation.region_adcode == jurisdiction)
+        .order_by(Organisation.id)
+        .limit(1)
+    )
+    return name or f"{region_name}应急管理{'厅' if jurisdiction.endswith('0000') else '局'}"
+
+
+def period_zh(period: Period) -> str:
+    return f"{period.year}年{period.month}月" if period.month else f"{period.year}年"
+
+
 def supervision_report(session: Session, jurisdiction: str, period_text: str, today: date) -> dict[str, Any]:
     try:
         period = Period.parse(period_text)
     except ValueError as exc:
         raise Invalid(str(exc), "period") from None
+    if not MIN_YEAR <= period.year <= MAX_YEAR:
+        raise Invalid(f"period: a year from {MIN_YEAR} to {MAX_YEAR}", "period")
+    check_jurisdiction(session, jurisdiction)
     name = region(session, jurisdiction).name
     prefix = region_prefix(jurisdiction)
     planned = _planned(session, prefix, period)
@@ -97,10 +147,18 @@ def supervision_report(session: Session, jurisdiction: str, period_text: str, to
     colours = dict(
         session.execute(select(SiteRisk.site_id, SiteRisk.color).where(SiteRisk.site_id.in_(overdue_ids))).all()
     )
-    codes = dict(session.execute(select(Site.id, Site.code).where(Site.id.in_(overdue_ids))).all())
-    overdue: dict[str, list[str]] = defaultdict(list)
+    sites = {
+        sid: (code, site_name, county)
+        for sid, code, site_name, county in session.execute(
+            select(Site.id, Site.code, Site.name, Region.name)
+            .join(Region, Region.adcode == Site.region_adcode)
+            .where(Site.id.in_(overdue_ids))
+        )
+    }
+    overdue: dict[str, list[dict[str, str]]] = defaultdict(list)
     for sid in overdue_ids:
-        overdue[colours.get(sid) or "none"].append(codes[sid])
+        code, site_name, county = sites[sid]
+        overdue[colours.get(sid) or "none"].append({"code": code, "name": site_name, "region": county})
 
     findings = [f for _, _, _, fs in done for f in fs]
     workload: dict[str, dict[str, Any]] = defaultdict(lambda: {"planned": 0, "done": 0})
@@ -110,17 +168,32 @@ def supervision_report(session: Session, jurisdiction: str, period_text: str, to
     for _, _, inspectors, _ in done:
         for i in inspectors:
             workload[i]["done"] += 1
+    names = dict(
+        session.execute(
+            select(Inspector.certificate_no, Inspector.name).where(Inspector.certificate_no.in_(list(workload)))
+        ).all()
+    )
     kinds = Counter(k for k, _ in actions)
     fines = [a for k, a in actions if k == "fine" and a]
     return {
         "jurisdiction": jurisdiction,
         "name": name,
+        "bureau": bureau_name(session, jurisdiction, name),
         "period": period.label,
+        "period_zh": period_zh(period),
         "as_of": today,
         "by_month": list(by_month.values()),
         "planned": len(planned),
         "done": len(done),
-        "overdue": [{"colour": c, "colour_zh": COLOUR_NAME[c], "sites": sorted(overdue[c])} for c in COLOURS],
+        "overdue": [
+            {
+                "colour": c,
+                "colour_zh": COLOUR_NAME[c],
+                "sites": sorted(o["code"] for o in overdue[c]),
+                "site_details": sorted(overdue[c], key=lambda o: o["code"]),
+            }
+            for c in COLOURS
+        ],
         "findings": len(findings),
         "major_findings": sum(1 for f in findings if f.get("major")),
         "hazards_reported": sum(1 for f in findings if f.get("hazard_id")),
@@ -128,7 +201,7 @@ def supervision_report(session: Session, jurisdiction: str, period_text: str, to
         "fines": len(fines),
         "fines_yuan": float(sum(fines)),
         "actions": [{"kind": k, "kind_zh": ACTION_ZH[k], "count": kinds[k]} for k in ACTION_ZH],
-        "workload": [{"inspector": i, **w} for i, w in sorted(workload.items())],
+        "workload": [{"inspector": i, "name": names.get(i, ""), **w} for i, w in sorted(workload.items())],
     }
 
 

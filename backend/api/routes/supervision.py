@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from backend.api.deps import Operator, ReadAccess, SessionDep, Viewer
 from backend.api.edge import IdPath, StrictJSONRoute
+from backend.api.report_print import PdfUnavailable, report_pdf
 from backend.api.responses import Out
 from backend.api.templating import templates
 from backend.core.clock import CHINA_TZ
@@ -347,10 +348,17 @@ class MonthOut(Out):
     done: int
 
 
+class OverdueSiteOut(Out):
+    code: str
+    name: str
+    region: str = Field(description="the county's name")
+
+
 class OverdueOut(Out):
     colour: str
     colour_zh: str
     sites: list[str]
+    site_details: list[OverdueSiteOut]
 
 
 class ActionCountOut(Out):
@@ -361,6 +369,7 @@ class ActionCountOut(Out):
 
 class WorkloadOut(Out):
     inspector: str = Field(description="certificate number")
+    name: str = Field(description="the inspector's name, empty when not on a roster the caller may read")
     planned: int
     done: int
 
@@ -368,7 +377,9 @@ class WorkloadOut(Out):
 class ReportOut(Out):
     jurisdiction: str
     name: str
+    bureau: str = Field(description="the jurisdiction's 应急管理 bureau, named in the report's title")
     period: str
+    period_zh: str = Field(description="2026年11月 or 2026年")
     as_of: date
     by_month: list[MonthOut]
     planned: int
@@ -410,3 +421,28 @@ def supervision_report_xlsx(session: SessionDep, caller: Viewer, jurisdiction: A
     return Response(
         report.xlsx(data), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+PDF = "application/pdf"
+
+
+@router.get(
+    "/api/v1/reports/supervision.pdf",
+    response_class=Response,
+    responses={
+        200: {"content": {PDF: {"schema": {"type": "string", "format": "binary"}}}},
+        503: {"description": "no CJK font file or no pango on this machine: the detail says what to install"},
+    },
+)
+def supervision_report_pdf(session: SessionDep, caller: Viewer, jurisdiction: Adcode, period: PeriodText) -> Response:
+    """The same report as a PDF for the bureau to send upward: the printable page's template, A4,
+    its Chinese font embedded (viewer). A plain `def`: FastAPI runs it in a worker thread, so the
+    rendering (a second or so) never holds up the event loop."""
+    data = report.supervision_report(session, jurisdiction, period, _today())
+    session.close()  # its connection back to the pool while the PDF renders
+    try:
+        pdf = report_pdf(data)
+    except PdfUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    filename = f"supervision-{jurisdiction}-{data['period']}.pdf"
+    return Response(pdf, media_type=PDF, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

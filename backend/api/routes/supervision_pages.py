@@ -243,11 +243,6 @@ def _roster_page(
     )
 
 
-@router.get("/supervision", response_class=HTMLResponse)
-def supervision_home() -> Response:
-    return RedirectResponse("/supervision/plans", status_code=303)
-
-
 @router.get("/supervision/inspectors", response_class=HTMLResponse)
 def inspectors_page(
     request: Request,
