@@ -16,6 +16,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from backend.core.clock import CHINA_TZ
+from backend.core.jurisdiction import bind
+from backend.core.principal import Principal, Role, Scope, platform
 from backend.domain.kinds import SiteKind
 from backend.domain.rules_models import Supervision, rules
 from backend.hazards import sample as sample_hazards
@@ -25,6 +27,8 @@ from backend.models import (
     Enterprise,
     HiddenHazard,
     Inspection,
+    InspectionPlan,
+    PlanVersion,
     PlanVisit,
     Region,
     Site,
@@ -202,6 +206,34 @@ def test_the_supervision_report_of_a_sample_county_counts_the_rows(loaded: tuple
     assert report["fines"] == len(fines) > 0 and report["fines_yuan"] == sum(a for (a,) in fines)
     assert report["hazards_reported"] > 0
     assert next(a for a in report["actions"] if a["kind"] == "rectify_by_deadline")["count"] > 0
+    # Planned: the province's sample plan plans the county's sites; the county's own regulator, who
+    # may not read the province's plan, still gets its visits to the county's sites counted.
+    planned = s.scalar(
+        select(func.count())
+        .select_from(PlanVisit)
+        .join(PlanVersion, PlanVersion.id == PlanVisit.version_id)
+        .join(InspectionPlan, InspectionPlan.id == PlanVersion.plan_id)
+        .join(Site, Site.id == PlanVisit.site_id)
+        .where(
+            InspectionPlan.region_adcode == "220000",
+            InspectionPlan.period == str(year),
+            PlanVersion.version == InspectionPlan.current_version,
+            Site.region_adcode == county,
+        )
+    )
+    regulator = Principal(
+        actor="user:t", name="t", roles=frozenset({Role.regulator}), scope=Scope.region, region=county
+    )
+    bind(s, regulator)
+    try:
+        assert (
+            s.scalar(select(func.count()).select_from(InspectionPlan).where(InspectionPlan.region_adcode == "220000"))
+            == 0
+        )
+        as_county = supervision_report(s, county, str(year), today)
+    finally:
+        bind(s, platform("test"))
+    assert as_county["planned"] == report["planned"] == planned > 0
 
 
 def test_the_sample_rosters_cover_every_bureau_with_the_specialities_its_sites_need() -> None:

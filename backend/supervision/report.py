@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import io
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from backend.core.jurisdiction import bound
+from backend.core.clock import CHINA_TZ
+from backend.core.jurisdiction import as_platform, bound
 from backend.core.principal import Scope
 from backend.domain.errors import Invalid, NotFound
 from backend.domain.kinds import region_prefix
@@ -48,10 +49,23 @@ COLOURS = ["red", "orange", "yellow", "blue", "none"]
 COLOUR_NAME = {**{c.value: f"{z}色" for c, z in COLOUR_ZH.items()}, "none": "未定级"}
 
 
-def _planned(session: Session, prefix: str, period: Period) -> list[tuple[int, date, list[str]]]:
+def _enclosing(jurisdiction: str) -> set[str]:
+    """The adcodes of the province and prefecture over `jurisdiction` (and itself)."""
+    return {jurisdiction[:2] + "0000", jurisdiction[:4] + "00", jurisdiction}
+
+
+def _planned(session: Session, jurisdiction: str, period: Period) -> list[tuple[int, date, list[str]]]:
+    """The planned visits to the sites of `jurisdiction`: from the plans of its own region, of the
+    regions inside it, and of the prefecture and province over it (a province-wide plan plans a
+    county's sites too). A site planned by several is counted from the most local one, and a region
+    with a yearly plan is counted from that, not from its monthly plans."""
+    prefix = region_prefix(jurisdiction)
     plans = session.scalars(
         select(InspectionPlan).where(
-            InspectionPlan.region_adcode.like(f"{prefix}%"),
+            or_(
+                InspectionPlan.region_adcode.like(f"{prefix}%"),
+                InspectionPlan.region_adcode.in_(_enclosing(jurisdiction)),
+            ),
             InspectionPlan.period.like(f"{period.year}%"),
             InspectionPlan.current_version > 0,
         )
@@ -60,22 +74,29 @@ def _planned(session: Session, prefix: str, period: Period) -> list[tuple[int, d
     chosen = [p for p in plans if len(p.period) == 4 or p.region_adcode not in yearly]
     if not chosen:
         return []
-    versions = select(PlanVersion.id).where(
-        PlanVersion.plan_id.in_([p.id for p in chosen]),
-        PlanVersion.version.in_({p.current_version for p in chosen}),
-    )
-    current = {(p.id, p.current_version) for p in chosen}
-    ids = [
-        vid
+    current = {(p.id, p.current_version): p for p in chosen}
+    depth = {
+        vid: len(region_prefix(current[(pid, n)].region_adcode))
         for vid, pid, n in session.execute(
-            select(PlanVersion.id, PlanVersion.plan_id, PlanVersion.version).where(PlanVersion.id.in_(versions))
+            select(PlanVersion.id, PlanVersion.plan_id, PlanVersion.version).where(
+                PlanVersion.plan_id.in_([p.id for p in chosen])
+            )
         )
         if (pid, n) in current
-    ]
+    }
     rows = session.execute(
-        select(PlanVisit.site_id, PlanVisit.day, PlanVisit.inspectors).where(PlanVisit.version_id.in_(ids))
+        select(PlanVisit.site_id, PlanVisit.day, PlanVisit.inspectors, PlanVisit.version_id)
+        .join(Site, Site.id == PlanVisit.site_id)
+        .where(PlanVisit.version_id.in_(list(depth)), Site.region_adcode.like(f"{prefix}%"))
     ).all()
-    return [(sid, day, list(insp)) for sid, day, insp in rows if day.month in period.months]
+    nearest: dict[int, int] = {}
+    for sid, _, _, vid in rows:
+        nearest[sid] = max(nearest.get(sid, 0), depth[vid])
+    return [
+        (sid, day, list(insp))
+        for sid, day, insp, vid in rows
+        if depth[vid] == nearest[sid] and day.month in period.months
+    ]
 
 
 def check_jurisdiction(session: Session, jurisdiction: str) -> None:
@@ -116,9 +137,14 @@ def supervision_report(session: Session, jurisdiction: str, period_text: str, to
     check_jurisdiction(session, jurisdiction)
     name = region(session, jurisdiction).name
     prefix = region_prefix(jurisdiction)
-    planned = _planned(session, prefix, period)
+    # The plans over the jurisdiction (a province-wide one) are not the caller's rows; their visits
+    # to the jurisdiction's own sites are its figures: read as the platform, for those sites only.
+    with as_platform(session, "supervision-report"):
+        planned = _planned(session, jurisdiction, period)
     start = date(period.year, period.months[0], 1)
     end = date(period.year + (period.months[-1] == 12), period.months[-1] % 12 + 1, 1)
+    # the period in China time: a decision at 00:30 on 1 January (CST) is the new year's
+    start_at, end_at = (datetime.combine(d, time(), CHINA_TZ) for d in (start, end))
     done = session.execute(
         select(Inspection.site_id, Inspection.day, Inspection.inspectors, Inspection.findings).where(
             Inspection.region_adcode.like(f"{prefix}%"),
@@ -130,8 +156,8 @@ def supervision_report(session: Session, jurisdiction: str, period_text: str, to
     actions = session.execute(
         select(EnforcementAction.kind, EnforcementAction.amount_yuan).where(
             EnforcementAction.region_adcode.like(f"{prefix}%"),
-            EnforcementAction.decided_at >= start,
-            EnforcementAction.decided_at < end,
+            EnforcementAction.decided_at >= start_at,
+            EnforcementAction.decided_at < end_at,
         )
     ).all()
 
