@@ -424,7 +424,14 @@ def test_the_public_map_setting_opens_and_closes_reads(anonymous: TestClient, mo
     assert site.status_code == 200 and "password" not in site.text
     # The bureaus' own work stays theirs, whatever the public map opens (and the database role of
     # the anonymous reader could not read it anyway: test_row_level_security).
-    for url in ("/api/v1/broadcasts", "/api/v1/broadcasts/feed.atom", "/api/v1/people", "/api/v1/hidden-hazards"):
+    for url in (
+        "/api/v1/broadcasts",
+        "/api/v1/broadcasts/feed.atom",
+        "/api/v1/people",
+        "/api/v1/hidden-hazards",
+        "/api/v1/inspectors",
+        "/api/v1/inspection-plans",
+    ):
         assert anonymous.get(url).status_code == 401, url
     monkeypatch.setattr(config.api_settings(), "public_map", "none")
     assert anonymous.get("/api/v1/risk/regions").status_code == 401

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Operator, ReadAccess, SessionDep, Viewer
+from backend.api.deps import InternalAccess, Operator, SessionDep, Viewer
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.report_print import PdfUnavailable, report_pdf
 from backend.api.responses import Out
@@ -76,7 +76,7 @@ def _inspector_out(i: InspectorRow) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v1/inspectors", dependencies=[ReadAccess], response_model=list[InspectorOut])
+@router.get("/api/v1/inspectors", dependencies=[InternalAccess], response_model=list[InspectorOut])
 def list_inspectors(session: SessionDep, region: Adcode | None = None) -> list[dict[str, Any]]:
     """The rosters, of one regulator and those under it when `region` is given."""
     return [_inspector_out(i) for i in service.inspectors(session, region)]
@@ -225,7 +225,7 @@ def generate_plan(body: GenerateIn, session: SessionDep, caller: Operator) -> di
     return _plan_out(session, plan, version)
 
 
-@router.get("/api/v1/inspection-plans", dependencies=[ReadAccess], response_model=list[PlanListOut])
+@router.get("/api/v1/inspection-plans", dependencies=[InternalAccess], response_model=list[PlanListOut])
 def list_plans(
     session: SessionDep, jurisdiction: Adcode | None = None, period: PeriodText | None = None
 ) -> list[dict[str, Any]]:
@@ -235,20 +235,24 @@ def list_plans(
     ]
 
 
-@router.get("/api/v1/inspection-plans/{plan_id}", dependencies=[ReadAccess], response_model=PlanOut)
+@router.get("/api/v1/inspection-plans/{plan_id}", dependencies=[InternalAccess], response_model=PlanOut)
 def get_plan(plan_id: IdPath, session: SessionDep) -> dict[str, Any]:
     plan = service.plan_by_id(session, plan_id)
     return _plan_out(session, plan, service.version_of(session, plan))
 
 
-@router.get("/api/v1/inspection-plans/{plan_id}/versions", dependencies=[ReadAccess], response_model=list[VersionOut])
+@router.get(
+    "/api/v1/inspection-plans/{plan_id}/versions", dependencies=[InternalAccess], response_model=list[VersionOut]
+)
 def plan_versions(plan_id: IdPath, session: SessionDep) -> list[dict[str, Any]]:
     """Every version, oldest first, each with what it changed."""
     plan = service.plan_by_id(session, plan_id)
     return [_version_out(session, plan, v) for v in service.versions(session, plan)]
 
 
-@router.get("/api/v1/inspection-plans/{plan_id}/versions/{version}", dependencies=[ReadAccess], response_model=PlanOut)
+@router.get(
+    "/api/v1/inspection-plans/{plan_id}/versions/{version}", dependencies=[InternalAccess], response_model=PlanOut
+)
 def plan_version(plan_id: IdPath, version: IdPath, session: SessionDep) -> dict[str, Any]:
     plan = service.plan_by_id(session, plan_id)
     return _plan_out(session, plan, service.version_of(session, plan, version))
