@@ -26,6 +26,7 @@ from backend.api.routes import (
     hazards,
     health,
     ingest,
+    inspection_pages,
     inspections,
     map,
     monitoring,
@@ -108,6 +109,7 @@ def create_app() -> FastAPI:
         portal_pages,
         supervision,
         inspections,
+        inspection_pages,
         map,
     )
     app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])

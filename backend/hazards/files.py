@@ -1,4 +1,5 @@
-"""Photos and documents of hidden hazards: checked by content, stored content-addressed (SHA-256).
+"""Photos and documents of hidden hazards and inspections: checked by content, stored
+content-addressed (SHA-256).
 
 A small storage interface with the local default under `$RISKMAP_DATA_DIR/files/`: the same bytes
 are stored once, whatever name they came with. The type is sniffed from the bytes (filetype), never
@@ -12,7 +13,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
+from urllib.parse import quote
 
 import filetype
 
@@ -102,3 +104,26 @@ def safe_name(name: str | None) -> str:
     """The uploaded name without any folder, bounded; only for display."""
     base = os.path.basename((name or "").replace("\\", "/")).strip() or "附件"
     return "".join(c for c in base if c.isprintable())[:200]
+
+
+def keep(stream: BinaryIO, max_bytes: int = MAX_FILE_BYTES) -> Checked:
+    """An upload read (at most one byte past the limit, so a huge one is refused without reading it
+    all), checked and stored: what every attachment route does before it records its row."""
+    data = stream.read(max_bytes + 1)
+    checked = check(data, max_bytes)
+    storage().put(checked.digest, data)
+    return checked
+
+
+def served_headers(content_type: str, name: str) -> dict[str, str]:
+    """Headers for serving a stored file: its sniffed type is never re-guessed by the browser
+    (nosniff), nothing in it runs (a sandboxing CSP), and only an image is shown in place (a phone
+    shows the photo); anything else is downloaded under its safe name."""
+    kind = "inline" if content_type.startswith("image/") else "attachment"
+    ascii_name = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in name) or "file"
+    return {
+        "Content-Disposition": f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600",
+    }
