@@ -212,7 +212,7 @@ def inspections_page(
         else:
             q = q.where(Inspection.day >= span[0], Inspection.day < span[1])
     if chosen["inspector"]:
-        q = q.where(Inspection.inspectors.contains([chosen["inspector"]]))
+        q = q.where(Inspection.inspectors.any(chosen["inspector"]))
     rows = session.execute(q).all()
     roster = _roster(session)
     names = {r["cert"]: r["name"] for r in roster}
