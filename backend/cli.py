@@ -47,6 +47,7 @@ from backend.registry.tokens import (
     revoke_token,
 )
 from backend.risk.engine import regrade
+from backend.supervision import sample as sample_inspections
 from backend.supervision.service import ensure_demo_plan
 from backend.warnings import escalation
 from backend.warnings.rules import utcnow
@@ -640,6 +641,8 @@ def up(
                     now = datetime.now(UTC)
                     if plan := ensure_demo_plan(session, now.astimezone(CHINA_TZ).date(), now):
                         typer.echo(f"sample inspection plan for the province: version {plan.version} (/draws)")
+                    if done := sample_inspections.load(session, now.astimezone(CHINA_TZ).date()):
+                        typer.echo(f"sample inspections: {done} (/inspections)")
             typer.echo(f"{report.graded} sites graded")
         if stopping.event.is_set():
             raise _Interrupted(stopping.received)

@@ -209,3 +209,29 @@ def test_a_findings_photos_go_with_it_to_the_hidden_hazard(
     ).json()
     to_hazard = next(a for a in moved if a["action"] == "to_hazard")
     assert to_hazard["after"]["hazard"] == hazard_id and len(to_hazard["after"]["files"]) == 1
+
+
+def test_the_sample_inspections_show_every_stage_and_load_once(seeded: Engine) -> None:
+    """The demo's inspections (`riskmap up`): past visits of the sample plan carried out, one of
+    them with a finding become a hidden hazard and one with an order, one under way, one to do."""
+    from datetime import UTC, date, datetime
+
+    from backend.supervision import sample
+    from backend.supervision.service import ensure_demo_plan
+
+    day = date(2030, 6, 15)
+    with Session(seeded) as s:
+        s.info["actor"] = "test:sample"
+        assert ensure_demo_plan(s, day, datetime.now(UTC)) is not None
+        written = sample.load(s, day)
+        rows = s.execute(text("SELECT state, findings FROM inspections WHERE note = :n"), {"n": sample.NOTE}).all()
+        assert written == len(rows) >= 10
+        states = [r.state for r in rows]
+        assert states.count("in_progress") == 1 and states.count("planned") == 1
+        assert states.count("completed") == written - 2
+        became = [f["hazard_id"] for r in rows for f in r.findings if f["hazard_id"]]
+        assert len(became) == 1 and s.get(HiddenHazard, became[0]) is not None
+        orders = s.scalar(text("SELECT count(*) FROM enforcement_actions WHERE document_no LIKE '（示例）%'"))
+        assert orders == 1
+        assert sample.load(s, day) == 0
+        s.rollback()  # the other tests' province stays without a 2030 plan
