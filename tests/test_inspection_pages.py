@@ -226,6 +226,12 @@ def test_a_regulator_works_an_inspection_through_on_a_phone(
     wait_until(lambda: _text(phone, "#state") == "已完成")
     assert not phone.find_elements(By.CSS_SELECTOR, "#checklist form")  # the record is now fixed
     assert phone.find_elements(By.CSS_SELECTOR, ".hazard-link a")
+    # an answer that is not a page (here the API's JSON refusal) is not swapped in: the reason is shown
+    phone.execute_script(
+        "htmx.ajax('POST', arguments[0], {source: 'main', target: 'main'})", f"/api/v1/inspections/{iid}/start"
+    )
+    assert re.fullmatch(r"操作未完成（4\d\d），请稍后重试", wait_until(lambda: _text(phone, "#net-error")))
+    assert phone.find_elements(By.ID, "checklist")
     done = client.get(f"/api/v1/inspections/{iid}").json()
     assert done["state"] == "completed" and done["findings"][0]["hazard_id"] == hazard_id
     assert done["checklist"][0] == {**done["checklist"][0], "result": "finding", "note": "干滩长度不足"}
@@ -319,7 +325,17 @@ def test_viewers_read_enterprises_are_refused_and_a_refused_answer_keeps_its_inp
         r = browser.post(f"/inspections/{iid}/complete", data={"csrf_token": csrf}, follow_redirects=False)
         assert r.status_code == 409 and "以下检查项尚未填写" in r.text
         assert browser.get("/inspections/2147483647").status_code == 404
+        assert browser.get("/inspections/new?visit=2147483647").status_code == 404
         assert browser.get("/inspections?state=nope").status_code == 422
+    other = _place(seeded, "noncoal_mine", not_region=place.region)
+    stranger = make_user(seeded, other.region, ["regulator"], name="外县执法员")
+    with TestClient(app) as browser:
+        csrf = sign_in(browser, stranger)
+        assert browser.get(f"/inspections/{iid}").status_code == 404
+        r = browser.post(f"/inspections/{iid}/findings", data={"title": "越权", "csrf_token": csrf})
+        assert r.status_code == 404 and "未找到检查记录" in r.text
+        listed = _page(browser, "/inspections")
+        assert f'data-id="{iid}"' not in listed and place.site not in listed
     with TestClient(app) as anonymous:
         r = anonymous.get(f"/inspections/{iid}", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
