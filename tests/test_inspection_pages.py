@@ -312,6 +312,11 @@ def test_viewers_read_enterprises_are_refused_and_a_refused_answer_keeps_its_inp
         r = browser.post(f"/inspections/{iid}/items/{item}", data={"result": "maybe", "note": "看不清"}, headers=hx)
         assert r.status_code == 422 and r.text.lstrip().startswith("<li") and 'value="看不清"' in r.text
         assert "请选择合格、不合格或不适用" in r.text
+        # without htmx the whole page, the reason next to the item
+        r = browser.post(f"/inspections/{iid}/items/{item}", data={"result": "", "csrf_token": csrf})
+        assert r.status_code == 422 and re.search(
+            rf'id="item-{item}".*?class="field-err" role="alert">请选择合格、不合格或不适用', r.text, re.S
+        )
         r = browser.post(f"/inspections/{iid}/items/{item}", data={"result": "ok", "note": "正常"}, headers=hx)
         assert r.status_code == 200 and "已保存：合格" in r.text
         # without htmx the whole page; a bad photo is refused next to its field, the title kept

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import any_, literal, select
 
 from backend.accounts import users as accounts
 from backend.accounts.users import SignedIn
@@ -212,7 +212,7 @@ def inspections_page(
         else:
             q = q.where(Inspection.day >= span[0], Inspection.day < span[1])
     if chosen["inspector"]:
-        q = q.where(Inspection.inspectors.any(chosen["inspector"]))
+        q = q.where(literal(chosen["inspector"]) == any_(Inspection.inspectors))
     rows = session.execute(q).all()
     roster = _roster(session)
     names = {r["cert"]: r["name"] for r in roster}
@@ -544,7 +544,7 @@ def answer_item_page(
 
 def _answer(session: SessionDep, i: Inspection, item_id: str, result: str, note: str) -> None:
     if result not in RESULT_ZH:
-        raise Invalid("请选择合格、不合格或不适用", "result")
+        raise Invalid("请选择合格、不合格或不适用", f"item:{item_id}")
     flow.fill(session, i, {item_id: (result, note.strip())}, [])
 
 
