@@ -113,8 +113,8 @@ def _answer(browser: Any, item: str, result: str, note: str = "") -> None:
         field = _item(browser, item).find_element(By.NAME, "note")
         field.send_keys(note)
     _item(browser, item).find_element(By.CSS_SELECTOR, f"label.choice.{result}").click()
-    wait_until(lambda: _text(browser, f"#item-{item} .saved"))
-    assert "answered" in _item(browser, item).get_attribute("class")
+    # the saved item, answered (not the one it replaces, which htmx keeps a moment while swapping)
+    wait_until(lambda: _text(browser, f"#item-{item}.answered.{result}:not(.htmx-swapping) .saved"))
 
 
 def _submit(browser: Any, form_css: str) -> None:
