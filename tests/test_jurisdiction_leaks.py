@@ -30,7 +30,7 @@ from backend.api.deps import SESSION_COOKIE
 from backend.core.principal import Role
 from backend.registry.tokens import create_token
 from tests.support.accounts import make_user, sign_in
-from tests.support.hazards import PDF
+from tests.support.hazards import PDF, PNG
 from tests.support.jurisdiction import LATER_TABLES, PANSHI, SHULAN, TABLES, Made, cleanup, populate
 
 UNSAFE = {"post", "put", "patch", "delete"}
@@ -110,7 +110,15 @@ def _supervised(client: TestClient, operator: str, site: str) -> dict[str, Any]:
         headers=auth,
     )
     assert action.status_code == 201, action.text
+    photo = client.post(
+        f"/api/v1/inspections/{inspection}/files",
+        files={"file": (f"leak {SHULAN}.png", PNG, "image/png")},
+        data={"finding": "0"},
+        headers=auth,
+    )
+    assert photo.status_code == 201, photo.text
     return {
+        "inspection_file_id": photo.json()["id"],
         "plan_id": plan.json()["plan_id"],
         "version": plan.json()["version"],
         "draw_id": plan.json()["draw_id"],
@@ -301,6 +309,7 @@ def _fill(path: str, params: list[dict[str, Any]], shulan: Shulan) -> tuple[str,
         name = p["name"]
         if p["in"] == "path":
             key = "sensor_code" if name == "code" and path.startswith("/api/v1/sensors/") else name
+            key = "inspection_file_id" if name == "file_id" and path.startswith("/api/v1/inspections/") else key
             assert key in shulan.values, f"{path}: no 舒兰市 value for the path parameter {name!r}: add one"
             path = path.replace("{" + name + "}", str(shulan.values[key]))
         elif p["in"] == "query" and name in shulan.values:
@@ -431,6 +440,8 @@ def test_the_public_map_setting_opens_and_closes_reads(anonymous: TestClient, mo
         "/api/v1/hidden-hazards",
         "/api/v1/inspectors",
         "/api/v1/inspection-plans",
+        "/api/v1/inspections",
+        "/api/v1/enforcement-actions",
     ):
         assert anonymous.get(url).status_code == 401, url
     monkeypatch.setattr(config.api_settings(), "public_map", "none")

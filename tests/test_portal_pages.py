@@ -252,7 +252,10 @@ def test_a_site_popup_on_the_map_links_to_its_page(
         " r.map.setView(m.getLatLng(), 12); m.fire('click', {latlng: m.getLatLng()});"
         " return m.feature.properties.code;"
     )
-    link = wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content a.site-page"))[0]
+    # The popup fades in (Leaflet): until it is visible its link reads as empty text.
+    link = wait_until(
+        lambda: [a for a in browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content a.site-page") if a.text]
+    )[0]
     assert link.text == "场所详情（报警、隐患）"
     link.click()
     wait_until(lambda: browser.current_url.endswith(f"/sites/{code}"))

@@ -28,6 +28,7 @@ from backend.api.routes import (
     hazards,
     health,
     ingest,
+    inspection_pages,
     inspections,
     map,
     monitoring,
@@ -118,6 +119,7 @@ def create_app() -> FastAPI:
         report_pages,
         inspections,
         credit,
+        inspection_pages,
         map,
     )
     app.add_middleware(AuthBeforeBody, routes=[route for m in modules for route in m.router.routes])

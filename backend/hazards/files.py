@@ -1,4 +1,5 @@
-"""Photos and documents of hidden hazards: checked by content, stored content-addressed (SHA-256).
+"""Photos and documents of hidden hazards and inspections: checked by content, stored
+content-addressed (SHA-256).
 
 A small storage interface with two backends, chosen by RISKMAP_FILES_BACKEND: `local` (the default)
 under `$RISKMAP_DATA_DIR/files/`, or `s3`, an S3-compatible object store (boto3). Either way the same
@@ -22,7 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
+from urllib.parse import quote
 
 import filetype
 
@@ -258,3 +260,26 @@ def safe_name(name: str | None) -> str:
     """The uploaded name without any folder, bounded; only for display."""
     base = os.path.basename((name or "").replace("\\", "/")).strip() or "附件"
     return "".join(c for c in base if c.isprintable())[:200]
+
+
+def keep(stream: BinaryIO, max_bytes: int = MAX_FILE_BYTES) -> Checked:
+    """An upload read (at most one byte past the limit, so a huge one is refused without reading it
+    all), checked and stored: what every attachment route does before it records its row."""
+    data = stream.read(max_bytes + 1)
+    checked = check(data, max_bytes)
+    storage().put(checked.digest, data)
+    return checked
+
+
+def served_headers(content_type: str, name: str) -> dict[str, str]:
+    """Headers for serving a stored file: its sniffed type is never re-guessed by the browser
+    (nosniff), nothing in it runs (a sandboxing CSP), and only an image is shown in place (a phone
+    shows the photo); anything else is downloaded under its safe name."""
+    kind = "inline" if content_type.startswith("image/") else "attachment"
+    ascii_name = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in name) or "file"
+    return {
+        "Content-Disposition": f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600",
+    }

@@ -168,3 +168,25 @@ class EnforcementAction(Audited, Base):
     @property
     def code(self) -> str:
         return self.document_no
+
+
+class InspectionFile(Base):
+    """A photo or document taken at an inspection, about one finding (`finding_index`) or the
+    inspection as a whole; the bytes are stored content-addressed by backend/hazards/files.py, so a
+    finding's photos pass to the hidden hazard it becomes without a copy. Each upload is audited."""
+
+    __tablename__ = "inspection_files"
+    __table_args__ = (
+        CheckConstraint("finding_index IS NULL OR finding_index BETWEEN 0 AND 99", name="finding_index_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    finding_index: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(128))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -4,7 +4,9 @@ planned → in_progress → completed, and planned | in_progress → cancelled. 
 plan visit or is unscheduled (a 12350 report, an alarm); it is carried out by at least the rules'
 inspectors per visit (《行政处罚法》第四十二条: two), none with a declared conflict with the enterprise.
 Its checklist is the site kind's (inspection_checklists.yaml); it completes only when every item is
-answered. A finding becomes a hidden hazard in one step; an enforcement decision is kept with its
+answered. Photos and documents attach to the inspection or to one finding (stored by
+backend/hazards/files.py); a finding becomes a hidden hazard in one step, its photos with it (the
+same stored bytes, linked into hazard_files); an enforcement decision is kept with its
 document number, and 责令停产整顿 suspends the enterprise, so that 明停暗采 monitoring applies to its
 sites. Every change is audited (the models are audited, and each transition is recorded by name).
 """
@@ -12,7 +14,7 @@ sites. Every change is audited (the models are audited, and each transition is r
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,12 +23,15 @@ from backend.core.audit import record
 from backend.domain.errors import Conflict, Invalid, NotFound
 from backend.domain.kinds import EnterpriseStatus, SiteKind
 from backend.domain.rules_models import Checklists, rules
+from backend.hazards import files
 from backend.models import (
     Alarm,
     EnforcementAction,
     Enterprise,
+    HazardFile,
     HiddenHazard,
     Inspection,
+    InspectionFile,
     PlanVisit,
     Site,
 )
@@ -221,7 +226,20 @@ def finding_to_hazard(session: Session, inspection: Inspection, index: int, dead
     findings[index] = {**finding, "hazard_id": hazard.id}
     inspection.findings = findings
     session.flush()
-    record(session, "to_hazard", "inspections", str(inspection.id), {"finding": index, "hazard": hazard.id})
+    photos = session.scalars(
+        select(InspectionFile)
+        .where(InspectionFile.inspection_id == inspection.id, InspectionFile.finding_index == index)
+        .order_by(InspectionFile.id)
+    ).all()
+    carried = [_link(session, f, hazard) for f in photos]
+    record(
+        session,
+        "to_hazard",
+        "inspections",
+        str(inspection.id),
+        {"finding": index, "hazard": hazard.id, "files": [f.id for f in carried]},
+        site_id=inspection.site_id,
+    )
     regrade(session, [inspection.site_id])
     return hazard
 
@@ -270,3 +288,83 @@ def decide(
             session.flush()
         regrade_enterprise(session, enterprise.id)
     return action
+
+
+def _link(session: Session, f: InspectionFile, hazard: HiddenHazard) -> HazardFile:
+    """The inspection's file as a file of the hazard: the same stored bytes (by digest), audited on
+    the hazard."""
+    linked = HazardFile(
+        hazard_id=hazard.id,
+        site_id=hazard.site_id,
+        sha256=f.sha256,
+        name=f.name,
+        content_type=f.content_type,
+        size=f.size,
+        uploaded_by=f.uploaded_by,
+    )
+    session.add(linked)
+    session.flush()
+    record(
+        session,
+        "file_added",
+        "hidden_hazards",
+        str(hazard.id),
+        {"file": linked.id, "sha256": f.sha256, "name": f.name, "size": f.size, "inspection_file": f.id},
+        site_id=hazard.site_id,
+    )
+    return linked
+
+
+def attach(
+    session: Session, inspection: Inspection, stream: BinaryIO, name: str | None, finding: int | None, actor: str
+) -> InspectionFile:
+    """A photo or document of the inspection, or of its finding `finding`: checked by content and
+    stored once per content (backend/hazards/files.py), while the inspection is under way or after
+    it; audited. A finding that is already a hidden hazard passes the file on to it."""
+    if inspection.state not in (IN_PROGRESS, COMPLETED):
+        raise InspectionStateError(f"an inspection {inspection.state} takes no files; start it first")
+    if finding is not None and not 0 <= finding < len(inspection.findings):
+        raise Invalid(f"inspection {inspection.id} has no finding {finding}", "finding")
+    checked = files.keep(stream)
+    stored = InspectionFile(
+        inspection_id=inspection.id,
+        site_id=inspection.site_id,
+        finding_index=finding,
+        sha256=checked.digest,
+        name=files.safe_name(name),
+        content_type=checked.content_type,
+        size=checked.size,
+        uploaded_by=actor,
+    )
+    session.add(stored)
+    session.flush()
+    record(
+        session,
+        "file_added",
+        "inspections",
+        str(inspection.id),
+        {"file": stored.id, "finding": finding, "sha256": stored.sha256, "name": stored.name, "size": stored.size},
+        site_id=inspection.site_id,
+    )
+    hazard_id = inspection.findings[finding].get("hazard_id") if finding is not None else None
+    hazard = session.get(HiddenHazard, hazard_id) if hazard_id else None
+    if hazard is not None:
+        _link(session, stored, hazard)
+    return stored
+
+
+def files_of(session: Session, inspection: Inspection) -> list[InspectionFile]:
+    return list(
+        session.scalars(
+            select(InspectionFile).where(InspectionFile.inspection_id == inspection.id).order_by(InspectionFile.id)
+        )
+    )
+
+
+def file_of(session: Session, inspection: Inspection, file_id: int) -> InspectionFile:
+    found = session.scalar(
+        select(InspectionFile).where(InspectionFile.id == file_id, InspectionFile.inspection_id == inspection.id)
+    )
+    if found is None:
+        raise NotFound(f"inspection {inspection.id} has no file {file_id}")
+    return found

@@ -109,7 +109,7 @@ LATER_TABLES: dict[str, tuple[str, str]] = {
     ),
     **{
         t: ("id::text", f"SELECT x.id::text, s.region_adcode, s.enterprise_id FROM {t} x {SITE_OWNER}")
-        for t in ("plan_visits", "inspections", "enforcement_actions")
+        for t in ("plan_visits", "inspections", "enforcement_actions", "inspection_files")
     },
 }
 

@@ -473,11 +473,9 @@ def upload_file(
     assert site is not None
     if not (lifecycle.is_regulator(caller) or lifecycle.is_enterprise_of(caller, site.enterprise_id)):
         raise lifecycle.HazardForbidden("无权为该隐患上传附件")
-    data = file.file.read(files.MAX_FILE_BYTES + 1)
-    checked = files.check(data)
     target, site_id = hazard.id, hazard.site_id
     session.rollback()  # only reads so far: hold no transaction (nor pooled connection) over the network call
-    files.storage().put(checked.digest, data)
+    checked = files.keep(file.file)
     stored = HazardFile(
         hazard_id=target,
         site_id=site_id,

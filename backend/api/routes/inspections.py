@@ -1,21 +1,23 @@
-"""Inspections on site and the enforcement decided there; the transitions are
-backend/supervision/inspections.py's."""
+"""Inspections on site, their photos and documents, and the enforcement decided there; the
+transitions are backend/supervision/inspections.py's, the file checks backend/hazards/files.py's."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from backend.api.deps import Operator, ReadAccess, SessionDep
+from backend.api.deps import InternalAccess, Operator, ReadAccess, SessionDep
 from backend.api.edge import IdPath, Instant, StrictJSONRoute
 from backend.api.responses import Out
 from backend.domain.errors import NotFound
 from backend.domain.kinds import SiteKind, region_prefix
-from backend.models import EnforcementAction, Inspection, Site
+from backend.hazards import files
+from backend.models import EnforcementAction, Inspection, InspectionFile, Site
 from backend.supervision import inspections as flow
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"], route_class=StrictJSONRoute)
@@ -135,7 +137,7 @@ def create_inspection(body: InspectionIn, session: SessionDep, caller: Operator)
     return _inspection_out(session, i)
 
 
-@router.get("/inspections", dependencies=[ReadAccess], response_model=list[InspectionOut])
+@router.get("/inspections", dependencies=[InternalAccess], response_model=list[InspectionOut])
 def list_inspections(
     session: SessionDep,
     jurisdiction: Adcode | None = None,
@@ -153,7 +155,7 @@ def list_inspections(
     return [_inspection_out(session, i) for i in session.scalars(q)]
 
 
-@router.get("/inspections/{inspection_id}", dependencies=[ReadAccess], response_model=InspectionOut)
+@router.get("/inspections/{inspection_id}", dependencies=[InternalAccess], response_model=InspectionOut)
 def get_inspection(inspection_id: IdPath, session: SessionDep) -> dict[str, Any]:
     return _inspection_out(session, flow.get(session, inspection_id))
 
@@ -262,7 +264,7 @@ def decide(body: ActionIn, session: SessionDep, caller: Operator) -> dict[str, A
     return _action_out(session, a)
 
 
-@router.get("/enforcement-actions", dependencies=[ReadAccess], response_model=list[ActionOut])
+@router.get("/enforcement-actions", dependencies=[InternalAccess], response_model=list[ActionOut])
 def list_actions(
     session: SessionDep,
     jurisdiction: Adcode | None = None,
@@ -277,9 +279,81 @@ def list_actions(
     return [_action_out(session, a) for a in session.scalars(q)]
 
 
-@router.get("/enforcement-actions/{action_id}", dependencies=[ReadAccess], response_model=ActionOut)
+@router.get("/enforcement-actions/{action_id}", dependencies=[InternalAccess], response_model=ActionOut)
 def get_action(action_id: IdPath, session: SessionDep) -> dict[str, Any]:
     a = session.get(EnforcementAction, action_id)
     if a is None:
         raise NotFound(f"no enforcement action {action_id}")
     return _action_out(session, a)
+
+
+class InspectionFileOut(Out):
+    id: int
+    inspection_id: int
+    finding: int | None = Field(description="the finding's index, or null for the inspection as a whole")
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+    url: str
+
+
+def file_out(f: InspectionFile) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "inspection_id": f.inspection_id,
+        "finding": f.finding_index,
+        "name": f.name,
+        "content_type": f.content_type,
+        "size": f.size,
+        "sha256": f.sha256,
+        "uploaded_by": f.uploaded_by,
+        "uploaded_at": f.uploaded_at,
+        "url": f"/api/v1/inspections/{f.inspection_id}/files/{f.id}",
+    }
+
+
+@router.post("/inspections/{inspection_id}/files", status_code=201, response_model=InspectionFileOut)
+def upload_inspection_file(
+    inspection_id: IdPath,
+    session: SessionDep,
+    caller: Operator,
+    file: Annotated[UploadFile, File(description="a photo (from the phone's camera), PDF or office document")],
+    finding: Annotated[int | None, Form(ge=0, le=99, description="the finding it shows, if one")] = None,
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> dict[str, Any]:
+    """Attach a photo or document to an inspection or one of its findings (inspectors and regulators
+    of the jurisdiction; checked by content, stored once per content; audited). A finding turned
+    into a hidden hazard passes its files to the hazard."""
+    i = flow.get(session, inspection_id)
+    stored = flow.attach(session, i, file.file, name or file.filename, finding, caller.actor)
+    session.commit()
+    return file_out(stored)
+
+
+@router.get("/inspections/{inspection_id}/files", dependencies=[InternalAccess], response_model=list[InspectionFileOut])
+def list_inspection_files(inspection_id: IdPath, session: SessionDep) -> list[dict[str, Any]]:
+    return [file_out(f) for f in flow.files_of(session, flow.get(session, inspection_id))]
+
+
+@router.get(
+    "/inspections/{inspection_id}/files/{file_id}",
+    dependencies=[InternalAccess],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the file's bytes, with its sniffed type",
+        }
+    },
+)
+def download_inspection_file(inspection_id: IdPath, file_id: IdPath, session: SessionDep) -> Response:
+    """An inspection's file, only to callers who may see the inspection (else 404)."""
+    stored = flow.file_of(session, flow.get(session, inspection_id), file_id)
+    return Response(
+        files.storage().get(stored.sha256),
+        media_type=stored.content_type,
+        headers=files.served_headers(stored.content_type, stored.name),
+    )

@@ -12,14 +12,14 @@ to riskmap_app are closed.
   only queries through the parent, so a partition read by name would bypass it.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-11-25 14:10:00
 """
 
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
