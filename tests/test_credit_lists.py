@@ -145,7 +145,7 @@ def test_list_remove_and_expire_derive_the_enterprise_list_and_are_audited(seede
     rows = [(a.actor, a.action, a.entity, a.entity_key) for a in audit]
     assert (county.actor, "insert", "credit_list_entries", str(black_id)) in rows
     assert (county.actor, "update", "credit_list_entries", str(black_id)) in rows  # 移出
-    assert ("system:regrade", "update", "credit_list_entries", str(again_id)) in rows  # 期满
+    assert (credit.EXPIRY_ACTOR, "update", "credit_list_entries", str(again_id)) in rows  # 期满: the period, not a user
     changes = [a.after["credit_list"] for a in audit if a.entity == "enterprises" and "credit_list" in (a.after or {})]
     assert changes == ["black", "red", "black", "red"]
 

@@ -550,6 +550,7 @@ def test_http_another_county_cannot_see_the_hazard_nor_its_files(client: TestCli
     assert hid not in [h["id"] for h in client.get("/api/v1/hidden-hazards?limit=1000", headers=other).json()["items"]]
     got = client.get(f"/api/v1/hidden-hazards/{hid}/files/{fid}", headers=_auth(actors["county"]))
     assert got.status_code == 200 and got.content == PNG and got.headers["content-type"] == "image/png"
+    assert got.headers["x-content-type-options"] == "nosniff" and "sandbox" in got.headers["content-security-policy"]
     listed = client.get("/api/v1/hidden-hazards", params={"site": p.code}, headers=_auth(actors["county"])).json()
     assert hid in [h["id"] for h in listed["items"]]
 

@@ -28,6 +28,7 @@ from backend.domain.phones import PhoneInvalid, mask, normalise_landline, normal
 from backend.models import ApiToken, Organisation, Recipient, RecipientPerson
 from backend.people.register import may_see_phones, on_duty, responsible_people
 from backend.people.rotation import repeat_rotation
+from backend.registry.seed import roster_cycle
 from backend.registry.tokens import create_token
 from backend.warnings import answers, escalation
 from backend.warnings.issue import BroadcastOrder, issue
@@ -270,23 +271,25 @@ def _uncovered(session: Session, at: datetime) -> int:
 
 
 def test_a_rotation_is_repeated_until_the_day_asked_and_only_once(session: Session) -> None:
+    start, end = roster_cycle(HERE / "duty_roster.csv")
+    assert end - start == timedelta(days=31)
     last = session.scalar(text("SELECT max(ends_at) FROM duty_shifts"))
     far = last + timedelta(days=70)
     assert _uncovered(session, far - timedelta(hours=1)) > 0
-    bureau = session.scalar(text("SELECT min(org_id) FROM duty_shifts"))
-    first = session.execute(
-        text("SELECT name, starts_at FROM duty_shifts WHERE org_id = :o ORDER BY starts_at LIMIT 1"), {"o": bureau}
-    ).one()
-    span = last - session.scalar(text("SELECT min(starts_at) FROM duty_shifts WHERE org_id = :o"), {"o": bureau})
-    added = repeat_rotation(session, far)
-    assert added > 0 and _uncovered(session, far - timedelta(hours=1)) == 0
-    # the same officer at the same hour, one rotation later
-    again = session.scalar(
-        text("SELECT name FROM duty_shifts WHERE org_id = :o AND starts_at = :t"),
-        {"o": bureau, "t": first.starts_at + span},
+    bureau = session.scalar(text("SELECT min(org_id) FROM duty_shifts WHERE starts_at = :s"), {"s": start})
+    first = session.scalar(
+        text("SELECT name FROM duty_shifts WHERE org_id = :o AND starts_at = :s"), {"o": bureau, "s": start}
     )
-    assert again == first.name
-    assert repeat_rotation(session, far) == 0  # reached already: nothing more
+    assert repeat_rotation(session, start, end, far) > 0
+    assert _uncovered(session, far - timedelta(hours=1)) == 0
+    # the same officer at the same hour, any number of cycles later: the cycle is the sample's 31 days
+    for k in (1, 2, 3):
+        again = session.scalar(
+            text("SELECT name FROM duty_shifts WHERE org_id = :o AND starts_at = :t"),
+            {"o": bureau, "t": start + k * (end - start)},
+        )
+        assert again == first, k
+    assert repeat_rotation(session, start, end, far) == 0  # reached already: nothing more
     overlapping = session.scalar(
         text(
             "SELECT count(*) FROM duty_shifts a JOIN duty_shifts b ON a.org_id = b.org_id AND a.id < b.id "
@@ -295,9 +298,6 @@ def test_a_rotation_is_repeated_until_the_day_asked_and_only_once(session: Sessi
     )
     assert overlapping == 0
     session.rollback()
-
-
-# --- 叫应 to people ------------------------------------------------------------------------------
 
 
 def test_a_broadcast_reaches_each_responsible_person_with_their_own_token(

@@ -286,3 +286,28 @@ def test_reading_partitions_and_webhooks_are_closed_to_the_api(world: tuple[Conn
             conn.execute(text(f"SELECT 1 FROM {partition} LIMIT 1"))
         inner.rollback()
     sp.rollback()
+
+
+def test_an_enterprise_never_sees_an_inspection_before_it_happens(world: tuple[Connection, Made, int]) -> None:
+    """四不两直 (不发通知、不打招呼): a planned inspection and the plan's visits are not the enterprise's
+    to read; once under way or done, the inspection (its findings, its decisions) is."""
+    conn, made, enterprise = world
+    site = made.sites[SHULAN]
+    sp = conn.begin_nested()
+    ids = {
+        state: conn.scalar(
+            text(
+                "INSERT INTO inspections (site_id, region_adcode, origin, day, inspectors, state, checklist, findings) "
+                "VALUES (:s, :r, 'other', '2031-05-06', ARRAY['X1', 'X2'], :st, '[]', '[]') RETURNING id"
+            ),
+            {"s": site, "r": SHULAN, "st": state},
+        )
+        for state in ("planned", "in_progress", "completed")
+    }
+    _as(conn, "enterprise", "", str(enterprise))
+    seen = set(conn.scalars(text("SELECT state FROM inspections WHERE id = ANY(:i)"), {"i": list(ids.values())}))
+    assert seen == {"in_progress", "completed"}
+    assert conn.scalar(text("SELECT count(*) FROM plan_visits")) == 0
+    _as(conn, "region", SHULAN)  # the county's regulators see all three
+    assert conn.scalar(text("SELECT count(*) FROM inspections WHERE id = ANY(:i)"), {"i": list(ids.values())}) == 3
+    sp.rollback()

@@ -24,8 +24,10 @@ from backend.supervision.plan import (
     Visit,
     changes,
     generate,
+    key_reasons,
     required_visits,
     supervising_region,
+    team_sizing,
     visit_months,
     working_days,
 )
@@ -260,3 +262,64 @@ def test_a_colour_change_keeps_the_past_and_replans_the_rest() -> None:
     assert "红色" in changed[0].message
     check_rotation(past + second.visits)  # the rotation holds across the regeneration
     assert not {v.seq for v in past} & {v.seq for v in second.visits}
+
+
+def test_a_key_site_is_red_black_listed_with_an_open_major_hazard_or_alarmed_again_and_again() -> None:
+    """The 重点检查企业名单 (通化 三十) follows from colour, 黑名单, open 重大隐患 and recent alarms."""
+    base = SiteFacts("S1", "甲", SiteKind.hazchem, "E1", "220581", Colour.yellow)
+    assert key_reasons(base, RULES) == ()
+    assert key_reasons(SiteFacts("S2", "乙", SiteKind.hazchem, "E1", "220581", Colour.red), RULES) == (
+        "红色（重大风险）",
+    )
+    black = SiteFacts("S3", "丙", SiteKind.hazchem, "E1", "220581", Colour.blue, credit_list=CreditList.black)
+    assert key_reasons(black, RULES) == ("列入黑名单",)
+    assert key_reasons(
+        SiteFacts("S4", "丁", SiteKind.hazchem, "E1", "220581", None, open_major_hazard=True), RULES
+    ) == ("重大事故隐患未整改",)
+    n = RULES.raises.repeated_alarms.count
+    alarmed = SiteFacts("S5", "戊", SiteKind.hazchem, "E1", "220581", Colour.orange, recent_alarms=n)
+    assert len(key_reasons(alarmed, RULES)) == 1 and f"报警{n}次" in key_reasons(alarmed, RULES)[0]
+    assert (
+        key_reasons(SiteFacts("S6", "己", SiteKind.hazchem, "E1", "220581", Colour.orange, recent_alarms=n - 1), RULES)
+        == ()
+    )
+    assert (
+        key_reasons(
+            SiteFacts("S7", "庚", SiteKind.hazchem, "E1", "220581", Colour.blue, credit_list=CreditList.red), RULES
+        )
+        == ()
+    )
+
+
+def test_team_sizing_counts_the_days_the_colours_ask_for_against_the_roster() -> None:
+    """通化 三十三: enforcement strength by the number of sites at each risk level."""
+    sites = [
+        SiteFacts("R1", "红一", SiteKind.hazchem, "E1", "220581", Colour.red),
+        SiteFacts("R2", "红二", SiteKind.hazchem, "E2", "220581", Colour.red, credit_list=CreditList.black),
+        SiteFacts("Y1", "黄一", SiteKind.hazchem, "E3", "220581", Colour.yellow),
+        *(SiteFacts(f"B{i}", f"蓝{i}", SiteKind.hazchem, f"F{i}", "220581", Colour.blue) for i in range(10)),
+    ]
+    away = frozenset({date(2026, 10, 1), date(2026, 10, 9), date(2026, 10, 10)})  # off, worked, 调休 Saturday
+    team = [
+        Inspector("A", "甲", "220581", frozenset({"危化"}), unavailable=away),
+        Inspector("B", "乙", "220581", frozenset({"危化"})),
+        Inspector("C", "丙", "220581", frozenset({"危化"}), active=False),
+    ]
+    t = team_sizing(sites, team, 2026, RULES, HOLIDAYS)
+    red = RULES.frequency.per_year[Colour.red]
+    assert t.sites_by_colour == {"red": 2, "yellow": 1, "blue": 10}
+    blue = draw.sample_size(10, RULES.random_sampling.ratio) * RULES.random_sampling.visits
+    assert t.visits_by_colour == {
+        "red": 2 * red + RULES.raises.blacklist.add_per_year,
+        "yellow": RULES.frequency.per_year[Colour.yellow],
+        "blue": blue,
+    }
+    days = sum(len(working_days(2026, m, holidays=HOLIDAYS)) for m in range(1, 13))
+    assert 240 <= days <= 255
+    assert t.working_days == days and t.inspectors == 2
+    assert t.inspector_days_available == 2 * days - 2  # 10-01 is a holiday already: two days away count
+    visits = sum(t.visits_by_colour.values())
+    per_day = RULES.capacity.inspections_per_day
+    assert t.inspector_days_needed == -(-visits * RULES.team.inspectors_per_visit // per_day)
+    assert t.short_by == 0 and t.inspectors_needed == 1
+    assert team_sizing(sites * 30, team, 2026, RULES, HOLIDAYS).short_by > 0

@@ -232,6 +232,37 @@ def test_the_reports_keep_to_the_callers_jurisdiction(
     assert anonymous.get("/supervision", follow_redirects=False).status_code == 303
 
 
+def test_the_key_sites_of_a_jurisdiction(signed: dict[str, TestClient], anonymous: TestClient, seeded: Engine) -> None:
+    """The 重点检查企业名单: exactly the county's supervised sites that are red, black-listed, with an
+    open 重大隐患 or repeated alarms, by API and on the dashboard; another county's is not found."""
+    county = signed["county"]
+    r = county.get("/api/v1/key-sites", params={"jurisdiction": COUNTY})
+    assert r.status_code == 200, r.text
+    got = {k["code"]: k for k in r.json()}
+    with Session(seeded) as s:
+        facts, _ = service.site_facts(s, COUNTY, datetime.now(UTC))
+        red = {f.code for f in facts if f.colour == "red"}
+        black = {f.code for f in facts if f.credit_list == "black"}
+        major = {f.code for f in facts if f.open_major_hazard}
+        alarmed = {f.code for f in facts if f.recent_alarms >= service.supervision_rules().raises.repeated_alarms.count}
+    assert set(got) == red | black | major | alarmed and got
+    assert all(k["reasons"] for k in got.values())
+    assert all(("红色（重大风险）" in got[c]["reasons"]) == (c in red) for c in got)
+    assert county.get("/api/v1/key-sites", params={"jurisdiction": SIBLING}).status_code == 404
+    assert anonymous.get("/api/v1/key-sites", params={"jurisdiction": COUNTY}).status_code == 401
+    page = county.get("/supervision", params={"jurisdiction": COUNTY, "period": YEAR})
+    assert page.status_code == 200
+    assert set(re.findall(r'class="key-site" data-code="([^"]+)"', page.text)) == set(got)
+    # 执法力量测算 (通化 三十三): the same figures by API and on the page, from the county's sites and roster
+    team = county.get("/api/v1/reports/team-sizing", params={"jurisdiction": COUNTY, "year": YEAR[:4]})
+    assert team.status_code == 200, team.text
+    t = team.json()
+    assert sum(t["sites_by_colour"].values()) == len(facts) and t["inspectors"] > 0
+    assert f'data-needed="{t["inspector_days_needed"]}" data-available="{t["inspector_days_available"]}"' in page.text
+    assert county.get("/api/v1/reports/team-sizing", params={"jurisdiction": SIBLING, "year": 2026}).status_code == 404
+    assert county.get("/api/v1/reports/team-sizing", params={"jurisdiction": COUNTY, "year": 99999}).status_code == 422
+
+
 def test_the_pdf_font_and_fetcher(client: TestClient, monkeypatch: pytest.MonkeyPatch, live_server: str) -> None:
     font = report_print.report_font()
     assert font.is_file()
@@ -253,6 +284,17 @@ def test_the_pdf_font_and_fetcher(client: TestClient, monkeypatch: pytest.Monkey
         monkeypatch.delenv("RISKMAP_REPORT_FONT")
         report_print.report_font.cache_clear()
     assert report_print.report_font() == font
+    # all renderers busy for longer than a request waits: 503 with Retry-After, the thread given back
+    monkeypatch.setattr(report_print, "RENDER_WAIT_S", 0.05)
+    taken = [report_print.RENDERING.acquire(timeout=5) for _ in range(2)]
+    try:
+        assert all(taken)
+        busy = client.get(PDF_URL, params={"jurisdiction": COUNTY, "period": YEAR})
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+    finally:
+        for _ in taken:
+            report_print.RENDERING.release()
+    assert client.get(PDF_URL, params={"jurisdiction": COUNTY, "period": YEAR}).status_code == 200
 
 
 def test_a_long_overdue_list_is_counted_by_region_and_cut_at_the_worst(seeded: Engine) -> None:

@@ -43,6 +43,12 @@ async def database_refused(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
         log.warning("row-level security refused %s %s: %s", request.method, request.url.path, exc.orig)
         return JSONResponse({"detail": OUTSIDE_JURISDICTION}, status_code=404)
+    if isinstance(exc.orig, psycopg.errors.DataError):
+        # SQLSTATE class 22, the value itself is wrong (a NUL in a text, a number out of range, a text
+        # too long) wherever a form or a parameter let it through: the caller's input, never a 500.
+        log.info("input refused by the database %s %s: %s", request.method, request.url.path, exc.orig)
+        first = str(exc.orig).splitlines()[0] if str(exc.orig) else ""
+        return JSONResponse({"detail": f"输入的值无效（{exc.orig.sqlstate}）：{first}"}, status_code=422)
     raise exc
 
 

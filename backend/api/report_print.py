@@ -36,6 +36,7 @@ FONT_FAMILY = "RiskmapReportCJK"
 DETAIL_LIMIT = 300
 # PDFs rendered at once (each a core and a few hundred MiB for a province's year); more wait their turn.
 RENDERING = threading.BoundedSemaphore(2)
+RENDER_WAIT_S = 20.0
 
 
 class ReportSettings(BaseSettings):
@@ -45,6 +46,10 @@ class ReportSettings(BaseSettings):
 
 class PdfUnavailable(RuntimeError):
     """The PDF cannot be made on this machine (no CJK font file, or no pango): the reason says what to install."""
+
+
+class PdfBusy(PdfUnavailable):
+    """As many PDFs as the machine renders at once are being made: answered 503 with Retry-After."""
 
 
 @cache
@@ -163,5 +168,10 @@ def report_pdf(report: dict[str, Any]) -> bytes:
     font = report_font()
     weasyprint = _weasyprint()
     html = report_html(report, for_pdf=True)
-    with RENDERING:
+    # A request that waits long for its turn gives its worker thread back: 503, try again.
+    if not RENDERING.acquire(timeout=RENDER_WAIT_S):
+        raise PdfBusy("报表正在生成的数量已达上限，请稍后重试")
+    try:
         return weasyprint.HTML(string=html, url_fetcher=local_fetcher(font)).write_pdf()
+    finally:
+        RENDERING.release()

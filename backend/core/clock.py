@@ -3,6 +3,11 @@ so "today", the flood-season calendar and CAP identifiers use it; instants are s
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+
+def china_day(at: datetime | None = None) -> date:
+    """The regulators' day (China Standard Time) of `at`, or today's."""
+    return (at or datetime.now(UTC)).astimezone(CHINA_TZ).date()

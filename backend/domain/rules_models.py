@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, cast
 
@@ -634,10 +634,14 @@ class Holidays(_Strict):
     def covers(self, year: int) -> bool:
         return any(y.year == year for y in self.years)
 
-    def calendar(self) -> tuple[frozenset[date], frozenset[date]]:
-        """(days off, weekend days worked) over every year given."""
+    @cached_property
+    def _days(self) -> tuple[frozenset[date], frozenset[date]]:
         off = frozenset(d for y in self.years for h in y.holidays for d in h.off())
         return off, frozenset(d for y in self.years for h in y.holidays for d in h.work)
+
+    def calendar(self) -> tuple[frozenset[date], frozenset[date]]:
+        """(days off, weekend days worked) over every year given; computed once per rules object."""
+        return self._days
 
     def is_working_day(self, day: date) -> bool:
         """Monday to Friday less the days off, plus the weekend days worked (调休上班)."""

@@ -1,5 +1,5 @@
 """A bureau's duty rotation repeated forward, so that a roster imported once (the sample's 31 days)
-still has someone on duty next month: each bureau's shifts are repeated, period after period,
+still has someone on duty next month: the shifts of one cycle are repeated, cycle after cycle,
 until they reach a given instant. Written as the importer writes shifts (audited rows)."""
 
 from __future__ import annotations
@@ -13,32 +13,27 @@ from sqlalchemy.orm import Session
 from backend.models import DutyShift
 
 
-def _rotation(shifts: list[DutyShift]) -> list[DutyShift]:
-    """The roster's last unbroken run of shifts (each starting before the next one ends): an
-    older shift separated by a gap (a one-off cover weeks ago) is not part of the rotation."""
-    run = [shifts[-1]]
-    start = shifts[-1].starts_at
-    for s in reversed(shifts[:-1]):
-        if s.ends_at < start:
-            break
-        run.append(s)
-        start = min(start, s.starts_at)
-    return sorted(run, key=lambda s: s.starts_at)
-
-
-def repeat_rotation(session: Session, until: datetime) -> int:
-    """Repeat each bureau's rotation (its last unbroken run of shifts, from the first one's start
-    to the last one's end) until its roster reaches `until`; the number of shifts added."""
-    shifts = session.scalars(select(DutyShift).order_by(DutyShift.org_id, DutyShift.ends_at)).all()
+def repeat_rotation(session: Session, start: datetime, end: datetime, until: datetime) -> int:
+    """Repeat each bureau's shifts of the cycle [start, end) every (end - start) until its roster
+    reaches `until`; the number of shifts added. Only bureaus with shifts in that cycle are
+    extended, each from where its roster now ends (a second call adds nothing, a later one only
+    the cycles still missing): the cycle stays the one given, however far the roster reaches."""
+    period = end - start
+    if period.total_seconds() <= 0:
+        raise ValueError("a rotation's cycle ends after it starts")
+    cycle = session.scalars(
+        select(DutyShift)
+        .where(DutyShift.starts_at >= start, DutyShift.ends_at <= end)
+        .order_by(DutyShift.org_id, DutyShift.starts_at)
+    ).all()
     added = 0
-    for _, group in groupby(shifts, key=lambda s: s.org_id):
-        rotation = _rotation(list(group))
-        start, end = rotation[0].starts_at, max(s.ends_at for s in rotation)
-        period = end - start
-        if period.total_seconds() <= 0:
-            continue
-        offset = period
-        while end < until:
+    for org_id, group in groupby(cycle, key=lambda s: s.org_id):
+        rotation = list(group)
+        reached = session.scalar(
+            select(DutyShift.ends_at).where(DutyShift.org_id == org_id).order_by(DutyShift.ends_at.desc()).limit(1)
+        )
+        k = 1 + max(0, (reached - end) // period) if reached is not None and reached > end else 1
+        while start + k * period < until:
             for s in rotation:
                 session.add(
                     DutyShift(
@@ -47,12 +42,11 @@ def repeat_rotation(session: Session, until: datetime) -> int:
                         name=s.name,
                         mobile=s.mobile,
                         landline=s.landline,
-                        starts_at=s.starts_at + offset,
-                        ends_at=s.ends_at + offset,
+                        starts_at=s.starts_at + k * period,
+                        ends_at=s.ends_at + k * period,
                     )
                 )
                 added += 1
-            end += period
-            offset += period
+            k += 1
     session.flush()
     return added

@@ -3,6 +3,7 @@ so that seeding twice changes nothing."""
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,8 +45,19 @@ def seed(
     reports = [import_file(session, sample_dir / name, layer, skip_existing=True) for name, layer in SAMPLE_FILES]
     give_demo_passwords(session, data_dir / DEMO_SECRETS)
     # The sample roster covers 31 fixed days: repeated so that the demo has officers on duty today.
-    repeat_rotation(session, (now or datetime.now(UTC)) + ROSTER_AHEAD)
+    start, end = roster_cycle(sample_dir / "duty_roster.csv")
+    repeat_rotation(session, start, end, (now or datetime.now(UTC)) + ROSTER_AHEAD)
     return reports
+
+
+def roster_cycle(path: Path) -> tuple[datetime, datetime]:
+    """The span of the sample duty roster: the cycle repeated forward when seeding."""
+    with path.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return (
+        min(datetime.fromisoformat(r["starts_at"]) for r in rows),
+        max(datetime.fromisoformat(r["ends_at"]) for r in rows),
+    )
 
 
 def give_demo_passwords(session: Session, secrets_file: Path) -> int:

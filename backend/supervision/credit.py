@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.core.clock import CHINA_TZ
+from backend.core.clock import china_day
 from backend.core.principal import Principal, Scope
 from backend.domain.errors import Conflict, Invalid, NotFound
 from backend.domain.kinds import CreditList, region_prefix
@@ -40,7 +40,7 @@ OUTSIDE = "no such enterprise (or outside your jurisdiction)"
 
 def today_of(now: datetime) -> date:
     """The regulators' day (China Standard Time)."""
-    return now.astimezone(CHINA_TZ).date()
+    return china_day(now)
 
 
 @dataclass(frozen=True)
@@ -204,14 +204,21 @@ def expire(session: Session, now: datetime, enterprise_id: int | None = None) ->
     if enterprise_id is not None:
         query = query.where(CreditListEntry.enterprise_id == enterprise_id)
     ended = list(session.scalars(query.order_by(CreditListEntry.id).with_for_update()))
-    for entry in ended:
-        assert entry.valid_until is not None
-        entry.removed_on = entry.valid_until + timedelta(days=1)
-        entry.removal_reason, entry.ended, entry.removed_by = EXPIRED_REASON, "expired", EXPIRY_ACTOR
-    if ended:
+    if not ended:
+        return ended
+    # The period ended the entry, not whoever's request found it ended: the audit log says so.
+    caller, session.info["actor"] = session.info.get("actor"), EXPIRY_ACTOR
+    try:
+        for entry in ended:
+            assert entry.valid_until is not None
+            entry.removed_on = entry.valid_until + timedelta(days=1)
+            entry.removal_reason, entry.ended, entry.removed_by = EXPIRED_REASON, "expired", EXPIRY_ACTOR
         session.flush()
         for e in sorted({entry.enterprise_id for entry in ended}):
             derive(session, e, today)
+        session.flush()
+    finally:
+        session.info["actor"] = caller
     return ended
 
 

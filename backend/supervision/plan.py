@@ -181,6 +181,82 @@ def required_visits(site: SiteFacts, rules: Supervision) -> tuple[int, tuple[str
     return n, tuple(reasons)
 
 
+def key_reasons(site: SiteFacts, rules: Supervision) -> tuple[str, ...]:
+    """Why a site is a 重点检查企业 (通化 三十: 建立重点检查企业名单), in Chinese; empty if it is not:
+    red, on the 黑名单, an open 重大事故隐患, or repeated alarms (the raises of the rules data)."""
+    reasons = []
+    if site.colour == Colour.red:
+        reasons.append("红色（重大风险）")
+    if site.credit_list == CreditList.black:
+        reasons.append("列入黑名单")
+    if site.open_major_hazard:
+        reasons.append("重大事故隐患未整改")
+    alarms = rules.raises.repeated_alarms
+    if site.recent_alarms >= alarms.count:
+        reasons.append(f"近{alarms.window_days}天报警{site.recent_alarms}次")
+    return tuple(reasons)
+
+
+@dataclass(frozen=True)
+class TeamSizing:
+    """Enforcement strength against the work the colours ask for (通化 三十三: 按风险等级企业数量配备
+    执法力量): sites and visits a year by colour, the inspector-days they need, and those the roster has."""
+
+    year: int
+    sites_by_colour: dict[str, int]  # colour (or "none": not graded) -> sites
+    visits_by_colour: dict[str, int]  # visits a year by rule, the blue ones by the sampling ratio
+    inspector_days_needed: int
+    inspectors: int  # active, on the rosters of the jurisdiction and those inside it
+    working_days: int
+    inspector_days_available: int
+
+    @property
+    def inspectors_needed(self) -> int:
+        return math.ceil(self.inspector_days_needed / self.working_days) if self.working_days else 0
+
+    @property
+    def short_by(self) -> int:
+        return max(0, self.inspector_days_needed - self.inspector_days_available)
+
+
+def team_sizing(
+    sites: Sequence[SiteFacts],
+    inspectors: Sequence[Inspector],
+    year: int,
+    rules: Supervision,
+    holidays: Holidays | None = None,
+) -> TeamSizing:
+    """The inspector-days a year of visits needs (each visit `inspectors_per_visit` inspectors, each
+    inspector `inspections_per_day` a day) against the working days of the active inspectors, less
+    the days each has declared away."""
+    known = holidays or holiday_rules()
+    days = [d for m in range(1, 13) for d in working_days(year, m, holidays=known)]
+    sites_by: Counter[str] = Counter()
+    visits_by: Counter[str] = Counter()
+    for site in sites:
+        colour = site.colour.value if site.colour else "none"
+        sites_by[colour] += 1
+        visits_by[colour] += required_visits(site, rules)[0]
+    sampling = rules.random_sampling
+    for colour in sampling.colours:
+        visits_by[colour.value] += sample_size(sites_by[colour.value], sampling.ratio) * sampling.visits
+    visits = sum(visits_by.values())
+    needed = math.ceil(visits * rules.team.inspectors_per_visit / rules.capacity.inspections_per_day)
+    active = [i for i in inspectors if i.active]
+    available = sum(
+        len(days) - sum(1 for d in i.unavailable if d.year == year and known.is_working_day(d)) for i in active
+    )
+    return TeamSizing(
+        year=year,
+        sites_by_colour=dict(sites_by),
+        visits_by_colour=dict(visits_by),
+        inspector_days_needed=needed,
+        inspectors=len(active),
+        working_days=len(days),
+        inspector_days_available=available,
+    )
+
+
 def _offset(code: str) -> int:
     return zlib.crc32(code.encode())
 
@@ -196,9 +272,9 @@ def visit_months(n: int, code: str) -> list[int]:
 def working_days(year: int, month: int, start: date | None = None, holidays: Holidays | None = None) -> list[date]:
     """The month's working days (from `start` on): Monday to Friday less the State Council's days off,
     plus its weekend days worked (调休上班), from holidays.yaml; Monday to Friday for a year it lacks."""
-    off, worked = (holidays or holiday_rules()).calendar()
+    known = holidays or holiday_rules()
     days = [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
-    return [d for d in days if (d in worked or (d.weekday() < 5 and d not in off)) and (start is None or d >= start)]
+    return [d for d in days if known.is_working_day(d) and (start is None or d >= start)]
 
 
 def calendar_warnings(year: int, holidays: Holidays | None = None) -> list[str]:

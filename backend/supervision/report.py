@@ -145,17 +145,23 @@ def supervision_report(session: Session, jurisdiction: str, period_text: str, to
     end = date(period.year + (period.months[-1] == 12), period.months[-1] % 12 + 1, 1)
     # the period in China time: a decision at 00:30 on 1 January (CST) is the new year's
     start_at, end_at = (datetime.combine(d, time(), CHINA_TZ) for d in (start, end))
+    # Done and decided at the jurisdiction's sites, whoever supervises them (a prefecture's coal mine
+    # in a county counts in the county's report, as its planned visits do): by the site's region.
     done = session.execute(
-        select(Inspection.site_id, Inspection.day, Inspection.inspectors, Inspection.findings).where(
-            Inspection.region_adcode.like(f"{prefix}%"),
+        select(Inspection.site_id, Inspection.day, Inspection.inspectors, Inspection.findings)
+        .join(Site, Site.id == Inspection.site_id)
+        .where(
+            Site.region_adcode.like(f"{prefix}%"),
             Inspection.state == "completed",
             Inspection.day >= start,
             Inspection.day < end,
         )
     ).all()
     actions = session.execute(
-        select(EnforcementAction.kind, EnforcementAction.amount_yuan).where(
-            EnforcementAction.region_adcode.like(f"{prefix}%"),
+        select(EnforcementAction.kind, EnforcementAction.amount_yuan)
+        .join(Site, Site.id == EnforcementAction.site_id)
+        .where(
+            Site.region_adcode.like(f"{prefix}%"),
             EnforcementAction.decided_at >= start_at,
             EnforcementAction.decided_at < end_at,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,20 @@ from backend.models import (
 from backend.models import Inspector as InspectorRow
 from backend.registry.importer import ImportReport, Layer, Row, import_file, import_rows
 from backend.supervision import draw as drawing
-from backend.supervision.plan import Inspector, Period, Plan, SiteFacts, Visit, changes, generate, supervising_region
+from backend.supervision.plan import (
+    Inspector,
+    Period,
+    Plan,
+    SiteFacts,
+    TeamSizing,
+    Visit,
+    changes,
+    generate,
+    key_reasons,
+    required_visits,
+    supervising_region,
+    team_sizing,
+)
 
 
 def supervision_rules() -> Supervision:
@@ -125,6 +139,30 @@ def site_facts(session: Session, jurisdiction: str, now: datetime) -> tuple[list
             out.append(facts)
             ids[code] = sid
     return out, ids
+
+
+@dataclass(frozen=True)
+class KeySite:
+    """A 重点检查企业 of a jurisdiction: the site, its visits a year by rule, and why it is on the list."""
+
+    facts: SiteFacts
+    per_year: int
+    reasons: tuple[str, ...]
+
+
+def key_sites(session: Session, jurisdiction: str, now: datetime) -> list[KeySite]:
+    """The 重点检查企业名单 of the jurisdiction (the sites it supervises that are red, on the 黑名单,
+    with an open 重大事故隐患 or repeated alarms), most visits a year first."""
+    r = supervision_rules()
+    sites, _ = site_facts(session, jurisdiction, now)
+    out = [KeySite(s, required_visits(s, r)[0], reasons) for s in sites if (reasons := key_reasons(s, r))]
+    return sorted(out, key=lambda k: (-k.per_year, k.facts.region_adcode, k.facts.code))
+
+
+def team_strength(session: Session, jurisdiction: str, year: int, now: datetime) -> TeamSizing:
+    """The jurisdiction's enforcement strength against the year's visits by colour (通化 三十三)."""
+    sites, _ = site_facts(session, jurisdiction, now)
+    return team_sizing(sites, roster(session, jurisdiction), year, supervision_rules())
 
 
 # --- rosters (the API and the pages) ----------------------------------------------------------

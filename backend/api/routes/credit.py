@@ -4,6 +4,7 @@ backend/supervision/credit.py; these routes read their input and answer."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -210,7 +211,7 @@ def _page(
     **context: Any,
 ) -> HTMLResponse:
     today = credit.today_of(_now())
-    if region and not (region.isdigit() and len(region) == 6):
+    if region and not re.fullmatch(r"[0-9]{6}", region):
         region = None
     query = credit.public_query(None, None, region, today)
     rows = [credit.public_fields(e, county, today) for e, county in session.execute(query)]

@@ -515,12 +515,10 @@ def download_file(hazard_id: IdPath, file_id: IdPath, session: SessionDep, calle
     stored = session.scalar(select(HazardFile).where(HazardFile.id == file_id, HazardFile.hazard_id == hazard_id))
     if stored is None:
         raise HTTPException(404, f"隐患 {hazard_id} 没有编号为 {file_id} 的附件")
-    digest, content_type = stored.sha256, stored.content_type
+    digest, content_type, name = stored.sha256, stored.content_type, stored.name
     session.rollback()
     return Response(
-        files.storage().get(digest),
-        media_type=content_type,
-        headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
+        files.storage().get(digest), media_type=content_type, headers=files.served_headers(content_type, name)
     )
 
 

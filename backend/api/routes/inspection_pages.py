@@ -29,7 +29,7 @@ from backend.api.edge import IdPath
 from backend.api.errors import status_of
 from backend.api.routes.pages import NO_STORE, local_time, render, signed_in, to_login
 from backend.api.templating import templates
-from backend.core.clock import CHINA_TZ
+from backend.core.clock import CHINA_TZ, china_day
 from backend.core.jurisdiction import bind
 from backend.core.principal import Perm
 from backend.domain.errors import DomainError, Invalid
@@ -155,10 +155,6 @@ def _names(session: SessionDep, certs: list[str]) -> list[str]:
     return [f"{known[c]}（{c}）" if c in known else c for c in certs]
 
 
-def _today() -> date:
-    return datetime.now(CHINA_TZ).date()
-
-
 # --- the list --------------------------------------------------------------------------------
 
 PERIOD = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2]))?$")
@@ -281,7 +277,7 @@ def new_inspection_page(
         return signed
     if not signed.principal.can(Perm.write):
         return render("error.html", "无权操作", signed, 403, detail="只有监管执法人员可以新建检查。")
-    form: dict[str, Any] = {"site": site, "day": _today().isoformat(), "origin": "report_12350", "inspectors": []}
+    form: dict[str, Any] = {"site": site, "day": china_day().isoformat(), "origin": "report_12350", "inspectors": []}
     if visit is not None:
         found = session.get(PlanVisit, visit)
         code = session.scalar(select(Site.code).where(Site.id == found.site_id)) if found else None
@@ -326,7 +322,7 @@ def create_inspection_page(
         when = _date(day, "day", "请选择检查日期")
         if origin not in ORIGIN_ZH:
             raise Invalid("请选择检查来源", "origin")
-        visit = int(plan_visit_id) if plan_visit_id.isdigit() else None
+        visit = int(plan_visit_id) if re.fullmatch(r"[0-9]{1,9}", plan_visit_id) else None
         i = flow.create(
             session,
             form["site"],
@@ -606,7 +602,7 @@ def add_files_page(
     csrf_token: Short = "",
 ) -> Response:
     """More photos or documents, of one finding (`finding`) or of the inspection as a whole."""
-    index = int(finding) if finding.isdigit() else None
+    index = int(finding) if re.fullmatch(r"[0-9]{1,2}", finding) else None
     target = f"file:{index}" if index is not None else "file:all"
 
     def change(signed: SignedIn, i: Inspection) -> None:

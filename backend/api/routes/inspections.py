@@ -352,8 +352,8 @@ def list_inspection_files(inspection_id: IdPath, session: SessionDep) -> list[di
 def download_inspection_file(inspection_id: IdPath, file_id: IdPath, session: SessionDep) -> Response:
     """An inspection's file, only to callers who may see the inspection (else 404)."""
     stored = flow.file_of(session, flow.get(session, inspection_id), file_id)
+    digest, content_type, name = stored.sha256, stored.content_type, stored.name
+    session.rollback()  # the read transaction ends before the fetch from the store
     return Response(
-        files.storage().get(stored.sha256),
-        media_type=stored.content_type,
-        headers=files.served_headers(stored.content_type, stored.name),
+        files.storage().get(digest), media_type=content_type, headers=files.served_headers(content_type, name)
     )

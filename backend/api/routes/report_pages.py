@@ -24,13 +24,13 @@ from backend.api.deps import SessionDep
 from backend.api.errors import status_of
 from backend.api.report_print import report_html
 from backend.api.routes.pages import NO_STORE, render, signed_in, to_login
-from backend.core.clock import CHINA_TZ
+from backend.core.clock import china_day
 from backend.core.jurisdiction import bind
 from backend.core.principal import Scope
 from backend.domain.errors import DomainError, NotFound
 from backend.domain.rules_models import risk_levels
 from backend.models import Region
-from backend.supervision import report
+from backend.supervision import report, service
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -41,10 +41,6 @@ MONTH = re.compile(r"^(|[1-9]|1[0-2]|0[1-9])$")
 PROVINCE = "220000"
 UNGRADED_HEX = "#bdbdbd"
 LEVEL_INDENT = {"province": "", "prefecture": "\u3000", "county": "\u3000\u3000"}
-
-
-def _today() -> Any:
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
 
 
 def _regulator(request: Request, session: SessionDep) -> SignedIn | Response:
@@ -72,7 +68,7 @@ def _choice(
     if not ADCODE.match(jurisdiction):
         return render("error.html", "参数错误", signed, 422, detail="地区代码应为 6 位数字（如 220283）。")
     if not period:
-        year = (year or "").strip() or str(_today().year)
+        year = (year or "").strip() or str(china_day().year)
         month = (month or "").strip()
         if not YEAR.match(year) or not MONTH.match(month):
             return render("error.html", "参数错误", signed, 422, detail="年份应为 4 位数字，月份应为 1 至 12。")
@@ -85,7 +81,7 @@ def _choice(
 def _report(session: SessionDep, signed: SignedIn, jurisdiction: str, period: str) -> dict[str, Any] | Response:
     """report.py's figures for the page, or the page saying why not (404: not the user's region)."""
     try:
-        return report.supervision_report(session, jurisdiction, period, _today())
+        return report.supervision_report(session, jurisdiction, period, china_day())
     except DomainError as exc:
         code = status_of(exc)
         if isinstance(exc, NotFound):
@@ -189,7 +185,7 @@ def dashboard(
         for o in data["overdue"]
         if o["colour"] != "none" or o["sites"]  # the four colours always, 未定级 only when it has sites
     ]
-    this_year = _today().year
+    this_year = china_day().year
     chosen_year = int(period[:4])
     years = sorted({*range(this_year - 3, this_year + 2), chosen_year})
     return render(
@@ -206,6 +202,14 @@ def dashboard(
         chosen_year=chosen_year,
         chosen_month=int(period[5:]) if len(period) > 4 else None,
         links=_links(jurisdiction, period),
+        key=[
+            {"site": k.facts, "per_year": k.per_year, "reasons": k.reasons, "hex": hexes.get(k.facts.colour or "")}
+            for k in service.key_sites(session, jurisdiction, datetime.now(UTC))
+        ],
+        region_names=service.region_names(session),
+        team=service.team_strength(session, jurisdiction, chosen_year, datetime.now(UTC)),
+        colour_hex={**hexes, "none": UNGRADED_HEX},
+        colour_zh=report.COLOUR_NAME,
     )
 
 

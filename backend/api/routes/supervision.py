@@ -15,7 +15,7 @@ from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.report_print import PdfUnavailable, report_pdf
 from backend.api.responses import Out
 from backend.api.templating import templates
-from backend.core.clock import CHINA_TZ
+from backend.core.clock import CHINA_TZ, china_day
 from backend.domain.errors import NotFound
 from backend.models import Draw, InspectionPlan, PlanVersion
 from backend.models import Inspector as InspectorRow
@@ -80,6 +80,76 @@ def _inspector_out(i: InspectorRow) -> dict[str, Any]:
 def list_inspectors(session: SessionDep, region: Adcode | None = None) -> list[dict[str, Any]]:
     """The rosters, of one regulator and those under it when `region` is given."""
     return [_inspector_out(i) for i in service.inspectors(session, region)]
+
+
+class KeySiteOut(Out):
+    """A 重点检查企业 (通化 三十) of the jurisdiction, with why it is on the list."""
+
+    code: str
+    name: str
+    kind: str
+    region_adcode: str
+    region_name: str
+    colour: str | None
+    credit_list: str
+    per_year: int = Field(description="visits a year by rule, before the random draw")
+    reasons: list[str]
+
+
+@router.get("/api/v1/key-sites", response_model=list[KeySiteOut])
+def list_key_sites(session: SessionDep, caller: Viewer, jurisdiction: Adcode) -> list[dict[str, Any]]:
+    """The 重点检查企业名单 of a jurisdiction the caller holds: the sites it supervises that are red,
+    on the 黑名单, with an open 重大事故隐患 or repeated alarms (the rules data's raises)."""
+    report.check_jurisdiction(session, jurisdiction)
+    service.region(session, jurisdiction)  # 404 for a code that is no region
+    names = service.region_names(session)
+    return [
+        {
+            "code": k.facts.code,
+            "name": k.facts.name,
+            "kind": k.facts.kind,
+            "region_adcode": k.facts.region_adcode,
+            "region_name": names.get(k.facts.region_adcode, k.facts.region_adcode),
+            "colour": k.facts.colour,
+            "credit_list": k.facts.credit_list,
+            "per_year": k.per_year,
+            "reasons": list(k.reasons),
+        }
+        for k in service.key_sites(session, jurisdiction, datetime.now(UTC))
+    ]
+
+
+class TeamSizingOut(Out):
+    """Enforcement strength against the year's visits by colour (通化 三十三)."""
+
+    jurisdiction: str
+    year: int
+    sites_by_colour: dict[str, int]
+    visits_by_colour: dict[str, int] = Field(description="visits a year by rule; blue: by the sampling ratio")
+    inspector_days_needed: int
+    inspectors_needed: int = Field(description="inspectors working every working day of the year")
+    inspectors: int
+    working_days: int
+    inspector_days_available: int
+    short_by: int = Field(description="inspector-days missing, 0 when the roster suffices")
+
+
+@router.get("/api/v1/reports/team-sizing", response_model=TeamSizingOut)
+def team_sizing(
+    session: SessionDep,
+    caller: Viewer,
+    jurisdiction: Adcode,
+    year: Annotated[int, Query(ge=report.MIN_YEAR, le=report.MAX_YEAR)],
+) -> dict[str, Any]:
+    """How many inspector-days the jurisdiction's sites need a year by their colours, against what
+    its rosters (and those inside it) can give, less declared days away (viewer, own jurisdiction)."""
+    report.check_jurisdiction(session, jurisdiction)
+    service.region(session, jurisdiction)
+    t = service.team_strength(session, jurisdiction, year, datetime.now(UTC))
+    return {
+        "jurisdiction": jurisdiction,
+        **{k: getattr(t, k) for k in TeamSizingOut.model_fields if k != "jurisdiction"},
+    }
 
 
 def _report(report: Any) -> dict[str, Any]:
@@ -399,15 +469,11 @@ class ReportOut(Out):
     workload: list[WorkloadOut]
 
 
-def _today() -> date:
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
-
-
 @router.get("/api/v1/reports/supervision", response_model=ReportOut)
 def supervision_report(session: SessionDep, caller: Viewer, jurisdiction: Adcode, period: PeriodText) -> dict[str, Any]:
     """Planned against done by month, overdue sites by colour, findings, fines and enforcement
     actions, and inspectors' workload (viewer)."""
-    return report.supervision_report(session, jurisdiction, period, _today())
+    return report.supervision_report(session, jurisdiction, period, china_day())
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -420,7 +486,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 )
 def supervision_report_xlsx(session: SessionDep, caller: Viewer, jurisdiction: Adcode, period: PeriodText) -> Response:
     """The same report as an .xlsx workbook, one sheet per table (viewer)."""
-    data = report.supervision_report(session, jurisdiction, period, _today())
+    data = report.supervision_report(session, jurisdiction, period, china_day())
     filename = f"supervision-{jurisdiction}-{data['period']}.xlsx"
     return Response(
         report.xlsx(data), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -442,11 +508,11 @@ def supervision_report_pdf(session: SessionDep, caller: Viewer, jurisdiction: Ad
     """The same report as a PDF for the bureau to send upward: the printable page's template, A4,
     its Chinese font embedded (viewer). A plain `def`: FastAPI runs it in a worker thread, so the
     rendering (a second or so) never holds up the event loop."""
-    data = report.supervision_report(session, jurisdiction, period, _today())
+    data = report.supervision_report(session, jurisdiction, period, china_day())
     session.close()  # its connection back to the pool while the PDF renders
     try:
         pdf = report_pdf(data)
     except PdfUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise HTTPException(503, str(exc), {"Retry-After": "30"}) from None
     filename = f"supervision-{jurisdiction}-{data['period']}.pdf"
     return Response(pdf, media_type=PDF, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

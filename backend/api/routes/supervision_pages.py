@@ -26,7 +26,7 @@ from backend.api.deps import SessionDep
 from backend.api.edge import IdPath
 from backend.api.errors import status_of
 from backend.api.routes.pages import local_time, render, signed_in, to_login
-from backend.core.clock import CHINA_TZ
+from backend.core.clock import CHINA_TZ, china_day
 from backend.core.jurisdiction import bind
 from backend.core.principal import Perm, Scope
 from backend.domain.errors import Conflict, DomainError, Invalid, NotFound
@@ -45,10 +45,6 @@ STATUS_ZH = {"available": "今日可派", "unavailable": "今日不可派", "ina
 ROSTER_UPLOAD_LIMIT = 2 * 1024 * 1024
 Text = Annotated[str, Form(max_length=256)]
 LongText = Annotated[str, Form(max_length=4000)]
-
-
-def _today() -> date:
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
 
 
 def _bound(request: Request, session: SessionDep) -> SignedIn | Response:
@@ -196,7 +192,7 @@ def _roster_page(
     **context: Any,
 ) -> HTMLResponse:
     chosen = {"region": "", "speciality": "", "status": "", "q": "", **(filters or {})}
-    today = _today()
+    today = china_day()
     rows = service.inspectors(session, chosen["region"] or None)
     bureaus = service.bureau_names(session)
     names = service.region_names(session)
@@ -480,7 +476,7 @@ def generate_plan(
         return _plans_page(session, signed, 404, form=form, error="未找到该辖区，或它不在您的辖区内。")
     elif not re.fullmatch(r"20\d\d", form["year"]):
         error = "年份应为四位数字，如 2026。"
-    elif form["month"] and not (form["month"].isdigit() and 1 <= int(form["month"]) <= 12):
+    elif form["month"] and not (re.fullmatch(r"[0-9]{1,2}", form["month"]) and 1 <= int(form["month"]) <= 12):
         error = "月份应为 1 至 12。"
     elif not seed.strip():
         error = "请填写随机种子：它将与抽取结果一起公开，任何人可据此复核。"
@@ -567,7 +563,7 @@ def plan_page(
                 "region": names.get(v["jurisdiction"], v["jurisdiction"]),
             }
         )
-    today = _today()
+    today = china_day()
     months = [
         {"month": m, "visits": by_month[m], "open": len(visits) <= 400 or m == today.month} for m in sorted(by_month)
     ]

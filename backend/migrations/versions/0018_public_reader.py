@@ -10,6 +10,9 @@ to riskmap_app are closed.
   get policies: the first for the platform's scope only, the second as its outbox row.
 - The monthly partitions of `readings` are revoked from both API roles: the parent's policy binds
   only queries through the parent, so a partition read by name would bypass it.
+- An enterprise never sees an inspection before it happens (四不两直: 不发通知、不打招呼): planned
+  inspections and plan visits are out of the enterprise scope; the inspection once under way or
+  done, with its findings and decisions, is the enterprise's to read.
 
 Revision ID: 0018
 Revises: 0017
@@ -82,6 +85,13 @@ BEGIN
 END $$;
 """
 
+SITE = "riskmap_site_visible(site_id)"
+# Not for an enterprise before it happens (四不两直); otherwise as 0015 had them.
+UNANNOUNCED = {
+    "inspections": f"{SITE} AND (riskmap_scope() <> 'enterprise' OR state <> 'planned')",
+    "plan_visits": f"{SITE} AND riskmap_scope() <> 'enterprise'",
+}
+
 PARTITIONS = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'readings'::regclass
@@ -113,9 +123,19 @@ def upgrade() -> None:
     for name in _partitions():
         op.execute(f'REVOKE ALL ON "{name}" FROM {APP_ROLE}, {PUBLIC_ROLE}')
     op.execute(ENSURE_PARTITIONS)
+    for table, predicate in UNANNOUNCED.items():
+        op.execute(
+            f"DROP POLICY {table}_jurisdiction ON {table}; "
+            f"CREATE POLICY {table}_jurisdiction ON {table} USING ({predicate}) WITH CHECK ({predicate})"
+        )
 
 
 def downgrade() -> None:
+    for table in UNANNOUNCED:
+        op.execute(
+            f"DROP POLICY {table}_jurisdiction ON {table}; "
+            f"CREATE POLICY {table}_jurisdiction ON {table} USING ({SITE}) WITH CHECK ({SITE})"
+        )
     for name in _partitions():
         op.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{name}" TO {APP_ROLE}')
     op.execute(
