@@ -5,7 +5,6 @@ than the screen."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,19 +17,10 @@ from sqlalchemy import Engine, text
 
 from backend.core.principal import Role
 from backend.supervision import service
-from tests.support.accounts import browser_sign_in, browser_sign_out, make_user
+from tests.support.accounts import browser_sign_in, make_user
+from tests.support.browser import fits_in_chinese
 from tests.support.jurisdiction import PANSHI, SHULAN
 from tests.support.wait import wait_until
-
-LATIN_WORDS = re.compile(r"\b(?:Login|Password|Logout|Sign|Account|Users?|Admin|Submit|Error|None|null|undefined)\b")
-
-
-def _fits(browser: Any) -> None:
-    """Nothing wider than the viewport and no English words on the page."""
-    widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
-    visible = browser.find_element(By.TAG_NAME, "body").text
-    assert not LATIN_WORDS.search(visible), LATIN_WORDS.search(visible)
 
 
 @pytest.fixture
@@ -48,19 +38,6 @@ def firm(seeded: Engine) -> Iterator[Any]:
     with seeded.begin() as c:
         c.execute(text("DELETE FROM credit_list_entries WHERE enterprise_id = :e"), {"e": row.id})
         c.execute(text("UPDATE enterprises SET credit_list = 'none' WHERE id = :e"), {"e": row.id})
-
-
-@pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:
-    browser_sign_out(browser)
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
-    )
-    try:
-        yield browser
-    finally:
-        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-        browser_sign_out(browser)
 
 
 def test_a_county_regulator_lists_and_removes_an_enterprise_on_a_phone(
@@ -87,7 +64,7 @@ def test_a_county_regulator_lists_and_removes_an_enterprise_on_a_phone(
     assert "发生较大生产安全事故" in listed and "磐应急失信〔2026〕9号" in listed and until in listed
     assert "磐石市应急管理局" in listed
     assert f"每年增加 {add} 次检查" in phone.find_element(By.ID, "effect-black").text
-    _fits(phone)
+    fits_in_chinese(phone)
     phone.save_screenshot(str(artifacts / "credit-lists-phone.png"))
     with seeded.connect() as c:
         assert c.scalar(text("SELECT credit_list FROM enterprises WHERE id = :e"), {"e": firm.id}) == "black"
@@ -101,7 +78,7 @@ def test_a_county_regulator_lists_and_removes_an_enterprise_on_a_phone(
     assert "隐患整改完成，准予信用修复" in phone.find_element(By.CSS_SELECTOR, gone).text
     assert not phone.find_elements(By.CSS_SELECTOR, row)
     assert f"已将{firm.name}移出黑名单" in phone.find_element(By.CSS_SELECTOR, "p.msg.ok").text
-    _fits(phone)
+    fits_in_chinese(phone)
     with seeded.connect() as c:
         assert c.scalar(text("SELECT credit_list FROM enterprises WHERE id = :e"), {"e": firm.id}) == "none"
         actors = set(
@@ -138,7 +115,7 @@ def test_the_public_reads_the_lists_without_a_form_and_filters_by_county(
         "红名单",
         "历史",
     ]
-    _fits(browser)
+    fits_in_chinese(browser)
 
     Select(browser.find_element(By.NAME, "region")).select_by_value(SHULAN)
     browser.find_element(By.CSS_SELECTOR, "#credit-filter button").click()

@@ -24,11 +24,10 @@ from sqlalchemy.orm import Session
 from backend.core.principal import Role
 from backend.hazards import files
 from backend.models import HazardFile, HiddenHazard
-from tests.support.accounts import browser_sign_in, browser_sign_out, make_user, sign_in
+from tests.support.accounts import browser_sign_in, make_user, sign_in
+from tests.support.browser import fits_in_chinese
 from tests.support.hazards import PNG
 from tests.support.wait import wait_until
-
-LATIN_WORDS = re.compile(r"\b(?:None|null|undefined|true|false|Error|Submit|Start|Finding)\b")
 
 
 @dataclass
@@ -77,27 +76,6 @@ def place(seeded: Engine, client: TestClient, tokens: dict[Role, str]) -> Iterat
     client.post("/api/v1/risk/regrade", headers={"Authorization": f"Bearer {tokens[Role.operator]}"})
 
 
-@pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:
-    browser_sign_out(browser)
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
-    )
-    try:
-        yield browser
-    finally:
-        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-        browser_sign_out(browser)
-
-
-def _fits(browser: Any) -> None:
-    """Nothing wider than the screen, and no English (or template leftovers) on the page."""
-    widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
-    shown = browser.find_element(By.TAG_NAME, "body").text
-    assert not LATIN_WORDS.search(shown), LATIN_WORDS.search(shown)
-
-
 def _text(browser: Any, css: str) -> str:
     """An element's text read in the page (htmx may swap it between finding and reading it)."""
     return browser.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", css)
@@ -139,7 +117,7 @@ def test_a_regulator_works_an_inspection_through_on_a_phone(
     browser_sign_in(phone, live_server, login, "/inspections/new")
     wait_until(lambda: phone.find_elements(By.ID, "new-inspection"))
     assert "检查记录" in [a.text for a in phone.find_elements(By.CSS_SELECTOR, "header.top nav > a")]
-    _fits(phone)
+    fits_in_chinese(phone)
     form = "#new-inspection"
     Select(phone.find_element(By.NAME, "origin")).select_by_value("report_12350")
     phone.find_element(By.NAME, "origin_ref").send_keys("12350-2026-0815")
@@ -220,7 +198,7 @@ def test_a_regulator_works_an_inspection_through_on_a_phone(
         )
 
     _answer(phone, items[-1], "na")
-    _fits(phone)
+    fits_in_chinese(phone)
     phone.save_screenshot(str(artifacts / "inspection-phone.png"))
     _submit(phone, "#complete")
     wait_until(lambda: _text(phone, "#state") == "已完成")
@@ -239,7 +217,7 @@ def test_a_regulator_works_an_inspection_through_on_a_phone(
     # the list finds it by its filters
     phone.get(f"{live_server}/inspections?state=completed&site={place.site}&inspector={place.team[0]}&period=2026")
     wait_until(lambda: phone.find_elements(By.CSS_SELECTOR, f'#inspections li[data-id="{iid}"]'))
-    _fits(phone)
+    fits_in_chinese(phone)
     phone.get(f"{live_server}/inspections?period=26-7")
     assert "期间请填写年份" in _error_near(phone, "#filters")
 
@@ -248,7 +226,7 @@ def test_a_regulator_works_an_inspection_through_on_a_phone(
     phone.set_window_size(1400, 1000)
     phone.get(f"{live_server}/inspections/{iid}")
     wait_until(lambda: phone.find_elements(By.ID, "checklist"))
-    _fits(phone)
+    fits_in_chinese(phone)
     columns = phone.execute_script(
         "return getComputedStyle(document.querySelector('#checklist .items')).gridTemplateColumns.split(' ').length"
     )

@@ -3,7 +3,6 @@ at desktop size: Chinese throughout, nothing wider than the screen, forms that w
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,10 +12,10 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import Engine, text
 
 from tests.support.accounts import PASSWORD, browser_sign_in, browser_sign_out, make_user
+from tests.support.browser import fits_in_chinese
 from tests.support.wait import wait_until
 
 VIEWPORTS = {"phone": (390, 844, True), "desktop": (1400, 1000, False)}
-LATIN_WORDS = re.compile(r"\b(?:Login|Password|Logout|Sign|Account|Users?|Admin|Submit|Error)\b")
 
 
 @pytest.fixture(params=list(VIEWPORTS))
@@ -35,21 +34,13 @@ def page(request: pytest.FixtureRequest, browser: Any, artifacts) -> Iterator[tu
         browser_sign_out(browser)
 
 
-def _fits(browser: Any) -> None:
-    """Nothing wider than the viewport (no sideways scrolling of the page) and no English words."""
-    widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
-    visible = browser.find_element(By.TAG_NAME, "body").text
-    assert not LATIN_WORDS.search(visible), LATIN_WORDS.search(visible)
-
-
 def test_sign_in_account_and_sign_out(page: tuple[Any, str], live_server: str, seeded: Engine, artifacts) -> None:
     browser, size = page
     login = make_user(seeded, "220283", ["regulator"], name="李舒兰")
     browser.get(f"{live_server}/account")
     wait_until(lambda: "/login" in browser.current_url)  # sent to sign in first
     assert "登录" in browser.title and "用户名" in browser.page_source
-    _fits(browser)
+    fits_in_chinese(browser)
     browser.find_element(By.NAME, "login").send_keys(login)
     browser.find_element(By.NAME, "password").send_keys("Wrong#Password1")
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
@@ -64,7 +55,7 @@ def test_sign_in_account_and_sign_out(page: tuple[Any, str], live_server: str, s
     assert "李舒兰" in header and "舒兰市应急管理局" in header and "退出" in header
     assert browser.find_element(By.ID, "me-org").text == "舒兰市应急管理局"
     assert "监管人员" in browser.find_element(By.CSS_SELECTOR, "dl.facts").text
-    _fits(browser)
+    fits_in_chinese(browser)
     browser.save_screenshot(str(artifacts / f"account-{size}.png"))
     # Change the password: a wrong current one is refused, then it works.
     form = browser.find_element(By.ID, "password-form")
@@ -101,7 +92,7 @@ def test_a_county_admin_manages_the_countys_users(
     table = browser.find_element(By.ID, "users").text
     assert "吴同事" in table and "龙潭区的人" not in table
     assert not browser.find_elements(By.CSS_SELECTOR, f'tr[data-login="{elsewhere}"]')
-    _fits(browser)
+    fits_in_chinese(browser)
     browser.save_screenshot(str(artifacts / f"admin-users-{size}.png"))
     wait_until(lambda: browser.execute_script("return !!window.htmx"))
     browser.execute_script("window.keptAcrossChanges = true")  # htmx replaces <main>, not the page
@@ -143,7 +134,7 @@ def test_a_county_admin_manages_the_countys_users(
         roles, disabled = c.execute(text("SELECT roles, disabled FROM users WHERE login = :l"), {"l": colleague}).one()
     assert roles == ["viewer", "duty"] and disabled
     assert browser.execute_script("return window.keptAcrossChanges") is True
-    _fits(browser)
+    fits_in_chinese(browser)
 
 
 def test_user_administration_is_for_admins_only(page: tuple[Any, str], live_server: str, seeded: Engine) -> None:
@@ -155,4 +146,4 @@ def test_user_administration_is_for_admins_only(page: tuple[Any, str], live_serv
     wait_until(lambda: "用户管理仅对管理员开放" in browser.page_source)
     assert browser.find_element(By.TAG_NAME, "h1").text == "无权访问"
     assert "用户管理" not in browser.find_element(By.CSS_SELECTOR, "header.top nav").text
-    _fits(browser)
+    fits_in_chinese(browser)

@@ -5,12 +5,10 @@ site's page (another county's site is 未找到). Chinese throughout, nothing wi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from shapely.geometry import MultiPolygon, box
@@ -20,32 +18,8 @@ from sqlalchemy.orm import Session
 from backend.core.principal import Role
 from backend.warnings.issue import BroadcastOrder, issue
 from tests.support.accounts import PASSWORD, browser_sign_in, browser_sign_out, make_user
-from tests.support.browser import open_map
+from tests.support.browser import fits_in_chinese, open_map
 from tests.support.wait import wait_until
-
-LATIN_WORDS = re.compile(r"\b(?:Login|Password|Logout|Sign|Account|Users?|Admin|Submit|Error|None|null|undefined)\b")
-
-
-@pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:
-    """The browser as a phone (390 × 844), signed out before and after."""
-    browser_sign_out(browser)
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
-    )
-    try:
-        yield browser
-    finally:
-        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-        browser_sign_out(browser)
-
-
-def _fits(browser: Any) -> None:
-    """Nothing wider than the viewport and no English words on the page."""
-    widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
-    visible = browser.find_element(By.TAG_NAME, "body").text
-    assert not LATIN_WORDS.search(visible), LATIN_WORDS.search(visible)
 
 
 def _nav(browser: Any) -> list[str]:
@@ -88,7 +62,7 @@ def test_an_enterprise_user_lands_on_its_home_page_and_answers_a_broadcast(
         li.find_element(By.CSS_SELECTOR, ".level").text
         for li in phone.find_elements(By.CSS_SELECTOR, "#sites li[data-code]")
     )
-    _fits(phone)
+    fits_in_chinese(phone)
     phone.save_screenshot(str(artifacts / "enterprise-home-phone.png"))
 
     row = phone.find_element(By.CSS_SELECTOR, f'.answer[data-broadcast="{b.id}"]')
@@ -175,7 +149,7 @@ def test_the_people_register_for_a_county_with_phones_masked_by_role_and_its_ros
     roster = [li.find_element(By.TAG_NAME, "b").text for li in phone.find_elements(By.CSS_SELECTOR, "#roster li")]
     assert roster == shifts() and roster
     assert "舒兰市应急管理局值班表" in phone.find_element(By.CSS_SELECTOR, "#roster h2").text
-    _fits(phone)
+    fits_in_chinese(phone)
     phone.save_screenshot(str(artifacts / "people-phone.png"))
 
     # Filter by an enterprise, then by one of its sites.
@@ -224,14 +198,14 @@ def test_a_site_page_in_the_county_and_未找到_for_another_countys_site(
     level_zh = {1: "重大风险", 2: "较大风险", 3: "一般风险", 4: "低风险"}[level]
     assert level_zh in phone.find_element(By.ID, "level").text
     assert phone.find_elements(By.CSS_SELECTOR, "#reasons li") and phone.find_elements(By.ID, "hazards")
-    _fits(phone)
+    fits_in_chinese(phone)
     phone.save_screenshot(str(artifacts / "site-phone.png"))
 
     phone.get(f"{live_server}/sites/{other}")
     wait_until(lambda: phone.find_elements(By.CSS_SELECTOR, "main h1"))
     assert phone.find_element(By.CSS_SELECTOR, "main h1").text == "未找到"
     assert other in phone.page_source and "定级依据" not in phone.page_source
-    _fits(phone)
+    fits_in_chinese(phone)
     # The same answer, status 404, as for a code that does not exist: nothing tells the two apart.
     with httpx.Client(base_url=live_server) as http:
         assert http.post("/login", data={"login": login, "password": PASSWORD, "next": "/"}).status_code == 303

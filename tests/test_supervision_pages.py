@@ -25,20 +25,12 @@ from sqlalchemy.orm import Session
 from backend.api.routes.supervision_pages import reason_zh
 from backend.core.principal import Role
 from tests.support.accounts import browser_sign_in, browser_sign_out, make_user, sign_in
+from tests.support.browser import fits_in_chinese
 from tests.support.wait import wait_until
 
 COUNTY = "220106"  # 绿园区: fourteen chemical sites, supervised by the county
 OTHER = "220103"  # 宽城区
 YEAR = "2034"  # in the future: a regeneration plans the whole year again
-LATIN_WORDS = re.compile(r"\b(?:Login|Password|Logout|Sign|Account|Users?|Admin|Submit|Error|None|null|undefined)\b")
-
-
-def _fits(browser: Any) -> None:
-    """Nothing wider than the window, and no English words on the page."""
-    widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
-    visible = browser.find_element(By.TAG_NAME, "body").text
-    assert not LATIN_WORDS.search(visible), LATIN_WORDS.search(visible)
 
 
 def _shot(browser: Any, path: Path) -> None:
@@ -49,7 +41,7 @@ def _shot(browser: Any, path: Path) -> None:
 
 def _at_both_sizes(browser: Any, artifacts: Path, name: str) -> None:
     """The page fits at a phone's 390 px and at the desktop's width."""
-    _fits(browser)
+    fits_in_chinese(browser)
     _shot(browser, artifacts / f"{name}-desktop.png")
     browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
@@ -57,7 +49,7 @@ def _at_both_sizes(browser: Any, artifacts: Path, name: str) -> None:
     try:
         browser.refresh()
         wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "main h1"))
-        _fits(browser)
+        fits_in_chinese(browser)
         _shot(browser, artifacts / f"{name}-phone.png")
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

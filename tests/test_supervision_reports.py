@@ -27,6 +27,7 @@ from backend.core.principal import Role
 from backend.models import Enterprise, PlanVersion, PlanVisit, Site
 from backend.supervision import inspections, report, service
 from tests.support.accounts import browser_sign_in, make_user, sign_in
+from tests.support.browser import fits_in_chinese
 from tests.support.wait import wait_until
 
 COUNTY, SIBLING, PREFECTURE, PROVINCE = "220582", "220581", "220500", "220000"
@@ -322,14 +323,6 @@ def test_a_long_overdue_list_is_counted_by_region_and_cut_at_the_worst(seeded: E
 
 # --- in Chromium ------------------------------------------------------------------------------
 
-LATIN = re.compile(r"\b(?:None|null|undefined|Error|Report|Planned|Done)\b")
-
-
-def _fits(browser: Any) -> None:
-    widths = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], widths
-    assert not LATIN.search(browser.find_element(By.TAG_NAME, "body").text)
-
 
 def _shot(browser: Any, path: Any) -> None:
     """The whole page as a PNG (beyond the viewport), for a person to look at."""
@@ -386,7 +379,7 @@ def test_the_dashboard_at_a_phone_and_a_desktop(
                 for o in browser.find_elements(By.CSS_SELECTOR, "select[name=jurisdiction] option")
             ]
             assert options == [COUNTY]  # a county's user picks nothing beyond its county
-            _fits(browser)
+            fits_in_chinese(browser)
             _shot(browser, artifacts / f"supervision-dashboard-{size}.png")
         # an overdue site links to its page
         first = next(o for o in expected["overdue"] if o["sites"])
@@ -442,7 +435,7 @@ def test_the_printable_report_in_print_media(
         _phone(browser)
         browser.refresh()
         wait_until(lambda: browser.find_elements(By.ID, "report-title"))
-        _fits(browser)
+        fits_in_chinese(browser)
         _shot(browser, artifacts / "supervision-report-phone.png")
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
@@ -451,7 +444,7 @@ def test_the_printable_report_in_print_media(
             "return [...document.querySelectorAll('thead')].map(t => getComputedStyle(t).display)"
         )
         assert heads and set(heads) == {"table-header-group"}  # repeated atop each printed page
-        _fits(browser)
+        fits_in_chinese(browser)
         _shot(browser, artifacts / "supervision-report-print.png")
         printed = browser.execute_cdp_cmd("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True})
     finally:

@@ -10,6 +10,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from tests.support.accounts import browser_sign_out
 from tests.support.browser import CHROMEDRIVER, CHROMIUM
 from tests.support.paths import ARTIFACTS
 
@@ -63,3 +64,17 @@ def browser(chromium: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def phone(browser: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
+    """The browser as a phone (390 × 844 CSS pixels, touch), signed out before and after."""
+    browser_sign_out(browser)
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    )
+    try:
+        yield browser
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        browser_sign_out(browser)
