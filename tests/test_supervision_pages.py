@@ -201,6 +201,10 @@ def test_a_regulator_keeps_the_roster_and_plans_and_a_viewer_only_reads(
     month = min(day for _, day in stored).month
     turned = next(code for code, colour in sorted(colours.items()) if colour != "red")
     away(int(YEAR), month, turned, "red")
+    # the plan in force says at once which sites it no longer fits, before anyone regenerates it
+    browser.get(f"{live_server}/supervision/plans/{plan_id}")
+    outdated = {li.get_attribute("data-site"): li.text for li in browser.find_elements(By.CSS_SELECTOR, "li.outdated")}
+    assert turned in outdated and "红色" in outdated[turned], outdated
     browser.get(f"{live_server}/supervision/plans")
     form = browser.find_element(By.CSS_SELECTOR, "#generate form")
     Select(form.find_element(By.NAME, "jurisdiction")).select_by_value(COUNTY)
@@ -210,6 +214,7 @@ def test_a_regulator_keeps_the_roster_and_plans_and_a_viewer_only_reads(
     form.find_element(By.NAME, "reason").send_keys("颜色变化后重新生成")
     form.find_element(By.CSS_SELECTOR, "button").click()
     wait_until(lambda: browser.current_url.endswith(f"/supervision/plans/{plan_id}"))
+    assert turned not in {li.get_attribute("data-site") for li in browser.find_elements(By.CSS_SELECTOR, "li.outdated")}
     short = browser.find_element(By.ID, "shortfalls")
     assert re.search(rf"{month}月 绿园区 检查力量缺 \d+ 人日", short.text), short.text
     assert "第 2 版" in browser.find_element(By.TAG_NAME, "h1").text

@@ -159,6 +159,34 @@ def key_sites(session: Session, jurisdiction: str, now: datetime) -> list[KeySit
     return sorted(out, key=lambda k: (-k.per_year, k.facts.region_adcode, k.facts.code))
 
 
+@dataclass(frozen=True)
+class Outdated:
+    """A site whose visits a year by rule are no longer what a plan's version planned for it."""
+
+    code: str
+    name: str
+    before: int
+    after: int
+    reasons: tuple[str, ...]
+
+
+def outdated(session: Session, version: PlanVersion, jurisdiction: str, now: datetime) -> list[Outdated]:
+    """What changed since `version` was made (a colour regraded, a 黑名单 entry, an open 重大隐患, a run
+    of alarms): the sites whose visits a year by rule differ now from what it planned, so the plan
+    page says so and a regulator regenerates (a new, published draw) rather than a silent change."""
+    planned = {q["site"]: q for q in version.requirements}
+    r = supervision_rules()
+    sites, _ = site_facts(session, jurisdiction, now)
+    out = []
+    for site in sites:
+        after, reasons = required_visits(site, r)
+        q = planned.get(site.code)
+        before = q["per_year"] if q is not None and not q.get("sampled") else 0
+        if before != after:
+            out.append(Outdated(site.code, site.name, before, after, reasons))
+    return out
+
+
 def team_strength(session: Session, jurisdiction: str, year: int, now: datetime) -> TeamSizing:
     """The jurisdiction's enforcement strength against the year's visits by colour (通化 三十三)."""
     sites, _ = site_facts(session, jurisdiction, now)

@@ -603,6 +603,9 @@ def plan_page(
         if q["per_year"]
     ]
     draw_id = service.draw_of(session, shown.id)
+    # Only the version in force of a plan not yet over can be out of date with the sites.
+    current = shown.version == plan.current_version and int(plan.period[:4]) >= china_day().year
+    stale = service.outdated(session, shown, plan.region_adcode, datetime.now(UTC)) if current else []
     return render(
         "supervision_plan.html",
         f"{names.get(plan.region_adcode, plan.region_adcode)} {_period_zh(plan.period)}检查计划",
@@ -623,4 +626,5 @@ def plan_page(
         draw_id=draw_id,
         history=list(reversed(history)),
         may_write=_may_write(signed),
+        stale=stale,
     )
