@@ -381,3 +381,7 @@ def test_http_an_unreachable_store_answers_503_and_records_nothing(
 
     down = client.get(f"/api/v1/hidden-hazards/{hid}/files/{kept.json()['id']}", headers=actors.county)
     assert down.status_code == 503 and "对象存储" in down.json()["detail"]
+    # a domain refusal like the others, so a page shows its form again with the reason (503)
+    from backend.api.errors import status_of
+
+    assert status_of(files.StorageUnavailable("对象存储暂时无法访问")) == 503

@@ -11,10 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 
-from backend.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from backend.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from backend.hazards.files import StorageUnavailable
 
-STATUS: dict[type[DomainError], int] = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422}
+STATUS: dict[type[DomainError], int] = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422, Unavailable: 503}
 
 
 def status_of(exc: DomainError) -> int:

@@ -27,3 +27,8 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     """The input is wrong; `field` names it (HTTP 422)."""
+
+
+class Unavailable(DomainError):
+    """Something the step needs (the file store) cannot be reached now; nothing was recorded and the
+    same request may be retried later (HTTP 503)."""

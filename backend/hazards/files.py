@@ -29,7 +29,7 @@ from urllib.parse import quote
 import filetype
 
 from backend.core.config import FileStorageSettings, paths
-from backend.domain.errors import Invalid, NotFound
+from backend.domain.errors import Invalid, NotFound, Unavailable
 
 log = logging.getLogger("riskmap.files")
 
@@ -55,9 +55,10 @@ class StoredFileMissing(NotFound):
     """The database names a file whose bytes the store does not have (HTTP 404, never a 500)."""
 
 
-class StorageUnavailable(RuntimeError):
+class StorageUnavailable(Unavailable):
     """The object store could not be reached, refused our credentials or failed: the request may be
-    retried later (HTTP 503, backend/api/errors.py); nothing was recorded."""
+    retried later (HTTP 503 with Retry-After, backend/api/errors.py; a page shows its form again
+    with the reason); nothing was recorded."""
 
 
 class Storage(Protocol):
