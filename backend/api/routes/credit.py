@@ -13,13 +13,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from backend.accounts import users as accounts
 from backend.accounts.users import SignedIn
 from backend.api.deps import Operator, SessionDep
 from backend.api.edge import IdPath, StrictJSONRoute
 from backend.api.errors import status_of
 from backend.api.responses import Out
-from backend.api.routes.pages import render, signed_in, to_login
+from backend.api.routes.pages import page_caller, render, signed_in
 from backend.core.jurisdiction import bind
 from backend.core.principal import Perm, Principal, Scope
 from backend.domain.errors import DomainError, Invalid
@@ -258,17 +257,7 @@ def credit_lists_page(request: Request, session: SessionDep, region: str | None 
 Field_ = Annotated[str, Form(max_length=1000)]
 
 
-def _form_caller(request: Request, session: SessionDep, csrf_token: str) -> SignedIn | Response:
-    signed = signed_in(request, session)
-    if signed is None:
-        return to_login(request)
-    if not accounts.csrf_matches(signed, csrf_token):
-        detail = "页面已过期或请求来源不明（CSRF 校验失败），请刷新页面后重试。"
-        return render("error.html", "请求被拒绝", signed, 403, detail=detail)
-    if _may_change(signed) is None:
-        return render("error.html", "无权操作", signed, 403, detail="只有监管部门的执法人员可以列入或移出名单。")
-    bind(session, signed.principal)
-    return signed
+WRITE_REFUSAL = "只有监管部门的执法人员可以列入或移出名单。"
 
 
 def _date(value: str, name: str) -> date | None:
@@ -294,7 +283,9 @@ def credit_list_submit(
     csrf_token: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     """The page's form: list an enterprise, then the page again with what happened."""
-    signed = _form_caller(request, session, csrf_token)
+    signed = page_caller(
+        request, session, regulators_only=True, closed=WRITE_REFUSAL, write=WRITE_REFUSAL, csrf=csrf_token
+    )
     if isinstance(signed, Response):
         return signed
     form = {
@@ -335,7 +326,9 @@ def credit_list_remove(
     reason: Field_ = "",
     csrf_token: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    signed = _form_caller(request, session, csrf_token)
+    signed = page_caller(
+        request, session, regulators_only=True, closed=WRITE_REFUSAL, write=WRITE_REFUSAL, csrf=csrf_token
+    )
     if isinstance(signed, Response):
         return signed
     try:

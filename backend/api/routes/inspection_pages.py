@@ -22,15 +22,13 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import any_, literal, select
 
-from backend.accounts import users as accounts
 from backend.accounts.users import SignedIn
 from backend.api.deps import SessionDep
 from backend.api.edge import IdPath
 from backend.api.errors import status_of
-from backend.api.routes.pages import NO_STORE, local_time, render, signed_in, to_login
+from backend.api.routes.pages import NO_STORE, local_time, page_caller, render
 from backend.api.templating import templates
 from backend.core.clock import CHINA_TZ, china_day
-from backend.core.jurisdiction import bind
 from backend.core.principal import Perm
 from backend.domain.errors import DomainError, Invalid
 from backend.domain.kinds import SITE_KIND_ZH, STATUS_ZH, SiteKind
@@ -109,27 +107,7 @@ class Failed:
 # --- who is asking ---------------------------------------------------------------------------
 
 
-def _reader(request: Request, session: SessionDep) -> SignedIn | Response:
-    signed = signed_in(request, session)
-    if signed is None:
-        return to_login(request)
-    bind(session, signed.principal)
-    return signed
-
-
-def _writer(request: Request, session: SessionDep, csrf_token: str) -> SignedIn | Response:
-    """The signed-in user allowed to change inspections, with the page's CSRF token; else the page
-    that says why (sign in, expired page, no permission)."""
-    signed = signed_in(request, session)
-    if signed is None:
-        return to_login(request)
-    if not accounts.csrf_matches(signed, csrf_token or request.headers.get("x-csrf-token")):
-        detail = "页面已过期或请求来源不明（CSRF 校验失败），请刷新页面后重试。"
-        return render("error.html", "请求被拒绝", signed, 403, detail=detail)
-    if not signed.principal.can(Perm.write):
-        return render("error.html", "无权操作", signed, 403, detail="只有监管执法人员可以填写检查记录。")
-    bind(session, signed.principal)
-    return signed
+WRITE_REFUSAL = "只有监管执法人员可以填写检查记录。"
 
 
 def _not_found(signed: SignedIn, inspection_id: int) -> HTMLResponse:
@@ -183,7 +161,7 @@ def inspections_page(
 ) -> Response:
     """The inspections of the user's jurisdiction, newest first, filtered by state, site, period
     (a year or a month) and inspector; a filter that cannot be read is named, not ignored."""
-    signed = _reader(request, session)
+    signed = page_caller(request, session)
     if isinstance(signed, Response):
         return signed
     chosen = {"state": state.strip(), "site": site.strip(), "period": period.strip(), "inspector": inspector.strip()}
@@ -272,7 +250,7 @@ def new_inspection_page(
 ) -> Response:
     """The form for a new inspection: unscheduled (after a 12350 report, an alarm, or another
     reason), or from a plan visit (`visit`), whose site, day and inspectors it takes."""
-    signed = _reader(request, session)
+    signed = page_caller(request, session)
     if isinstance(signed, Response):
         return signed
     if not signed.principal.can(Perm.write):
@@ -306,7 +284,7 @@ def create_inspection_page(
     note: Text = "",
     csrf_token: Short = "",
 ) -> Response:
-    signed = _writer(request, session, csrf_token)
+    signed = page_caller(request, session, write=WRITE_REFUSAL, csrf=csrf_token)
     if isinstance(signed, Response):
         return signed
     form = {
@@ -457,7 +435,7 @@ def inspection_page(
     session: SessionDep,
     done: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
-    signed = _reader(request, session)
+    signed = page_caller(request, session)
     if isinstance(signed, Response):
         return signed
     i = _inspection(session, inspection_id)
@@ -476,7 +454,7 @@ def _act(
 ) -> Response:
     """One change to one inspection as the signed-in user, then the page again (303: a reload
     does not post twice); refused, the page with the reason next to the field and the input kept."""
-    signed = _writer(request, session, csrf_token)
+    signed = page_caller(request, session, write=WRITE_REFUSAL, csrf=csrf_token)
     if isinstance(signed, Response):
         return signed
     i = _inspection(session, inspection_id)
@@ -517,7 +495,7 @@ def answer_item_page(
             _answer(session, i, item_id, result, note)
 
         return _act(request, session, inspection_id, csrf_token, change, "item", {"item": item_id}, f"item:{item_id}")
-    signed = _writer(request, session, csrf_token)
+    signed = page_caller(request, session, write=WRITE_REFUSAL, csrf=csrf_token)
     if isinstance(signed, Response):
         return signed
     i = _inspection(session, inspection_id)

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.accounts import users as accounts
 from backend.accounts.users import SignedIn
@@ -24,7 +25,7 @@ from backend.api.templating import templates
 from backend.core.clock import CHINA_TZ
 from backend.core.config import AccountSettings
 from backend.core.jurisdiction import bind
-from backend.core.principal import ROLE_ZH, Role, platform
+from backend.core.principal import ROLE_ZH, Perm, Role, Scope, platform
 from backend.domain.errors import DomainError
 from backend.models import Organisation
 
@@ -98,6 +99,35 @@ def _csrf_refused(signed: SignedIn) -> HTMLResponse:
     return render(
         "error.html", "请求被拒绝", signed, 403, detail="页面已过期或请求来源不明（CSRF 校验失败），请刷新页面后重试。"
     )
+
+
+def page_caller(
+    request: Request,
+    session: Session,
+    *,
+    regulators_only: bool = False,
+    closed: str = "该页面仅对监管部门开放。",
+    write: str | None = None,
+    csrf: str | None = None,
+) -> SignedIn | Response:
+    """The signed-in user of a page, bound to the request's session (row-level security reads as
+    them from here on); else the page that says why: the login page for nobody signed in, 403 with
+    `closed` for an enterprise's user on a regulators' page, and for a form that changes something
+    (`write`: the refusal's text) 403 for a wrong CSRF token (the form's field or X-CSRF-Token) or
+    for a user without the write permission. Every page module asks this, and only this."""
+    signed = signed_in(request, session)
+    if signed is None:
+        return to_login(request)
+    p = signed.principal
+    if regulators_only and p.scope not in (Scope.region, Scope.all):
+        return render("error.html", "无权访问", signed, 403, detail=closed)
+    if write is not None:
+        if not accounts.csrf_matches(signed, csrf or request.headers.get("x-csrf-token")):
+            return _csrf_refused(signed)
+        if not p.can(Perm.write):
+            return render("error.html", "无权操作", signed, 403, detail=write)
+    bind(session, p)
+    return signed
 
 
 # --- sign in and out ---------------------------------------------------------------------------

@@ -18,10 +18,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from backend.accounts.users import SignedIn
 from backend.api.deps import SessionDep
-from backend.api.routes.pages import local_time, render, signed_in, to_login
-from backend.core.jurisdiction import bind
+from backend.api.routes.pages import local_time, page_caller, render
 from backend.core.principal import Scope
 from backend.domain.kinds import SITE_KIND_ZH, SiteKind
 from backend.domain.rules_models import risk_levels
@@ -69,15 +67,6 @@ def _kind_zh(kind: str) -> str:
         return SITE_KIND_ZH[SiteKind(kind)]
     except ValueError:
         return kind
-
-
-def _bound(request: Request, session: SessionDep) -> SignedIn | Response:
-    """The signed-in user with the request's session reading as them, or the way to the login."""
-    signed = signed_in(request, session)
-    if signed is None:
-        return to_login(request)
-    bind(session, signed.principal)
-    return signed
 
 
 def _open_alarms(session: SessionDep, *where: Any) -> list[dict[str, Any]]:
@@ -133,7 +122,7 @@ def _open_hazards(session: SessionDep, *where: Any) -> list[dict[str, Any]]:
 def enterprise_home(request: Request, session: SessionDep) -> Response:
     """What an enterprise's duty staff need on their phone: their sites' levels, open alarms, the
     叫应 waiting for their answer (answered in place, through the API), and open hidden hazards."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session)
     if isinstance(signed, Response):
         return signed
     caller = signed.principal
@@ -210,7 +199,7 @@ def people_page(
     """The people of the jurisdiction (主要负责人, 安全负责人, 包保责任人), phones masked by the same
     rule as the API (backend.people.register.may_see_phones), filtered by enterprise or site; and
     the duty roster of the user's own bureau for the coming week."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session)
     if isinstance(signed, Response):
         return signed
     caller = signed.principal
@@ -304,7 +293,7 @@ def site_page(request: Request, session: SessionDep, code: SitePath) -> Response
     """A site's level and its reasons (what would lower them), open alarms and open hidden hazards.
     A site outside the user's jurisdiction reads as missing (row-level security): 未找到, like a
     code that does not exist, so that the page tells nothing about it."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session)
     if isinstance(signed, Response):
         return signed
     found = session.execute(

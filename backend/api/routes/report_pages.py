@@ -23,9 +23,8 @@ from backend.accounts.users import SignedIn
 from backend.api.deps import SessionDep
 from backend.api.errors import status_of
 from backend.api.report_print import report_html
-from backend.api.routes.pages import NO_STORE, render, signed_in, to_login
+from backend.api.routes.pages import NO_STORE, page_caller, render
 from backend.core.clock import china_day
-from backend.core.jurisdiction import bind
 from backend.core.principal import Scope
 from backend.domain.errors import DomainError, NotFound
 from backend.domain.rules_models import risk_levels
@@ -43,16 +42,7 @@ UNGRADED_HEX = "#bdbdbd"
 LEVEL_INDENT = {"province": "", "prefecture": "\u3000", "county": "\u3000\u3000"}
 
 
-def _regulator(request: Request, session: SessionDep) -> SignedIn | Response:
-    """The signed-in regulator, the request's session reading as them; else the login page, or a
-    refusal for an enterprise's user."""
-    signed = signed_in(request, session)
-    if signed is None:
-        return to_login(request)
-    if signed.principal.scope not in (Scope.region, Scope.all):
-        return render("error.html", "无权访问", signed, 403, detail="监管统计仅对监管部门开放。")
-    bind(session, signed.principal)
-    return signed
+CLOSED = "监管统计仅对监管部门开放。"
 
 
 def _choice(
@@ -169,7 +159,7 @@ def dashboard(
 ) -> Response:
     """监管统计: planned against done by month, sites overdue by colour (each linked to its page),
     hazards found per inspection, fines, enforcement actions by kind, and inspectors' workload."""
-    signed = _regulator(request, session)
+    signed = page_caller(request, session, regulators_only=True, closed=CLOSED)
     if isinstance(signed, Response):
         return signed
     chosen = _choice(signed, jurisdiction, period, year, month)
@@ -219,7 +209,7 @@ def printable_report(
 ) -> Response:
     """The monthly or annual report as a printable page (the PDF's template, with a toolbar that
     the print leaves out)."""
-    signed = _regulator(request, session)
+    signed = page_caller(request, session, regulators_only=True, closed=CLOSED)
     if isinstance(signed, Response):
         return signed
     chosen = _choice(signed, jurisdiction, period, None, None)

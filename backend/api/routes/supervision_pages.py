@@ -20,14 +20,12 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError
 
-from backend.accounts import users as accounts
 from backend.accounts.users import SignedIn
 from backend.api.deps import SessionDep
 from backend.api.edge import IdPath
 from backend.api.errors import status_of
-from backend.api.routes.pages import local_time, render, signed_in, to_login
+from backend.api.routes.pages import local_time, page_caller, render
 from backend.core.clock import CHINA_TZ, china_day
-from backend.core.jurisdiction import bind
 from backend.core.principal import Perm, Scope
 from backend.domain.errors import Conflict, DomainError, Invalid, NotFound
 from backend.domain.states import Colour
@@ -47,35 +45,12 @@ Text = Annotated[str, Form(max_length=256)]
 LongText = Annotated[str, Form(max_length=4000)]
 
 
-def _bound(request: Request, session: SessionDep) -> SignedIn | Response:
-    """The signed-in regulator with the session reading as them; else the login, or 403 for an
-    enterprise's user (supervision is the bureaus' work)."""
-    signed = signed_in(request, session)
-    if signed is None:
-        return to_login(request)
-    if signed.principal.scope == Scope.enterprise:
-        return render("error.html", "无权访问", signed, 403, detail="监管页面仅对监管部门开放。")
-    bind(session, signed.principal)
-    return signed
+CLOSED = "监管页面仅对监管部门开放。"
+WRITE_REFUSAL = "您的账户只能查看，不能修改名册或生成计划。"
 
 
 def _may_write(signed: SignedIn) -> bool:
     return signed.principal.can(Perm.write)
-
-
-def _refused(signed: SignedIn, csrf_token: str) -> Response | None:
-    """The answer to a form post that may not go on: a wrong CSRF token, or no write permission."""
-    if not accounts.csrf_matches(signed, csrf_token):
-        return render(
-            "error.html",
-            "请求被拒绝",
-            signed,
-            403,
-            detail="页面已过期或请求来源不明（CSRF 校验失败），请刷新页面后重试。",
-        )
-    if not _may_write(signed):
-        return render("error.html", "无权操作", signed, 403, detail="您的账户只能查看，不能修改名册或生成计划。")
-    return None
 
 
 def _outside(exc: DBAPIError) -> bool:
@@ -250,7 +225,7 @@ def inspectors_page(
 ) -> Response:
     """The roster of the user's jurisdiction, filtered by regulator, speciality, availability
     today, or a name or certificate number."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session, regulators_only=True, closed=CLOSED)
     if isinstance(signed, Response):
         return signed
     filters = {"region": region.strip(), "speciality": speciality.strip(), "status": status.strip(), "q": q}
@@ -280,11 +255,9 @@ def add_inspector(
     csrf_token: Text = "",
 ) -> Response:
     """One inspector added to a roster of the user's jurisdiction, validated as a CSV row is."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session, regulators_only=True, closed=CLOSED, write=WRITE_REFUSAL, csrf=csrf_token)
     if isinstance(signed, Response):
         return signed
-    if refused := _refused(signed, csrf_token):
-        return refused
     form = {
         "certificate_no": certificate_no.strip(),
         "name": name.strip(),
@@ -322,11 +295,9 @@ async def import_roster(
 ) -> Response:
     """A roster CSV uploaded from the page: the good rows load, each bad one is listed with its
     row number and reason, as the API reports them."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session, regulators_only=True, closed=CLOSED, write=WRITE_REFUSAL, csrf=csrf_token)
     if isinstance(signed, Response):
         return signed
-    if refused := _refused(signed, csrf_token):
-        return refused
     if file is None or not file.filename:
         return _roster_page(session, signed, 422, error="请选择要上传的名册文件（CSV）。")
     body = await file.read(ROSTER_UPLOAD_LIMIT + 1)
@@ -422,7 +393,7 @@ def plans_page(
 ) -> Response:
     """The plans of the user's jurisdiction (of one region and those under it, of one period),
     and the form that generates one (regulators)."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session, regulators_only=True, closed=CLOSED)
     if isinstance(signed, Response):
         return signed
     filters = {"jurisdiction": jurisdiction.strip(), "period": period.strip()}
@@ -455,11 +426,9 @@ def generate_plan(
 ) -> Response:
     """Generate (or regenerate) the plan of a jurisdiction for a year or a month, with the
     published seed of its draw; then the plan's page."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session, regulators_only=True, closed=CLOSED, write=WRITE_REFUSAL, csrf=csrf_token)
     if isinstance(signed, Response):
         return signed
-    if refused := _refused(signed, csrf_token):
-        return refused
     form = {
         "jurisdiction": jurisdiction.strip(),
         "year": year.strip(),
@@ -536,7 +505,7 @@ def plan_page(
 ) -> Response:
     """One plan (its current version, or the one asked for): what it could not staff and why,
     its visits by month, the draw it used, and its versions with what each changed."""
-    signed = _bound(request, session)
+    signed = page_caller(request, session, regulators_only=True, closed=CLOSED)
     if isinstance(signed, Response):
         return signed
     try:
