@@ -146,6 +146,10 @@ def test_list_remove_and_expire_derive_the_enterprise_list_and_are_audited(seede
     assert (county.actor, "insert", "credit_list_entries", str(black_id)) in rows
     assert (county.actor, "update", "credit_list_entries", str(black_id)) in rows  # 移出
     assert (credit.EXPIRY_ACTOR, "update", "credit_list_entries", str(again_id)) in rows  # 期满: the period, not a user
+    # and each step by its name, as hazards' and inspections' are
+    assert (county.actor, "credit_listed", "credit_list_entries", str(black_id)) in rows
+    assert (county.actor, "credit_removed", "credit_list_entries", str(black_id)) in rows
+    assert (credit.EXPIRY_ACTOR, "credit_expired", "credit_list_entries", str(again_id)) in rows
     changes = [a.after["credit_list"] for a in audit if a.entity == "enterprises" and "credit_list" in (a.after or {})]
     assert changes == ["black", "red", "black", "red"]
 

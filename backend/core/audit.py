@@ -153,14 +153,21 @@ def _write(session: Session, flush_context: UOWTransaction) -> None:
 
 
 def record(
-    session: Session, action: str, entity: str, key: str, detail: dict[str, Any], *, site_id: int | None = None
+    session: Session,
+    action: str,
+    entity: str,
+    key: str,
+    detail: dict[str, Any],
+    *,
+    site_id: int | None = None,
+    enterprise: tuple[str, int] | None = None,
 ) -> None:
     """An action that is not a row change (a token issued, an import run) goes to the log too: about
-    `site_id`'s jurisdiction when given, else about the caller's."""
+    `site_id`'s jurisdiction, or `enterprise` (its region and id), when given, else about the caller's."""
     actor = session.info.get("actor")
     if not actor:
         raise UnattributedChange(f"{action} on {entity} needs an actor")
-    owner = _caller_owner(session)
+    owner = enterprise or _caller_owner(session)
     if site_id is not None:
         row = session.execute(select(Site.region_adcode, Site.enterprise_id).where(Site.id == site_id)).first()
         owner = (row.region_adcode, row.enterprise_id) if row else owner

@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.core.audit import record
 from backend.core.clock import china_day
 from backend.core.principal import Principal, Scope
 from backend.domain.errors import Conflict, Invalid, NotFound
@@ -172,6 +173,14 @@ def list_enterprise(session: Session, p: Principal, listing: Listing, now: datet
             session.flush()
     except IntegrityError:  # listed at the same moment by someone else
         raise Conflict(f"{e.credit_code} is on the {listing.list.value} list already") from None
+    record(
+        session,
+        "credit_listed",
+        "credit_list_entries",
+        str(entry.id),
+        {"enterprise": e.credit_code, "list": entry.list, "document_no": document_no, "reason": reason},
+        enterprise=(entry.region_adcode, entry.enterprise_id),
+    )
     derive(session, e.id, today)
     return entry
 
@@ -193,6 +202,14 @@ def remove(
         raise Invalid("removed_on: not before the day it was listed", "removed_on")
     entry.removed_on, entry.removal_reason, entry.ended, entry.removed_by = day, reason, "removed", p.actor
     session.flush()
+    record(
+        session,
+        "credit_removed",
+        "credit_list_entries",
+        str(entry.id),
+        {"enterprise": entry.credit_code, "list": entry.list, "removed_on": day.isoformat(), "reason": reason},
+        enterprise=(entry.region_adcode, entry.enterprise_id),
+    )
     derive(session, entry.enterprise_id, today)
     return entry
 
@@ -213,6 +230,14 @@ def expire(session: Session, now: datetime, enterprise_id: int | None = None) ->
             assert entry.valid_until is not None
             entry.removed_on = entry.valid_until + timedelta(days=1)
             entry.removal_reason, entry.ended, entry.removed_by = EXPIRED_REASON, "expired", EXPIRY_ACTOR
+            record(
+                session,
+                "credit_expired",
+                "credit_list_entries",
+                str(entry.id),
+                {"enterprise": entry.credit_code, "list": entry.list, "valid_until": entry.valid_until.isoformat()},
+                enterprise=(entry.region_adcode, entry.enterprise_id),
+            )
         session.flush()
         for e in sorted({entry.enterprise_id for entry in ended}):
             derive(session, e, today)
