@@ -311,3 +311,24 @@ def test_an_enterprise_never_sees_an_inspection_before_it_happens(world: tuple[C
     _as(conn, "region", SHULAN)  # the county's regulators see all three
     assert conn.scalar(text("SELECT count(*) FROM inspections WHERE id = ANY(:i)"), {"i": list(ids.values())}) == 3
     sp.rollback()
+
+
+def test_a_credit_entry_is_filed_under_its_enterprises_own_county(world: tuple[Connection, Made, int]) -> None:
+    """A county cannot list another county's enterprise by filing the entry under its own code."""
+    conn, made, _ = world
+    theirs = conn.scalar(text("SELECT enterprise_id FROM sites WHERE id = :s"), {"s": made.sites[SHULAN]})
+    mine = conn.scalar(text("SELECT id FROM enterprises WHERE region_adcode = :r ORDER BY id LIMIT 1"), {"r": PANSHI})
+    insert = text(
+        "INSERT INTO credit_list_entries (enterprise_id, region_adcode, credit_code, enterprise_name, list, reason,"
+        " document_no, decided_by, listed_on, created_by) VALUES (:e, :r, 'X', 'X', 'black', '测试', '测试1号',"
+        " '磐石市应急管理局', '2026-11-01', 'test')"
+    )
+    sp = conn.begin_nested()
+    _as(conn, "region", PANSHI)
+    with pytest.raises(ProgrammingError, match="row-level security"):
+        conn.execute(insert, {"e": theirs, "r": PANSHI})
+    sp.rollback()
+    sp = conn.begin_nested()
+    _as(conn, "region", PANSHI)
+    assert conn.execute(insert, {"e": mine, "r": PANSHI}).rowcount == 1
+    sp.rollback()

@@ -17,6 +17,9 @@ branch_labels = None
 depends_on = None
 
 REGION = "riskmap_region_visible(region_adcode)"
+# A write names the enterprise's own county (as the caller sees the enterprise): an entry cannot be
+# filed under the caller's county for an enterprise of another.
+WRITE = f"{REGION} AND region_adcode = (SELECT e.region_adcode FROM enterprises e WHERE e.id = enterprise_id)"
 
 
 def upgrade() -> None:
@@ -88,9 +91,9 @@ def upgrade() -> None:
     op.execute(
         "ALTER TABLE credit_list_entries ENABLE ROW LEVEL SECURITY; "
         "CREATE POLICY credit_list_entries_public ON credit_list_entries FOR SELECT USING (true); "
-        f"CREATE POLICY credit_list_entries_insert ON credit_list_entries FOR INSERT WITH CHECK ({REGION}); "
+        f"CREATE POLICY credit_list_entries_insert ON credit_list_entries FOR INSERT WITH CHECK ({WRITE}); "
         "CREATE POLICY credit_list_entries_update ON credit_list_entries FOR UPDATE "
-        f"USING ({REGION}) WITH CHECK ({REGION});"
+        f"USING ({REGION}) WITH CHECK ({WRITE});"
     )
 
 
