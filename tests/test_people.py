@@ -482,7 +482,7 @@ def test_an_unacknowledged_red_alarm_escalates_step_by_step_until_acknowledged(
     assert [e.detail["step"] for e in timeline[1:]] == [1, 2]
     assert "值班乙" in timeline[1].comment and "139****0002" in str(timeline[1].detail)
     assert roster["B"] not in str(timeline[1].detail)
-    sms = session.scalar(text("SELECT text FROM sms_outbox WHERE alarm_id = :a LIMIT 1"), {"a": alarm})
+    sms = session.scalar(text("SELECT text FROM sms_outbox WHERE alarm_id = :a ORDER BY id LIMIT 1"), {"a": alarm})
     assert "红色报警10分钟未确认" in sms
     lifecycle.acknowledge(session, alarm, "test", "test", "已处置")
     session.commit()
