@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from backend.core.clock import china_day
 from backend.core.jurisdiction import bind
 from backend.core.principal import Principal, Role, Scope
 from backend.domain.errors import Conflict, Invalid, NotFound
@@ -205,7 +206,7 @@ def test_api_lists_and_removes_within_the_jurisdiction_only(
         "reason": "发生较大生产安全事故，负有责任",
         "document_no": "磐应急失信〔2031〕7号",
         "basis": "吉政发〔2018〕26号 九",
-        "valid_until": (date.today() + timedelta(days=3 * 365)).isoformat(),
+        "valid_until": (china_day() + timedelta(days=3 * 365)).isoformat(),
     }
     other = _auth(county_tokens[SHULAN])
     assert client.post("/api/v1/credit-lists", json=body, headers=other).status_code == 404  # 舒兰市's regulator
@@ -217,7 +218,7 @@ def test_api_lists_and_removes_within_the_jurisdiction_only(
     assert r.status_code == 201, r.text
     made = r.json()
     assert made["enterprise_list"] == "black" and made["current"] and made["county"] == "磐石市"
-    assert made["decided_by"] == "磐石市应急管理局" and made["listed_on"] == date.today().isoformat()
+    assert made["decided_by"] == "磐石市应急管理局" and made["listed_on"] == china_day().isoformat()
     effect = made["plan_effect"]
     rules = service.supervision_rules()
     site = next(s for s in effect["sites"] if s["code"] == firm.site)

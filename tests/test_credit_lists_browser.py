@@ -6,7 +6,7 @@ than the screen."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import Engine, text
 
+from backend.core.clock import china_day
 from backend.core.principal import Role
 from backend.supervision import service
 from tests.support.accounts import browser_sign_in, make_user
@@ -51,7 +52,7 @@ def test_a_county_regulator_lists_and_removes_an_enterprise_on_a_phone(
     form.find_element(By.CSS_SELECTOR, "input[name=list][value=black]").click()
     form.find_element(By.NAME, "reason").send_keys("发生较大生产安全事故")
     form.find_element(By.NAME, "document_no").send_keys("磐应急失信〔2026〕9号")
-    until = (date.today() + timedelta(days=3 * 365)).isoformat()
+    until = (china_day() + timedelta(days=3 * 365)).isoformat()
     phone.execute_script("arguments[0].value = arguments[1]", form.find_element(By.NAME, "valid_until"), until)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from backend.core.clock import china_day
 from backend.core.principal import Role
 from backend.domain.rules_models import rules
 from backend.models import Enterprise, HiddenHazard, Inspector, Site
@@ -179,13 +180,12 @@ def test_the_supervision_report_and_its_workbook_match_the_database(
     client: TestClient, anonymous: TestClient, tokens: dict[Role, str], seeded: Engine
 ) -> None:
     import io
-    from datetime import date
 
     from openpyxl import load_workbook
 
     county = "222426"  # 安图县
     op, viewer = _auth(tokens[Role.operator]), _auth(tokens[Role.viewer])
-    today = date.today()
+    today = china_day()
     period = f"{today.year}-{today.month:02d}"
     plan = client.post(
         "/api/v1/inspection-plans",

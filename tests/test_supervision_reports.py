@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from backend.api import report_print
+from backend.core.clock import china_day
 from backend.core.principal import Role
 from backend.models import Enterprise, PlanVersion, PlanVisit, Site
 from backend.supervision import inspections, report, service
@@ -31,13 +32,9 @@ from tests.support.browser import fits_in_chinese
 from tests.support.wait import wait_until
 
 COUNTY, SIBLING, PREFECTURE, PROVINCE = "220582", "220581", "220500", "220000"
-YEAR = str(date.today().year)  # enforcement decisions are dated when made: this year's report counts them
+YEAR = str(china_day().year)  # enforcement decisions are dated when made: this year's report counts them
 PDF_URL = "/api/v1/reports/supervision.pdf"
 FINE_YUAN = 12345.5
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +84,7 @@ def supervised(seeded: Engine) -> dict[str, Any]:
 def _expected(seeded: Engine, jurisdiction: str, period: str) -> dict[str, Any]:
     """What report.py computes from the database (unbound: the platform's view)."""
     with Session(seeded) as s:
-        return report.supervision_report(s, jurisdiction, period, _today())
+        return report.supervision_report(s, jurisdiction, period, china_day())
 
 
 def _pdf_text(content: bytes) -> tuple[PdfReader, list[str]]:
