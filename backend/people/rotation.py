@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import DutyShift
@@ -26,13 +26,13 @@ def repeat_rotation(session: Session, start: datetime, end: datetime, until: dat
         .where(DutyShift.starts_at >= start, DutyShift.ends_at <= end)
         .order_by(DutyShift.org_id, DutyShift.starts_at)
     ).all()
+    # where each bureau's roster ends now: one query, not one per bureau
+    ends = dict(session.execute(select(DutyShift.org_id, func.max(DutyShift.ends_at)).group_by(DutyShift.org_id)).all())
     added = 0
     for org_id, group in groupby(cycle, key=lambda s: s.org_id):
         rotation = list(group)
-        reached = session.scalar(
-            select(DutyShift.ends_at).where(DutyShift.org_id == org_id).order_by(DutyShift.ends_at.desc()).limit(1)
-        )
-        k = 1 + max(0, (reached - end) // period) if reached is not None and reached > end else 1
+        reached = ends[org_id]  # the bureau has shifts in the cycle, so it has an end
+        k = 1 + (reached - end) // period if reached > end else 1
         while start + k * period < until:
             for s in rotation:
                 session.add(

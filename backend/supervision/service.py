@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -150,11 +150,10 @@ class KeySite:
     reasons: tuple[str, ...]
 
 
-def key_sites(session: Session, jurisdiction: str, now: datetime) -> list[KeySite]:
-    """The 重点检查企业名单 of the jurisdiction (the sites it supervises that are red, on the 黑名单,
-    with an open 重大事故隐患 or repeated alarms), most visits a year first."""
+def key_sites(sites: Sequence[SiteFacts]) -> list[KeySite]:
+    """The 重点检查企业名单 among a jurisdiction's sites (`site_facts`): those red, on the 黑名单, with
+    an open 重大事故隐患 or repeated alarms, most visits a year first."""
     r = supervision_rules()
-    sites, _ = site_facts(session, jurisdiction, now)
     out = [KeySite(s, required_visits(s, r)[0], reasons) for s in sites if (reasons := key_reasons(s, r))]
     return sorted(out, key=lambda k: (-k.per_year, k.facts.region_adcode, k.facts.code))
 
@@ -187,9 +186,9 @@ def outdated(session: Session, version: PlanVersion, jurisdiction: str, now: dat
     return out
 
 
-def team_strength(session: Session, jurisdiction: str, year: int, now: datetime) -> TeamSizing:
-    """The jurisdiction's enforcement strength against the year's visits by colour (通化 三十三)."""
-    sites, _ = site_facts(session, jurisdiction, now)
+def team_strength(session: Session, jurisdiction: str, year: int, sites: Sequence[SiteFacts]) -> TeamSizing:
+    """The jurisdiction's enforcement strength (its sites from `site_facts`, its rosters) against the
+    year's visits by colour (通化 三十三)."""
     return team_sizing(sites, roster(session, jurisdiction), year, supervision_rules())
 
 

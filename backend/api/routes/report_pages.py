@@ -175,6 +175,7 @@ def dashboard(
         for o in data["overdue"]
         if o["colour"] != "none" or o["sites"]  # the four colours always, 未定级 only when it has sites
     ]
+    sites, _ = service.site_facts(session, jurisdiction, datetime.now(UTC))  # once, for both lists below
     this_year = china_day().year
     chosen_year = int(period[:4])
     years = sorted({*range(this_year - 3, this_year + 2), chosen_year})
@@ -194,10 +195,10 @@ def dashboard(
         links=_links(jurisdiction, period),
         key=[
             {"site": k.facts, "per_year": k.per_year, "reasons": k.reasons, "hex": hexes.get(k.facts.colour or "")}
-            for k in service.key_sites(session, jurisdiction, datetime.now(UTC))
+            for k in service.key_sites(sites)
         ],
         region_names=service.region_names(session),
-        team=service.team_strength(session, jurisdiction, chosen_year, datetime.now(UTC)),
+        team=service.team_strength(session, jurisdiction, chosen_year, sites),
         colour_hex={**hexes, "none": UNGRADED_HEX},
         colour_zh=report.COLOUR_NAME,
     )

@@ -115,7 +115,7 @@ def list_key_sites(session: SessionDep, caller: Viewer, jurisdiction: Adcode) ->
             "per_year": k.per_year,
             "reasons": list(k.reasons),
         }
-        for k in service.key_sites(session, jurisdiction, datetime.now(UTC))
+        for k in service.key_sites(service.site_facts(session, jurisdiction, datetime.now(UTC))[0])
     ]
 
 
@@ -145,7 +145,8 @@ def team_sizing(
     its rosters (and those inside it) can give, less declared days away (viewer, own jurisdiction)."""
     report.check_jurisdiction(session, jurisdiction)
     service.region(session, jurisdiction)
-    t = service.team_strength(session, jurisdiction, year, datetime.now(UTC))
+    sites, _ = service.site_facts(session, jurisdiction, datetime.now(UTC))
+    t = service.team_strength(session, jurisdiction, year, sites)
     return {
         "jurisdiction": jurisdiction,
         **{k: getattr(t, k) for k in TeamSizingOut.model_fields if k != "jurisdiction"},
